@@ -1,0 +1,150 @@
+//! Test harness for cronlock's integration tests.
+//!
+//! [`RedisServer`] starts a real `redis-server` on a free loopback port and
+//! stops it when dropped. Nothing is mocked: when `redis-server` is missing
+//! the test fails and says how to install it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+const INSTALL_HINT: &str = "redis-server is not installed: install it with \
+    `apt-get install -y redis-server` (Debian/Ubuntu) or `brew install redis` (macOS), \
+    or run ./scripts/test, which installs it";
+
+/// A `redis-server` child process on `127.0.0.1`, killed when dropped.
+///
+/// ```no_run
+/// let redis = cronlock_tests::RedisServer::start();
+/// assert_eq!(redis.command(&["PING"]), "+PONG");
+/// println!("{}", redis.url());
+/// ```
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl RedisServer {
+    /// Starts a server with no persistence, waiting until it answers `PING`.
+    ///
+    /// # Panics
+    ///
+    /// When `redis-server` is missing or does not answer within 10 seconds:
+    /// a test harness has no better way to fail.
+    pub fn start() -> RedisServer {
+        RedisServer::start_with(&["--save", "", "--appendonly", "no"])
+    }
+
+    /// Starts a server with extra `redis-server` arguments (`--requirepass x`, …).
+    ///
+    /// # Panics
+    ///
+    /// As [`RedisServer::start`].
+    pub fn start_with(extra_args: &[&str]) -> RedisServer {
+        let mut last_error = String::new();
+        // A free port can be taken between our probe and the server's bind: retry.
+        for _ in 0..5 {
+            match RedisServer::try_start(extra_args) {
+                Ok(server) => return server,
+                Err(err) => last_error = err,
+            }
+        }
+        panic!("could not start redis-server: {last_error}");
+    }
+
+    fn try_start(extra_args: &[&str]) -> Result<RedisServer, String> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let port = free_port().map_err(|err| format!("no free port: {err}"))?;
+        let dir = std::env::temp_dir().join(format!(
+            "cronlock-redis-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
+            .arg(&dir)
+            .args(extra_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|err| match err.kind() {
+                std::io::ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
+                _ => format!("spawning redis-server: {err}"),
+            })?;
+        let mut server = RedisServer { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(format!("redis-server exited at start with {status}"));
+            }
+            if server
+                .try_command(&["PING"])
+                .is_ok_and(|reply| reply == "+PONG")
+            {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                return Err("redis-server did not answer PING within 10 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The server's working directory (where `--dir` points).
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// Sends one command and returns the first line of the reply (`+PONG`, `:1`, `$3`…).
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached.
+    pub fn command(&self, args: &[&str]) -> String {
+        self.try_command(args)
+            .unwrap_or_else(|err| panic!("redis command {args:?} failed: {err}"))
+    }
+
+    fn try_command(&self, args: &[&str]) -> std::io::Result<String> {
+        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut request = format!("*{}\r\n", args.len());
+        for arg in args {
+            request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        stream.write_all(request.as_bytes())?;
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line)?;
+        Ok(line.trim_end().to_owned())
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A port on 127.0.0.1 that nothing listened on a moment ago.
+pub fn free_port() -> std::io::Result<u16> {
+    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
+    Ok(listener.local_addr()?.port())
+}
