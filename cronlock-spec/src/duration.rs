@@ -49,6 +49,10 @@ fn parse_parts(input: &str) -> Result<Duration, SpecError> {
             )
             .with_hint("combine whole units instead, such as \"1m30s\" or \"1500ms\""));
         }
+        if bytes.get(pos).is_some_and(|b| b.is_ascii_whitespace()) {
+            return Err(bad(pos..pos + 1, format!("unexpected space in duration `{input}`"))
+                .with_hint(format!("write the unit right after the number, with short units ({UNITS}), such as \"{number_text}m\"")));
+        }
         let unit_start = pos;
         while pos < bytes.len() && bytes[pos].is_ascii_alphabetic() {
             pos += 1;
@@ -61,18 +65,24 @@ fn parse_parts(input: &str) -> Result<Duration, SpecError> {
             "h" => 3_600_000,
             "d" => 86_400_000,
             "" => {
-                return Err(bad(
-                    number_start..pos,
-                    format!("duration `{input}` is missing a unit after {number_text}"),
-                )
-                .with_hint(format!("add a unit ({UNITS}), such as \"{number_text}s\"")));
+                return Err(
+                    bad(number_start..pos, format!("duration `{input}` has no unit"))
+                        .with_hint(format!("add a unit ({UNITS}), such as \"{number_text}s\"")),
+                );
             }
             other => {
                 return Err(bad(
                     unit_start..pos,
                     format!("unknown duration unit `{other}` in `{input}`"),
                 )
-                .with_hint(format!("units are {UNITS}")));
+                .with_hint(
+                    match other.chars().next().map(|c| c.to_ascii_lowercase()) {
+                        Some(first @ ('s' | 'm' | 'h' | 'd')) => {
+                            format!("units are {UNITS}: write \"{number_text}{first}\"")
+                        }
+                        _ => format!("units are {UNITS}"),
+                    },
+                ));
             }
         };
         let part = number_text

@@ -27,7 +27,7 @@ pub use chrono_tz::Tz;
 pub use duration::{format_duration, parse_duration};
 pub use error::{Field, SpecError, SpecErrorKind};
 pub use fields::CronFields;
-pub use tz::{closest_time_zones, parse_time_zone};
+pub use tz::{closest_time_zones, closest_word, parse_time_zone};
 
 /// A spec that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]

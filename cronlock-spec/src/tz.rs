@@ -65,6 +65,22 @@ pub fn closest_time_zones(name: &str) -> Vec<&'static str> {
     closest
 }
 
+/// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
+///
+/// ```
+/// assert_eq!(cronlock_spec::closest_word("timout", &["cron", "timeout"]), Some("timeout"));
+/// assert_eq!(cronlock_spec::closest_word("color", &["cron", "timeout"]), None);
+/// ```
+pub fn closest_word<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let limit = (word.len() / 3).max(1);
+    candidates
+        .iter()
+        .map(|candidate| (edit_distance(word, candidate), *candidate))
+        .filter(|(distance, _)| *distance <= limit)
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();

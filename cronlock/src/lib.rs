@@ -13,7 +13,24 @@
 //! # Ok::<(), cronlock::SpecError>(())
 //! ```
 
+pub mod clock;
+mod context;
+mod error;
+mod job;
+pub mod lock;
 pub mod schedule;
+mod scheduler;
+mod shutdown;
+mod state;
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use context::JobContext;
 pub use cronlock_macros::scheduled;
+pub use error::Error;
+pub use job::{CatchUp, IntoJobResult, Job, JobParam, Overlap};
 pub use schedule::{Schedule, SpecError, Upcoming};
+pub use scheduler::{JobInfo, LastRun, RunOutcome, Scheduler, SchedulerBuilder};
+pub use state::{State, StateMap, StateRequirement};

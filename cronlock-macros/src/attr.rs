@@ -1,0 +1,348 @@
+//! Parsing `#[scheduled(...)]` arguments into a typed, validated configuration.
+
+use std::time::Duration;
+
+use cronlock_spec::{ParsedSpec, SpecError, format_duration};
+use proc_macro2::{Span, TokenStream};
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned as _;
+use syn::{Expr, ExprLit, Lit, LitStr, MetaNameValue, Token};
+
+use crate::errors::Errors;
+
+pub(crate) const KEYS: [&str; 10] = [
+    "cron", "timeout", "name", "tz", "lock_ttl", "overlap", "retries", "backoff", "catch_up",
+    "enabled",
+];
+
+/// A value with the span of the user's literal, so errors point at it.
+pub(crate) struct Spanned<T> {
+    pub(crate) value: T,
+    pub(crate) span: Span,
+}
+
+/// The attribute's keys, each recorded once with the span of its value.
+#[derive(Default)]
+pub(crate) struct JobAttr {
+    pub(crate) cron: Option<Spanned<String>>,
+    pub(crate) timeout: Option<Spanned<Duration>>,
+    pub(crate) name: Option<Spanned<String>>,
+    pub(crate) tz: Option<Spanned<String>>,
+    pub(crate) lock_ttl: Option<Spanned<Duration>>,
+    pub(crate) overlap: Option<Spanned<String>>,
+    pub(crate) retries: Option<Spanned<u32>>,
+    pub(crate) backoff: Option<Spanned<Duration>>,
+    pub(crate) catch_up: Option<Spanned<String>>,
+    pub(crate) enabled: Option<Spanned<bool>>,
+    /// The parsed spec, kept for cross-key checks.
+    parsed: Option<ParsedSpec>,
+}
+
+impl JobAttr {
+    /// Parses and validates every key, collecting all errors.
+    pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> JobAttr {
+        let mut attr = JobAttr::default();
+        let pairs = match Punctuated::<MetaNameValue, Token![,]>::parse_terminated.parse2(args) {
+            Ok(pairs) => pairs,
+            Err(err) => {
+                errors.push(syn::Error::new(
+                    err.span(),
+                    format!("{err}: #[scheduled] takes `key = value` pairs, such as #[scheduled(cron = \"0 */5 * * * *\", timeout = \"2m\")]"),
+                ));
+                return attr;
+            }
+        };
+        for pair in &pairs {
+            attr.set(pair, errors);
+        }
+        attr.check_together(errors);
+        attr
+    }
+
+    fn set(&mut self, pair: &MetaNameValue, errors: &mut Errors) {
+        let Some(key) = pair.path.get_ident() else {
+            errors.push(syn::Error::new_spanned(
+                &pair.path,
+                "expected a key such as `cron` or `timeout`",
+            ));
+            return;
+        };
+        let key_name = key.to_string();
+        let duplicate = match key_name.as_str() {
+            "cron" => self.cron.is_some(),
+            "timeout" => self.timeout.is_some(),
+            "name" => self.name.is_some(),
+            "tz" => self.tz.is_some(),
+            "lock_ttl" => self.lock_ttl.is_some(),
+            "overlap" => self.overlap.is_some(),
+            "retries" => self.retries.is_some(),
+            "backoff" => self.backoff.is_some(),
+            "catch_up" => self.catch_up.is_some(),
+            "enabled" => self.enabled.is_some(),
+            _ => {
+                let mut message = format!("unknown key `{key_name}`");
+                if let Some(close) = cronlock_spec::closest_word(&key_name, &KEYS) {
+                    message.push_str(&format!(": did you mean `{close}`?"));
+                    // The misspelt key is that key: do not also report it missing.
+                    if let Some(known) = KEYS.iter().find(|known| **known == close) {
+                        errors.mark_key(known);
+                    }
+                }
+                message.push_str(&format!("\nvalid keys are {}", KEYS.join(", ")));
+                errors.push(syn::Error::new(key.span(), message));
+                return;
+            }
+        };
+        if duplicate {
+            errors.push(syn::Error::new(
+                key.span(),
+                format!("duplicate key `{key_name}`: each key may be given once"),
+            ));
+            return;
+        }
+        let value = &pair.value;
+        let result = match key_name.as_str() {
+            "cron" => {
+                string(value, "cron", "\"0 */5 * * * *\"").and_then(|lit| self.set_cron(&lit))
+            }
+            "timeout" => string(value, "timeout", "\"2m\"").and_then(|lit| {
+                let duration = duration(&lit, "timeout")?;
+                if duration.is_zero() {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "timeout must be greater than zero",
+                    ));
+                }
+                self.timeout = Some(Spanned {
+                    value: duration,
+                    span: lit.span(),
+                });
+                Ok(())
+            }),
+            "name" => string(value, "name", "\"refresh_cache\"").and_then(|lit| {
+                self.name = Some(Spanned {
+                    value: job_name(&lit)?,
+                    span: lit.span(),
+                });
+                Ok(())
+            }),
+            "tz" => string(value, "tz", "\"Europe/Berlin\"").and_then(|lit| {
+                cronlock_spec::parse_time_zone(&lit.value())
+                    .map_err(|err| spec_error(&err, lit.span(), "tz"))?;
+                self.tz = Some(Spanned {
+                    value: lit.value(),
+                    span: lit.span(),
+                });
+                Ok(())
+            }),
+            "lock_ttl" => string(value, "lock_ttl", "\"5m\"").and_then(|lit| {
+                self.lock_ttl = Some(Spanned {
+                    value: duration(&lit, "lock_ttl")?,
+                    span: lit.span(),
+                });
+                Ok(())
+            }),
+            "overlap" => string(value, "overlap", "\"skip\"").and_then(|lit| {
+                self.overlap = Some(Spanned {
+                    value: one_of(&lit, "overlap", &["skip", "allow"])?,
+                    span: lit.span(),
+                });
+                Ok(())
+            }),
+            "catch_up" => string(value, "catch_up", "\"latest\"").and_then(|lit| {
+                self.catch_up = Some(Spanned {
+                    value: one_of(&lit, "catch_up", &["latest", "skip"])?,
+                    span: lit.span(),
+                });
+                Ok(())
+            }),
+            "backoff" => string(value, "backoff", "\"10s\"").and_then(|lit| {
+                let backoff = duration(&lit, "backoff")?;
+                if backoff.is_zero() {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "backoff must be greater than zero",
+                    ));
+                }
+                self.backoff = Some(Spanned {
+                    value: backoff,
+                    span: lit.span(),
+                });
+                Ok(())
+            }),
+            "retries" => match literal(value) {
+                Some(Lit::Int(int)) => match int.base10_parse::<u32>() {
+                    Ok(retries) if retries <= 100 => {
+                        self.retries = Some(Spanned {
+                            value: retries,
+                            span: int.span(),
+                        });
+                        Ok(())
+                    }
+                    _ => Err(syn::Error::new(
+                        int.span(),
+                        "retries must be a whole number from 0 to 100",
+                    )),
+                },
+                _ => Err(syn::Error::new(
+                    value.span(),
+                    "`retries` expects a whole number, such as `retries = 3`",
+                )),
+            },
+            "enabled" => match literal(value) {
+                Some(Lit::Bool(flag)) => {
+                    self.enabled = Some(Spanned {
+                        value: flag.value,
+                        span: flag.span(),
+                    });
+                    Ok(())
+                }
+                _ => Err(syn::Error::new(
+                    value.span(),
+                    "`enabled` expects `true` or `false`, without quotes",
+                )),
+            },
+            _ => Ok(()),
+        };
+        if let Err(err) = result {
+            if let Some(known) = KEYS.iter().find(|known| **known == key_name) {
+                errors.mark_key(known);
+            }
+            errors.push(err);
+        }
+    }
+
+    fn set_cron(&mut self, lit: &LitStr) -> syn::Result<()> {
+        let spec = lit.value();
+        let parsed =
+            cronlock_spec::parse_spec(&spec).map_err(|err| spec_error(&err, lit.span(), "cron"))?;
+        self.parsed = Some(parsed);
+        self.cron = Some(Spanned {
+            value: spec,
+            span: lit.span(),
+        });
+        Ok(())
+    }
+
+    /// Checks that involve more than one key.
+    fn check_together(&self, errors: &mut Errors) {
+        let call_site = Span::call_site();
+        if self.cron.is_none() && !errors.has_key_error("cron") {
+            errors.push(syn::Error::new(call_site, "missing `cron` key: add cron = \"<second minute hour day-of-month month day-of-week>\", such as cron = \"0 */5 * * * *\""));
+        }
+        if self.timeout.is_none() && !errors.has_key_error("timeout") {
+            errors.push(syn::Error::new(
+                call_site,
+                "missing `timeout` key: every run needs a limit, such as timeout = \"2m\"",
+            ));
+        }
+        if let (Some(ttl), Some(timeout)) = (&self.lock_ttl, &self.timeout)
+            && ttl.value < timeout.value
+        {
+            errors.push(syn::Error::new(
+                    ttl.span,
+                    format!(
+                        "lock_ttl {} is shorter than timeout {}: the lock would expire while a run may still be going, and another instance could start the same job again\nuse a lock_ttl of at least {}, or leave it out (it defaults to the timeout)",
+                        format_duration(ttl.value),
+                        format_duration(timeout.value),
+                        format_duration(timeout.value)
+                    ),
+                ));
+        }
+        if let (Some(backoff), None | Some(Spanned { value: 0, .. })) =
+            (&self.backoff, &self.retries)
+        {
+            errors.push(syn::Error::new(
+                backoff.span,
+                "backoff has no effect without retries: add retries = N, or remove backoff",
+            ));
+        }
+        if let (
+            Some(tz),
+            Some(ParsedSpec {
+                tz: Some(prefix), ..
+            }),
+        ) = (&self.tz, &self.parsed)
+            && prefix.name() != tz.value
+        {
+            errors.push(syn::Error::new(
+                tz.span,
+                format!(
+                    "tz \"{}\" conflicts with the spec's CRON_TZ={} prefix: keep one of them",
+                    tz.value,
+                    prefix.name()
+                ),
+            ));
+        }
+    }
+}
+
+fn literal(value: &Expr) -> Option<&Lit> {
+    match value {
+        Expr::Lit(ExprLit { lit, .. }) => Some(lit),
+        _ => None,
+    }
+}
+
+fn string(value: &Expr, key: &str, example: &str) -> syn::Result<LitStr> {
+    match literal(value) {
+        Some(Lit::Str(lit)) => Ok(lit.clone()),
+        _ => Err(syn::Error::new(
+            value.span(),
+            format!("`{key}` expects a string literal, such as {key} = {example}"),
+        )),
+    }
+}
+
+fn duration(lit: &LitStr, key: &str) -> syn::Result<Duration> {
+    cronlock_spec::parse_duration(&lit.value()).map_err(|err| spec_error(&err, lit.span(), key))
+}
+
+fn one_of(lit: &LitStr, key: &str, allowed: &[&str]) -> syn::Result<String> {
+    let value = lit.value();
+    if allowed.contains(&value.as_str()) {
+        Ok(value)
+    } else {
+        let quoted: Vec<String> = allowed.iter().map(|v| format!("\"{v}\"")).collect();
+        Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "unknown {key} \"{value}\": expected {}",
+                quoted.join(" or ")
+            ),
+        ))
+    }
+}
+
+fn job_name(lit: &LitStr) -> syn::Result<String> {
+    let name = lit.value();
+    if name.is_empty() {
+        return Err(syn::Error::new(lit.span(), "job name must not be empty"));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '{' | '}'))
+    {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "job name {name:?} contains {bad:?}: names are lock keys, so white space, control characters and braces are not allowed"
+            ),
+        ));
+    }
+    Ok(name)
+}
+
+/// A spec, duration or zone error as a compile error: message, the value with
+/// a caret under the mistake, and the hint.
+pub(crate) fn spec_error(err: &SpecError, span: Span, key: &str) -> syn::Error {
+    let mut message = format!("{}\n\n  {key} = \"{}\"\n", err.message(), err.input());
+    let caret = err.caret();
+    let caret_line = caret.lines().nth(1).unwrap_or("^");
+    message.push_str(&format!("  {}{caret_line}", " ".repeat(key.len() + 4)));
+    if let Some(hint) = err.hint() {
+        message.push_str(&format!("\n\nhint: {hint}"));
+    }
+    syn::Error::new(span, message)
+}

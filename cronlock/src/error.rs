@@ -1,0 +1,84 @@
+//! The one public error type of the runtime.
+
+use crate::lock::LockError;
+use crate::schedule::SpecError;
+
+/// Why a scheduler could not be built or run. Every job error names the job.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A job's cron spec does not parse.
+    #[error("job `{job}` ({origin}) has an invalid cron spec: {source}")]
+    InvalidSpec {
+        /// The job.
+        job: String,
+        /// Where the job was defined.
+        origin: String,
+        /// What is wrong, with the position.
+        #[source]
+        source: Box<SpecError>,
+    },
+    /// A job's time zone is unknown.
+    #[error("job `{job}` has an unknown time zone: {source}")]
+    InvalidTimeZone {
+        /// The job.
+        job: String,
+        /// What is wrong, with suggestions.
+        #[source]
+        source: Box<SpecError>,
+    },
+    /// A job's options contradict each other (zero timeout, lock TTL below the timeout).
+    #[error("job `{job}`: {reason}")]
+    InvalidJob {
+        /// The job.
+        job: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Two jobs share a name (the name is the lock key, so it must be unique).
+    #[error(
+        "job name `{job}` is used twice: at {first} and at {second}; give one of them another name with name = \"...\""
+    )]
+    DuplicateJob {
+        /// The name.
+        job: String,
+        /// Where the first job was defined.
+        first: String,
+        /// Where the second job was defined.
+        second: String,
+    },
+    /// A job takes a `State<T>` that was never registered.
+    #[error(
+        "job `{job}` needs State<{type_name}>, but no {type_name} was registered: add .state(value) to the scheduler builder"
+    )]
+    MissingState {
+        /// The job.
+        job: String,
+        /// The missing type.
+        type_name: &'static str,
+    },
+    /// A spec override names no job.
+    #[error("spec override for `{job}`: there is no job with that name")]
+    UnknownOverride {
+        /// The name given.
+        job: String,
+    },
+    /// A spec override does not parse.
+    #[error("spec override for job `{job}` is invalid: {source}")]
+    InvalidOverride {
+        /// The job.
+        job: String,
+        /// What is wrong, with the position.
+        #[source]
+        source: Box<SpecError>,
+    },
+    /// The lock backend failed at start.
+    #[error("lock backend: {0}")]
+    Lock(#[from] LockError),
+    /// The signal handlers could not be installed.
+    #[error("could not listen for shutdown signals: {0}")]
+    Signal(#[source] std::io::Error),
+    /// `run` was called on a scheduler that is already running or has run.
+    #[error("this scheduler has already been started; build a new one")]
+    AlreadyStarted,
+}

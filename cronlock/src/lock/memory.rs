@@ -1,0 +1,197 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+
+use super::{BoxFuture, Claim, ClaimRequest, Claimed, Lock, LockError, random_token};
+use crate::job::Overlap;
+
+/// An in-process lock: correct for one instance, and only for one.
+///
+/// It keeps the same state as a distributed lock (the last claimed tick, a
+/// fencing counter and the run lock), so a single instance behaves exactly as
+/// a fleet of one. Used when no Redis is configured; the scheduler warns.
+///
+/// ```
+/// let lock = cronlock::lock::MemoryLock::new();
+/// # let _ = lock;
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryLock {
+    jobs: Mutex<HashMap<String, JobLock>>,
+}
+
+#[derive(Debug, Default)]
+struct JobLock {
+    last_claimed: Option<DateTime<Utc>>,
+    fencing: u64,
+    run: Option<(String, Instant)>,
+}
+
+impl MemoryLock {
+    /// An empty lock.
+    pub fn new() -> MemoryLock {
+        MemoryLock::default()
+    }
+
+    fn with_job<T>(&self, job: &str, f: impl FnOnce(&mut JobLock) -> T) -> T {
+        let mut jobs = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        f(jobs.entry(job.to_owned()).or_default())
+    }
+}
+
+impl Lock for MemoryLock {
+    fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> BoxFuture<'a, Result<Claimed, LockError>> {
+        let claimed = self.with_job(request.job, |state| {
+            if state.last_claimed.is_some_and(|last| last >= request.tick) {
+                return Claimed::TickTaken;
+            }
+            let now = Instant::now();
+            let busy = state
+                .run
+                .as_ref()
+                .is_some_and(|(_, expires)| *expires > now);
+            // The tick is decided either way: a skipped tick is not run later.
+            state.last_claimed = Some(request.tick);
+            if busy && request.overlap == Overlap::Skip {
+                return Claimed::StillRunning;
+            }
+            state.fencing += 1;
+            let token = random_token();
+            if request.overlap == Overlap::Skip {
+                state.run = Some((token.clone(), now + request.ttl));
+            }
+            Claimed::Acquired(Claim {
+                job: request.job.to_owned(),
+                tick: request.tick,
+                token,
+                fencing_token: state.fencing,
+            })
+        });
+        Box::pin(async move { Ok(claimed) })
+    }
+
+    fn extend<'a>(
+        &'a self,
+        claim: &'a Claim,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, LockError>> {
+        let extended = self.with_job(&claim.job, |state| match &mut state.run {
+            Some((token, expires)) if *token == claim.token => {
+                *expires = Instant::now() + ttl;
+                true
+            }
+            _ => false,
+        });
+        Box::pin(async move { Ok(extended) })
+    }
+
+    fn release<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<(), LockError>> {
+        self.with_job(&claim.job, |state| {
+            if state
+                .run
+                .as_ref()
+                .is_some_and(|(token, _)| *token == claim.token)
+            {
+                state.run = None;
+            }
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn is_distributed(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn request(job: &str, second: u32, overlap: Overlap) -> ClaimRequest<'_> {
+        ClaimRequest {
+            job,
+            tick: Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, second).unwrap(),
+            ttl: Duration::from_secs(60),
+            overlap,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tick_is_granted_once_and_never_again() {
+        let lock = MemoryLock::new();
+        let Claimed::Acquired(first) = lock.claim(request("a", 1, Overlap::Allow)).await.unwrap()
+        else {
+            panic!("first claim refused");
+        };
+        assert_eq!(
+            lock.claim(request("a", 1, Overlap::Allow)).await.unwrap(),
+            Claimed::TickTaken
+        );
+        lock.release(&first).await.unwrap();
+        // Released, yet the tick stays claimed: a slow instance cannot re-run it.
+        assert_eq!(
+            lock.claim(request("a", 1, Overlap::Allow)).await.unwrap(),
+            Claimed::TickTaken
+        );
+        assert_eq!(
+            lock.claim(request("a", 0, Overlap::Allow)).await.unwrap(),
+            Claimed::TickTaken
+        );
+        assert!(matches!(
+            lock.claim(request("b", 1, Overlap::Allow)).await.unwrap(),
+            Claimed::Acquired(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn fencing_tokens_grow_and_stale_tokens_cannot_release() {
+        let lock = MemoryLock::new();
+        let Claimed::Acquired(first) = lock.claim(request("a", 1, Overlap::Skip)).await.unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            lock.claim(request("a", 2, Overlap::Skip)).await.unwrap(),
+            Claimed::StillRunning
+        );
+        let stale = Claim {
+            token: "stale".into(),
+            ..first.clone()
+        };
+        lock.release(&stale).await.unwrap();
+        assert!(!lock.extend(&stale, Duration::from_secs(1)).await.unwrap());
+        assert_eq!(
+            lock.claim(request("a", 3, Overlap::Skip)).await.unwrap(),
+            Claimed::StillRunning
+        );
+        assert!(lock.extend(&first, Duration::from_secs(60)).await.unwrap());
+        lock.release(&first).await.unwrap();
+        let Claimed::Acquired(second) = lock.claim(request("a", 4, Overlap::Skip)).await.unwrap()
+        else {
+            panic!()
+        };
+        assert!(second.fencing_token > first.fencing_token);
+        assert_ne!(second.token, first.token);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_expired_run_lock_no_longer_blocks() {
+        let lock = MemoryLock::new();
+        assert!(matches!(
+            lock.claim(request("a", 1, Overlap::Skip)).await.unwrap(),
+            Claimed::Acquired(_)
+        ));
+        tokio::time::advance(Duration::from_secs(61)).await;
+        assert!(matches!(
+            lock.claim(request("a", 2, Overlap::Skip)).await.unwrap(),
+            Claimed::Acquired(_)
+        ));
+    }
+}

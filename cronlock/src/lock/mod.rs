@@ -1,0 +1,126 @@
+//! Coordination: which instance runs a tick.
+//!
+//! A [`Lock`] claims a tick of a job for this instance. A claim succeeds once
+//! per (job, tick) across everything sharing the lock, and, for jobs with
+//! [`Overlap::Skip`], only while no earlier run of the job holds it.
+
+mod memory;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+pub use memory::MemoryLock;
+
+use crate::job::Overlap;
+
+/// A boxed future, as the lock methods return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What [`Lock::claim`] is asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimRequest<'a> {
+    /// The job name (the lock key).
+    pub job: &'a str,
+    /// The tick to claim.
+    pub tick: DateTime<Utc>,
+    /// How long the run lock lives unless extended or released.
+    pub ttl: Duration,
+    /// Whether a run still holding the lock blocks this tick.
+    pub overlap: Overlap,
+}
+
+/// The answer to a claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claimed {
+    /// This instance runs the tick.
+    Acquired(Claim),
+    /// The tick (or a later one) was already claimed, by this or another instance.
+    TickTaken,
+    /// A run of the job still holds the lock and the job does not allow overlap.
+    StillRunning,
+}
+
+/// Proof of a claim: needed to extend or release it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The job.
+    pub job: String,
+    /// The claimed tick.
+    pub tick: DateTime<Utc>,
+    /// Random per claim; only its holder can extend or release the lock.
+    pub token: String,
+    /// Grows with every claim of the job, across the fleet.
+    pub fencing_token: u64,
+}
+
+/// A failure of the lock backend (not a lost race: that is [`Claimed`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct LockError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl LockError {
+    /// An error with a message and, optionally, its cause.
+    pub fn new(
+        message: impl Into<String>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> LockError {
+        LockError {
+            message: message.into(),
+            source,
+        }
+    }
+}
+
+/// A backend that decides which instance runs each tick.
+///
+/// Implementations must make `claim` atomic: of all instances claiming the
+/// same (job, tick), exactly one gets [`Claimed::Acquired`], and no tick at
+/// or before the job's last claimed tick is granted again.
+pub trait Lock: Send + Sync + fmt::Debug + 'static {
+    /// Claims a tick.
+    fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> BoxFuture<'a, Result<Claimed, LockError>>;
+
+    /// Extends a claim's run lock; `Ok(false)` when the lock is no longer ours.
+    fn extend<'a>(
+        &'a self,
+        claim: &'a Claim,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, LockError>>;
+
+    /// Releases a claim's run lock, if it is still ours. The tick stays claimed.
+    fn release<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<(), LockError>>;
+
+    /// True when the lock coordinates several processes (false: one process only).
+    fn is_distributed(&self) -> bool;
+}
+
+/// A random token for a claim.
+pub(crate) fn random_token() -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    // RandomState is seeded from the OS per process; two hashes give 128 bits.
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut parts = [0u64; 2];
+    for (i, part) in parts.iter_mut().enumerate() {
+        let mut hasher = RandomState::new().build_hasher();
+        hasher.write_u64(count);
+        hasher.write_u128(nanos);
+        hasher.write_u32(std::process::id());
+        hasher.write_usize(i);
+        *part = hasher.finish();
+    }
+    format!("{:016x}{:016x}", parts[0], parts[1])
+}

@@ -1,0 +1,246 @@
+//! Building a scheduler: collecting jobs, validating everything up front.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+
+use super::{Inner, JobEntry, Scheduler};
+use crate::clock::{Clock, SystemClock};
+use crate::error::Error;
+use crate::job::{Job, JobOptions, Origin, Runner};
+use crate::lock::{Lock, MemoryLock};
+use crate::schedule::Schedule;
+use crate::state::StateMap;
+
+/// Configures a [`Scheduler`]; [`SchedulerBuilder::build`] checks everything.
+///
+/// ```
+/// use std::time::Duration;
+/// use cronlock::{Job, Scheduler};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), cronlock::Error> {
+/// let scheduler = Scheduler::builder()
+///     .timezone(chrono_tz::Asia::Shanghai)
+///     .job(Job::new("report", "0 0 * * * *", Duration::from_secs(60), |_ctx| async {}))
+///     .spec_override("report", "0 30 * * * *")
+///     .build()
+///     .await?;
+/// assert_eq!(scheduler.list_jobs()[0].spec, "0 30 * * * *");
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct SchedulerBuilder {
+    jobs: Vec<Job>,
+    registered: bool,
+    states: StateMap,
+    tz: Tz,
+    overrides: Vec<(String, String)>,
+    grace: Duration,
+    cancel_grace: Duration,
+    lock: Option<Arc<dyn Lock>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for SchedulerBuilder {
+    fn default() -> Self {
+        SchedulerBuilder {
+            jobs: Vec::new(),
+            registered: true,
+            states: StateMap::default(),
+            tz: Tz::UTC,
+            overrides: Vec::new(),
+            grace: Duration::from_secs(30),
+            cancel_grace: Duration::from_secs(5),
+            lock: None,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl SchedulerBuilder {
+    /// Adds a job built from a closure.
+    pub fn job(mut self, job: Job) -> Self {
+        self.jobs.push(job);
+        self
+    }
+
+    /// Whether to include the `#[scheduled]` fns linked into the binary (default true).
+    pub fn registered_jobs(mut self, include: bool) -> Self {
+        self.registered = include;
+        self
+    }
+
+    /// Registers a value for `State<T>` parameters.
+    pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.states.insert(Arc::new(value));
+        self
+    }
+
+    /// The zone specs are read in when neither the job nor the spec names one (default UTC).
+    pub fn timezone(mut self, tz: Tz) -> Self {
+        self.tz = tz;
+        self
+    }
+
+    /// Replaces a job's spec, for example from configuration; checked at build.
+    pub fn spec_override(mut self, job: impl Into<String>, spec: impl Into<String>) -> Self {
+        self.overrides.push((job.into(), spec.into()));
+        self
+    }
+
+    /// How long shutdown waits for running jobs before cancelling them (default 30 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// How long a cancelled run may take to stop before it is dropped (default 5 s).
+    pub fn cancel_grace(mut self, grace: Duration) -> Self {
+        self.cancel_grace = grace;
+        self
+    }
+
+    /// The coordination backend (default: an in-process [`MemoryLock`]).
+    pub fn lock(mut self, lock: impl Lock) -> Self {
+        self.lock = Some(Arc::new(lock));
+        self
+    }
+
+    /// The clock (default: the system clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Validates every job and option and returns a scheduler ready to run.
+    ///
+    /// # Errors
+    ///
+    /// A bad spec or override, an unknown time zone, a duplicate name, a
+    /// missing state, or contradictory options; each error names the job.
+    pub async fn build(self) -> Result<Scheduler, Error> {
+        let mut jobs: Vec<Job> = Vec::new();
+        if self.registered {
+            for registration in crate::__private::registrations() {
+                jobs.push(Job::from_registration(registration)?);
+            }
+        }
+        jobs.extend(self.jobs);
+
+        let mut seen: HashMap<&str, &Origin> = HashMap::new();
+        for job in &jobs {
+            if let Some(first) = seen.insert(&job.name, &job.origin) {
+                return Err(Error::DuplicateJob {
+                    job: job.name.clone(),
+                    first: first.to_string(),
+                    second: job.origin.to_string(),
+                });
+            }
+        }
+        for (name, spec) in &self.overrides {
+            let Some(job) = jobs.iter_mut().find(|job| job.name == *name) else {
+                return Err(Error::UnknownOverride { job: name.clone() });
+            };
+            Schedule::parse(spec).map_err(|source| Error::InvalidOverride {
+                job: name.clone(),
+                source: Box::new(source),
+            })?;
+            job.spec.clone_from(spec);
+        }
+
+        let entries = jobs
+            .into_iter()
+            .map(|job| entry(job, self.tz, &self.states))
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(Scheduler {
+            inner: Arc::new(Inner::new(
+                entries,
+                self.states,
+                self.lock.unwrap_or_else(|| Arc::new(MemoryLock::new())),
+                self.clock,
+                self.grace,
+                self.cancel_grace,
+            )),
+        })
+    }
+}
+
+fn entry(job: Job, default_tz: Tz, states: &StateMap) -> Result<JobEntry, Error> {
+    let invalid = |reason: String| Error::InvalidJob {
+        job: job.name.clone(),
+        reason,
+    };
+    let schedule = Schedule::parse(&job.spec).map_err(|source| Error::InvalidSpec {
+        job: job.name.clone(),
+        origin: job.origin.to_string(),
+        source: Box::new(source),
+    })?;
+    let schedule = match job.options.tz {
+        Some(tz) => schedule.with_timezone(tz),
+        None => schedule.with_default_timezone(default_tz),
+    };
+    if job.timeout.is_zero() {
+        return Err(invalid("timeout must be greater than zero".into()));
+    }
+    let lock_ttl = job.options.lock_ttl.unwrap_or(job.timeout);
+    if lock_ttl < job.timeout {
+        return Err(invalid(format!(
+            "lock_ttl {} is shorter than timeout {}: the lock could expire during a run and another instance start the job again",
+            cronlock_spec::format_duration(lock_ttl),
+            cronlock_spec::format_duration(job.timeout)
+        )));
+    }
+    if let Some(missing) = job.requirements.iter().find(|r| !states.contains(r)) {
+        return Err(Error::MissingState {
+            job: job.name.clone(),
+            type_name: missing.type_name(),
+        });
+    }
+    Ok(JobEntry::new(
+        job.name,
+        schedule,
+        job.timeout,
+        lock_ttl,
+        job.options,
+        job.origin,
+        job.run,
+    ))
+}
+
+impl Job {
+    fn from_registration(
+        registration: &'static crate::__private::Registration,
+    ) -> Result<Job, Error> {
+        let tz = registration
+            .tz
+            .map(cronlock_spec::parse_time_zone)
+            .transpose()
+            .map_err(|source| Error::InvalidTimeZone {
+                job: registration.name.to_owned(),
+                source: Box::new(source),
+            })?;
+        let options = JobOptions {
+            tz,
+            lock_ttl: registration.lock_ttl_ms.map(Duration::from_millis),
+            overlap: registration.overlap,
+            catch_up: registration.catch_up,
+            retries: registration.retries,
+            backoff: Duration::from_millis(registration.backoff_ms),
+            enabled: registration.enabled,
+        };
+        Ok(Job {
+            name: registration.name.to_owned(),
+            spec: registration.spec.to_owned(),
+            timeout: Duration::from_millis(registration.timeout_ms),
+            options,
+            origin: Origin::Macro {
+                file: registration.file,
+                line: registration.line,
+            },
+            requirements: (registration.requirements)(),
+            run: Runner::Registered(registration.run),
+        })
+    }
+}

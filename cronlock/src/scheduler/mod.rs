@@ -1,0 +1,456 @@
+//! The scheduler: one task that sleeps until the earliest tick, then hands
+//! each due tick to its own run task.
+
+mod builder;
+mod execute;
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+pub use builder::SchedulerBuilder;
+
+use crate::clock::Clock;
+use crate::error::Error;
+use crate::job::{CatchUp, JobOptions, Origin, Runner};
+use crate::lock::Lock;
+use crate::schedule::Schedule;
+use crate::shutdown::Signals;
+use crate::state::StateMap;
+
+/// The longest the loop sleeps before re-reading the clock, so a clock that
+/// was stepped (NTP, a resumed VM) is noticed within this bound.
+const MAX_SLEEP: Duration = Duration::from_secs(5);
+
+/// A tick that starts less than this late is on time for [`CatchUp::Skip`].
+const ON_TIME: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
+
+/// Runs jobs on their schedules. Cheap to clone: clones share one scheduler.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), cronlock::Error> {
+/// let scheduler = cronlock::Scheduler::builder().build().await?;
+/// let handle = scheduler.clone();
+/// tokio::spawn(async move {
+///     tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+///     handle.shutdown();
+/// });
+/// scheduler.run().await
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    jobs: Vec<Arc<JobEntry>>,
+    states: Arc<StateMap>,
+    lock: Arc<dyn Lock>,
+    clock: Arc<dyn Clock>,
+    grace: Duration,
+    cancel_grace: Duration,
+    shutdown: CancellationToken,
+    started: AtomicBool,
+}
+
+pub(crate) struct JobEntry {
+    name: Arc<str>,
+    schedule: Schedule,
+    timeout: Duration,
+    lock_ttl: Duration,
+    options: JobOptions,
+    origin: Origin,
+    runner: Runner,
+    running: AtomicUsize,
+    status: Mutex<JobStatus>,
+}
+
+#[derive(Default)]
+struct JobStatus {
+    next: Option<DateTime<Utc>>,
+    last: Option<LastRun>,
+}
+
+/// How a run of a job ended on this instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RunOutcome {
+    /// The job returned `Ok`.
+    Completed,
+    /// The job returned an error (after any retries).
+    Failed {
+        /// The error, rendered.
+        error: String,
+    },
+    /// The run hit its timeout and was cancelled.
+    TimedOut,
+    /// The job panicked; the scheduler caught it.
+    Panicked {
+        /// The panic message.
+        message: String,
+    },
+    /// The job called [`crate::JobContext::skip`].
+    Skipped {
+        /// The reason it gave.
+        reason: String,
+    },
+    /// The run was cancelled by shutdown or a lost lock.
+    Cancelled,
+}
+
+/// The last run of a job on this instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastRun {
+    /// The tick it ran for.
+    pub tick: DateTime<Utc>,
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// A job as [`Scheduler::list_jobs`] shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobInfo {
+    /// Name and lock key.
+    pub name: String,
+    /// The spec in force (after overrides).
+    pub spec: String,
+    /// The zone the spec is read in.
+    pub tz: Tz,
+    /// Per-run limit.
+    pub timeout: Duration,
+    /// Whether the job runs at all.
+    pub enabled: bool,
+    /// The next tick, once the scheduler runs.
+    pub next_fire: Option<DateTime<Utc>>,
+    /// The last run on this instance.
+    pub last_run: Option<LastRun>,
+}
+
+impl Scheduler {
+    /// Starts configuring a scheduler.
+    pub fn builder() -> SchedulerBuilder {
+        SchedulerBuilder::default()
+    }
+
+    /// Every job with its spec, zone, timeout, next fire time and last outcome.
+    pub fn list_jobs(&self) -> Vec<JobInfo> {
+        self.inner
+            .jobs
+            .iter()
+            .map(|job| {
+                let status = job.status();
+                JobInfo {
+                    name: job.name.to_string(),
+                    spec: job.schedule.source().to_owned(),
+                    tz: job.schedule.timezone(),
+                    timeout: job.timeout,
+                    enabled: job.options.enabled,
+                    next_fire: status.next,
+                    last_run: status.last.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// Asks a running scheduler to shut down gracefully (as a signal would).
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
+    /// Runs until SIGINT or SIGTERM, then shuts down gracefully; a second
+    /// signal exits the process at once.
+    ///
+    /// # Errors
+    ///
+    /// When the signal handlers cannot be installed, or the scheduler already ran.
+    pub async fn run(&self) -> Result<(), Error> {
+        let signals = Signals::install()?;
+        self.run_inner(std::future::pending(), Some(signals)).await
+    }
+
+    /// Runs until `shutdown` resolves (or [`Scheduler::shutdown`] is called),
+    /// then shuts down gracefully.
+    ///
+    /// # Errors
+    ///
+    /// When the scheduler already ran.
+    pub async fn run_until(&self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+        self.run_inner(shutdown, None).await
+    }
+
+    async fn run_inner(
+        &self,
+        shutdown: impl Future<Output = ()>,
+        mut signals: Option<Signals>,
+    ) -> Result<(), Error> {
+        let inner = &self.inner;
+        if inner.started.swap(true, Ordering::SeqCst) {
+            return Err(Error::AlreadyStarted);
+        }
+        inner.announce();
+        let stop_runs = CancellationToken::new();
+        let mut runs = JoinSet::new();
+        let mut queue = inner.first_ticks();
+        tokio::pin!(shutdown);
+        loop {
+            let sleep = match queue.peek() {
+                Some(Reverse((tick, _))) => (*tick - inner.clock.now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(MAX_SLEEP),
+                None => MAX_SLEEP,
+            };
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                () = inner.shutdown.cancelled() => break,
+                name = next_signal(&mut signals) => {
+                    info!(signal = name, "shutdown requested");
+                    break;
+                }
+                Some(_) = runs.join_next(), if !runs.is_empty() => {}
+                () = tokio::time::sleep(sleep) => inner.dispatch_due(&mut queue, &mut runs, &stop_runs),
+            }
+        }
+        inner.drain(runs, stop_runs, signals).await;
+        Ok(())
+    }
+}
+
+impl Inner {
+    fn new(
+        jobs: Vec<JobEntry>,
+        states: StateMap,
+        lock: Arc<dyn Lock>,
+        clock: Arc<dyn Clock>,
+        grace: Duration,
+        cancel_grace: Duration,
+    ) -> Inner {
+        Inner {
+            jobs: jobs.into_iter().map(Arc::new).collect(),
+            states: Arc::new(states),
+            lock,
+            clock,
+            grace,
+            cancel_grace,
+            shutdown: CancellationToken::new(),
+            started: AtomicBool::new(false),
+        }
+    }
+
+    fn announce(&self) {
+        if !self.lock.is_distributed() {
+            warn!(
+                "no Redis configured: using the in-process lock, which is only safe when a single instance runs these jobs"
+            );
+        }
+        if self.jobs.is_empty() {
+            warn!(
+                "no jobs registered: #[scheduled] fns in a library crate are only linked when the binary uses something from that crate (see the cronlock docs on linking)"
+            );
+        }
+        info!(jobs = self.jobs.len(), "scheduler started");
+    }
+
+    /// The first tick of every enabled job, as a min-heap.
+    fn first_ticks(&self) -> BinaryHeap<Reverse<(DateTime<Utc>, usize)>> {
+        let now = self.clock.now();
+        let mut queue = BinaryHeap::with_capacity(self.jobs.len());
+        for (index, job) in self.jobs.iter().enumerate() {
+            let next = job.schedule.next_after(now).filter(|_| job.options.enabled);
+            info!(
+                job = %job.name,
+                spec = %job.schedule,
+                tz = %job.schedule.timezone(),
+                next = ?next,
+                enabled = job.options.enabled,
+                "job registered"
+            );
+            job.status().next = next;
+            if let Some(next) = next {
+                queue.push(Reverse((next, index)));
+            }
+        }
+        queue
+    }
+
+    /// Starts a run for every tick that is due, applying the catch-up policy.
+    fn dispatch_due(
+        self: &Arc<Self>,
+        queue: &mut BinaryHeap<Reverse<(DateTime<Utc>, usize)>>,
+        runs: &mut JoinSet<()>,
+        stop_runs: &CancellationToken,
+    ) {
+        let now = self.clock.now();
+        while let Some(&Reverse((tick, index))) = queue.peek() {
+            if tick > now {
+                break;
+            }
+            queue.pop();
+            let job = &self.jobs[index];
+            let (latest, missed) = latest_due(&job.schedule, tick, now);
+            let late = now - latest;
+            let on_time = match job.options.catch_up {
+                CatchUp::Latest => {
+                    late < chrono::TimeDelta::from_std(job.timeout)
+                        .unwrap_or(chrono::TimeDelta::MAX)
+                }
+                CatchUp::Skip => late < ON_TIME,
+            };
+            if missed > 0 || !on_time {
+                warn!(
+                    job = %job.name,
+                    skipped = missed + u64::from(!on_time),
+                    latest = %latest,
+                    late_ms = late.num_milliseconds(),
+                    "scheduler was late: skipped missed ticks"
+                );
+            }
+            if on_time {
+                runs.spawn(execute::run_tick(
+                    Arc::clone(self),
+                    Arc::clone(job),
+                    latest,
+                    stop_runs.clone(),
+                ));
+            }
+            let next = job.schedule.next_after(latest);
+            job.status().next = next;
+            if let Some(next) = next {
+                queue.push(Reverse((next, index)));
+            }
+        }
+    }
+
+    /// Graceful shutdown: wait for runs up to the grace period, then cancel them.
+    async fn drain(
+        &self,
+        mut runs: JoinSet<()>,
+        stop_runs: CancellationToken,
+        mut signals: Option<Signals>,
+    ) {
+        info!(
+            running = runs.len(),
+            grace_ms = self.grace.as_millis() as u64,
+            "shutdown: claiming no new ticks, waiting for running jobs"
+        );
+        let wait_all = async {
+            let graceful = tokio::time::timeout(self.grace, async {
+                while runs.join_next().await.is_some() {}
+            })
+            .await;
+            if graceful.is_err() {
+                warn!(
+                    running = runs.len(),
+                    "shutdown: grace period over, cancelling running jobs"
+                );
+                stop_runs.cancel();
+                while runs.join_next().await.is_some() {}
+            }
+        };
+        tokio::select! {
+            () = wait_all => {}
+            name = next_signal(&mut signals) => {
+                warn!(signal = name, "second signal: exiting at once");
+                std::process::exit(130);
+            }
+        }
+        info!("scheduler stopped");
+    }
+}
+
+/// The next signal, or never when the scheduler does not listen for signals.
+async fn next_signal(signals: &mut Option<Signals>) -> &'static str {
+    match signals {
+        Some(signals) => signals.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The latest tick at or before `now`, starting from the due `tick`, and how
+/// many due ticks came before it.
+fn latest_due(
+    schedule: &Schedule,
+    tick: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> (DateTime<Utc>, u64) {
+    // Bounded: after a very long stall of a very frequent job, counting every
+    // missed tick is not worth the time; the count then says "at least".
+    const MAX_STEPS: u64 = 100_000;
+    let mut latest = tick;
+    let mut missed = 0;
+    while missed < MAX_STEPS {
+        match schedule.next_after(latest) {
+            Some(next) if next <= now => {
+                latest = next;
+                missed += 1;
+            }
+            _ => break,
+        }
+    }
+    (latest, missed)
+}
+
+impl JobEntry {
+    fn new(
+        name: String,
+        schedule: Schedule,
+        timeout: Duration,
+        lock_ttl: Duration,
+        options: JobOptions,
+        origin: Origin,
+        runner: Runner,
+    ) -> JobEntry {
+        JobEntry {
+            name: name.into(),
+            schedule,
+            timeout,
+            lock_ttl,
+            options,
+            origin,
+            runner,
+            running: AtomicUsize::new(0),
+            status: Mutex::new(JobStatus::default()),
+        }
+    }
+
+    fn status(&self) -> std::sync::MutexGuard<'_, JobStatus> {
+        self.status
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+impl fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.inner.jobs.iter().map(|job| &*job.name).collect();
+        f.debug_struct("Scheduler")
+            .field("jobs", &names)
+            .field("lock", &self.inner.lock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for JobEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobEntry")
+            .field("name", &self.name)
+            .field("schedule", &self.schedule)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}

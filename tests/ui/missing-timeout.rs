@@ -1,0 +1,6 @@
+use cronlock::scheduled;
+
+#[scheduled(cron = "0 * * * * *")]
+async fn job() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use cronlock::scheduled;
+
+#[scheduled(cron = "0 0 0 30 2 *", timeout = "1m")]
+async fn job() {}
+
+fn main() {}

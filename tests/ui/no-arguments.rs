@@ -1,0 +1,6 @@
+use cronlock::scheduled;
+
+#[scheduled()]
+async fn job() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use cronlock::scheduled;
+
+#[scheduled(cron = "0 0 0 1 JANUARY *", timeout = "1m")]
+async fn job() {}
+
+fn main() {}
