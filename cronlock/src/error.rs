@@ -72,6 +72,9 @@ pub enum Error {
         #[source]
         source: Box<SpecError>,
     },
+    /// The environment asks for something this build cannot do.
+    #[error("configuration: {0}")]
+    Config(String),
     /// The lock backend failed at start.
     #[error("lock backend: {0}")]
     Lock(#[from] LockError),

@@ -34,3 +34,53 @@ pub use job::{CatchUp, IntoJobResult, Job, JobParam, Overlap};
 pub use schedule::{Schedule, SpecError, Upcoming};
 pub use scheduler::{JobInfo, LastRun, RunOutcome, Scheduler, SchedulerBuilder};
 pub use state::{State, StateMap, StateRequirement};
+
+/// Runs every `#[scheduled]` fn in the binary until SIGINT or SIGTERM.
+///
+/// The zero-configuration entry point: it installs a `tracing` subscriber
+/// (filtered by `RUST_LOG`, default `info`) unless the application set one,
+/// builds a [`Scheduler`] with the in-process lock, runs it, and shuts down
+/// gracefully on the first signal; a second signal exits at once.
+///
+/// `REDIS_URL` is reserved for the Redis lock. This version has no Redis
+/// backend yet, so when `REDIS_URL` is set `run` refuses to start rather than
+/// run every tick on every instance.
+///
+/// ```no_run
+/// #[cronlock::scheduled(cron = "0 */5 * * * *", timeout = "2m")]
+/// async fn refresh_cache() {}
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), cronlock::Error> {
+///     cronlock::run().await
+/// }
+/// ```
+///
+/// # Errors
+///
+/// Any [`SchedulerBuilder::build`] error (bad spec, duplicate names, missing
+/// state…), or signal handlers that cannot be installed.
+pub async fn run() -> Result<(), Error> {
+    install_default_subscriber();
+    if std::env::var_os("REDIS_URL").is_some() {
+        return Err(Error::Config(
+            "REDIS_URL is set, but this version of cronlock has no Redis lock yet: unset it to run a single instance with the in-process lock".into(),
+        ));
+    }
+    Scheduler::builder().build().await?.run().await
+}
+
+/// Installs a `fmt` subscriber filtered by `RUST_LOG` (default `info`), unless one is set.
+fn install_default_subscriber() {
+    if tracing::dispatcher::has_been_set() {
+        return;
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Losing a race with another initialiser is fine: theirs is used.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .try_init();
+}

@@ -148,3 +148,73 @@ pub fn free_port() -> std::io::Result<u16> {
     let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
     Ok(listener.local_addr()?.port())
 }
+
+/// Helpers for scheduler tests under tokio's paused time.
+pub mod paused {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use chrono::{DateTime, TimeZone, Utc};
+    use cronlock::clock::TokioClock;
+    use cronlock::{Scheduler, SchedulerBuilder};
+
+    /// 2027-01-01T00:00:00.5Z: half a second before the first whole second.
+    pub fn start() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0)
+            .single()
+            .expect("valid instant")
+            + chrono::Duration::milliseconds(500)
+    }
+
+    /// A builder with no `#[scheduled]` jobs, a clock at [`start`] that follows
+    /// tokio's time, and short grace periods.
+    pub fn builder() -> SchedulerBuilder {
+        Scheduler::builder()
+            .registered_jobs(false)
+            .clock(TokioClock::starting_at(start()))
+            .shutdown_grace(Duration::from_secs(10))
+            .cancel_grace(Duration::from_secs(1))
+    }
+
+    /// Runs the scheduler for `duration` of (paused) time, then shuts it down.
+    ///
+    /// # Panics
+    ///
+    /// When the scheduler returns an error.
+    pub async fn run_for(scheduler: &Scheduler, duration: Duration) {
+        scheduler
+            .run_until(tokio::time::sleep(duration))
+            .await
+            .expect("scheduler ran");
+    }
+
+    /// A shared list that jobs append to.
+    #[derive(Debug, Clone)]
+    pub struct Log<T>(Arc<Mutex<Vec<T>>>);
+
+    impl<T> Default for Log<T> {
+        fn default() -> Self {
+            Log(Arc::new(Mutex::new(Vec::new())))
+        }
+    }
+
+    impl<T: Clone> Log<T> {
+        /// Appends one entry.
+        pub fn push(&self, value: T) {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).push(value);
+        }
+
+        /// Everything appended so far.
+        pub fn entries(&self) -> Vec<T> {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        }
+    }
+
+    /// `start()` plus `seconds`, rounded down to the whole second.
+    pub fn second(seconds: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0)
+            .single()
+            .expect("valid instant")
+            + chrono::Duration::seconds(seconds)
+    }
+}

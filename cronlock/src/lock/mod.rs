@@ -102,6 +102,29 @@ pub trait Lock: Send + Sync + fmt::Debug + 'static {
     fn is_distributed(&self) -> bool;
 }
 
+/// A shared lock: several schedulers in one process can use one backend.
+impl<L: Lock + ?Sized> Lock for std::sync::Arc<L> {
+    fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> BoxFuture<'a, Result<Claimed, LockError>> {
+        (**self).claim(request)
+    }
+
+    fn extend<'a>(
+        &'a self,
+        claim: &'a Claim,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, LockError>> {
+        (**self).extend(claim, ttl)
+    }
+
+    fn release<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<(), LockError>> {
+        (**self).release(claim)
+    }
+
+    fn is_distributed(&self) -> bool {
+        (**self).is_distributed()
+    }
+}
+
 /// A random token for a claim.
 pub(crate) fn random_token() -> String {
     use std::collections::hash_map::RandomState;

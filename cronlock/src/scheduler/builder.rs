@@ -27,7 +27,8 @@ use crate::state::StateMap;
 ///     .spec_override("report", "0 30 * * * *")
 ///     .build()
 ///     .await?;
-/// assert_eq!(scheduler.list_jobs()[0].spec, "0 30 * * * *");
+/// let report = scheduler.list_jobs().into_iter().find(|job| job.name == "report").unwrap();
+/// assert_eq!(report.spec, "0 30 * * * *");
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]

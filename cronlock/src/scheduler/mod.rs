@@ -201,10 +201,11 @@ impl Scheduler {
         if inner.started.swap(true, Ordering::SeqCst) {
             return Err(Error::AlreadyStarted);
         }
-        inner.announce();
+        inner.warn_about_setup();
+        let mut queue = inner.first_ticks();
+        info!(jobs = inner.jobs.len(), "scheduler started");
         let stop_runs = CancellationToken::new();
         let mut runs = JoinSet::new();
-        let mut queue = inner.first_ticks();
         tokio::pin!(shutdown);
         loop {
             let sleep = match queue.peek() {
@@ -252,7 +253,7 @@ impl Inner {
         }
     }
 
-    fn announce(&self) {
+    fn warn_about_setup(&self) {
         if !self.lock.is_distributed() {
             warn!(
                 "no Redis configured: using the in-process lock, which is only safe when a single instance runs these jobs"
@@ -263,7 +264,6 @@ impl Inner {
                 "no jobs registered: #[scheduled] fns in a library crate are only linked when the binary uses something from that crate (see the cronlock docs on linking)"
             );
         }
-        info!(jobs = self.jobs.len(), "scheduler started");
     }
 
     /// The first tick of every enabled job, as a min-heap.

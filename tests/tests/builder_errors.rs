@@ -1,0 +1,129 @@
+//! `build()` checks everything up front; every error names the job.
+
+use std::time::Duration;
+
+use cronlock::{Error, Job};
+use cronlock_tests::paused::builder;
+
+fn noop(name: &str, spec: &str) -> Job {
+    Job::new(name, spec, Duration::from_secs(10), |_ctx| async {})
+}
+
+#[tokio::test]
+async fn a_bad_spec_names_the_job_and_the_field() {
+    let err = builder()
+        .job(noop("report", "0 0 25 * * *"))
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "job `report` (Scheduler::builder().job(..)) has an invalid cron spec: hour 25 is out of range (0-23)"
+    );
+    let Error::InvalidSpec { source, .. } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(source.caret(), "0 0 25 * * *\n    ^^");
+}
+
+#[tokio::test]
+async fn duplicate_names_are_rejected() {
+    let err = builder()
+        .job(noop("same", "@hourly"))
+        .job(noop("same", "@daily"))
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::DuplicateJob { job, .. } if job == "same"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn overrides_are_validated_and_applied() {
+    let scheduler = builder()
+        .job(noop("report", "@hourly"))
+        .spec_override("report", "0 */10 * * * *")
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(scheduler.list_jobs()[0].spec, "0 */10 * * * *");
+
+    let err = builder()
+        .job(noop("report", "@hourly"))
+        .spec_override("report", "0 0 0 31 2 *")
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spec override for job `report` is invalid: day-of-month 31 never occurs in February: this spec can never fire"
+    );
+    let err = builder()
+        .job(noop("report", "@hourly"))
+        .spec_override("reprot", "@daily")
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spec override for `reprot`: there is no job with that name"
+    );
+}
+
+#[tokio::test]
+async fn timeout_and_lock_ttl_are_checked() {
+    let err = builder()
+        .job(Job::new("zero", "@hourly", Duration::ZERO, |_ctx| async {}))
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "job `zero`: timeout must be greater than zero"
+    );
+    let err = builder()
+        .job(
+            Job::new(
+                "short-lock",
+                "@hourly",
+                Duration::from_secs(120),
+                |_ctx| async {},
+            )
+            .lock_ttl(Duration::from_secs(30)),
+        )
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("job `short-lock`: lock_ttl 30s is shorter than timeout 2m"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn per_job_zone_wins_over_the_scheduler_zone() {
+    let scheduler = builder()
+        .timezone(chrono_tz::Asia::Tokyo)
+        .job(noop("default-zone", "@daily"))
+        .job(noop("own-zone", "@daily").tz(chrono_tz::America::New_York))
+        .job(noop("prefix-zone", "CRON_TZ=Europe/Berlin @daily").tz(chrono_tz::America::New_York))
+        .build()
+        .await
+        .unwrap();
+    let zones: Vec<_> = scheduler
+        .list_jobs()
+        .into_iter()
+        .map(|job| job.tz)
+        .collect();
+    assert_eq!(
+        zones,
+        vec![
+            chrono_tz::Asia::Tokyo,
+            chrono_tz::America::New_York,
+            chrono_tz::Europe::Berlin
+        ]
+    );
+}
