@@ -1,32 +1,27 @@
-//! Prints the next five fire times of a spec.
+//! Two jobs, no setup: `cargo run --example quickstart`, Ctrl-C to stop.
 //!
-//! ```text
-//! cargo run --example quickstart
-//! cargo run --example quickstart -- "CRON_TZ=Europe/Berlin 0 30 2 * * *"
-//! ```
+//! `heartbeat` runs every 5 seconds; `flaky_import` fails now and then and
+//! is retried once. With no Redis configured the in-process lock is used.
 
-use std::process::ExitCode;
+use cronlock::{JobContext, scheduled};
 
-use cronlock::Schedule;
+#[scheduled(cron = "*/5 * * * * *", timeout = "10s")]
+async fn heartbeat(ctx: JobContext) {
+    tracing::info!(fencing_token = ctx.fencing_token(), "still alive");
+}
 
-fn main() -> ExitCode {
-    let spec = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "0 */5 * * * *".to_owned());
-    let schedule = match Schedule::parse(&spec) {
-        Ok(schedule) => schedule,
-        Err(err) => {
-            eprintln!("error: {}", err.report());
-            return ExitCode::FAILURE;
-        }
-    };
-    println!("{spec} ({}), next five fire times:", schedule.timezone());
-    for instant in schedule.upcoming(chrono::Utc::now()).take(5) {
-        println!(
-            "  {} ({})",
-            instant.with_timezone(&schedule.timezone()),
-            instant
-        );
+#[scheduled(cron = "2/5 * * * * *", timeout = "10s", retries = 1, backoff = "1s")]
+async fn flaky_import(ctx: JobContext) -> Result<(), String> {
+    // Every other tick the first attempt fails, to show failures and retries.
+    let unlucky = ctx.tick().timestamp() % 10 == 2;
+    if unlucky && ctx.attempt() == 1 {
+        return Err("upstream answered 503".into());
     }
-    ExitCode::SUCCESS
+    tracing::info!(rows = 42, "imported");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), cronlock::Error> {
+    cronlock::run().await
 }

@@ -127,3 +127,64 @@ fn registration(attr: &JobAttr, function: &ItemFn, params: &[Param]) -> TokenStr
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    #[test]
+    fn expansion_is_readable() {
+        let expanded = super::scheduled(
+            quote! { cron = "0 */5 * * * *", timeout = "2m" },
+            quote! { async fn refresh(ctx: JobContext) {} },
+        );
+        let expected = quote! {
+            async fn refresh(ctx: JobContext) {}
+            const _: () = {
+                fn __cronlock_run(
+                    __cronlock_ctx: ::cronlock::__private::JobContext,
+                    __cronlock_states: &::cronlock::__private::StateMap,
+                ) -> ::core::option::Option<::cronlock::__private::JobFuture> {
+                    let __cronlock_arg0 = <JobContext as ::cronlock::__private::JobParam>::extract(&__cronlock_ctx, __cronlock_states)?;
+                    ::core::option::Option::Some(::cronlock::__private::box_job(refresh(__cronlock_arg0)))
+                }
+                fn __cronlock_requirements() -> ::std::vec::Vec<::cronlock::__private::StateRequirement> {
+                    let requirements: ::std::vec::Vec<::core::option::Option<::cronlock::__private::StateRequirement>> =
+                        ::std::vec![<JobContext as ::cronlock::__private::JobParam>::requirement()];
+                    requirements.into_iter().flatten().collect()
+                }
+                ::cronlock::__private::inventory::submit! {
+                    ::cronlock::__private::Registration {
+                        name: "refresh",
+                        spec: "0 */5 * * * *",
+                        tz: ::core::option::Option::None,
+                        timeout_ms: 120000u64,
+                        lock_ttl_ms: ::core::option::Option::None,
+                        overlap: ::cronlock::__private::Overlap::Skip,
+                        catch_up: ::cronlock::__private::CatchUp::Latest,
+                        retries: 0u32,
+                        backoff_ms: 1000u64,
+                        enabled: true,
+                        file: ::core::file!(),
+                        line: ::core::line!(),
+                        requirements: __cronlock_requirements,
+                        run: __cronlock_run,
+                    }
+                }
+            };
+        };
+        assert_eq!(expanded.to_string(), expected.to_string());
+    }
+
+    #[test]
+    fn on_error_the_fn_is_emitted_without_a_registration() {
+        let expanded = super::scheduled(
+            quote! { cron = "0 0 25 * * *", timeout = "2m" },
+            quote! { async fn job() {} },
+        )
+        .to_string();
+        assert!(expanded.starts_with("async fn job () { }"), "{expanded}");
+        assert!(expanded.contains("compile_error !"), "{expanded}");
+        assert!(!expanded.contains("Registration"), "{expanded}");
+    }
+}

@@ -1,6 +1,7 @@
 //! The `#[scheduled]` attribute of [cronlock](https://docs.rs/cronlock).
 //!
-//! Use it through `cronlock::scheduled`; this crate's items are re-exported there.
+//! Use it through `cronlock::scheduled`; the generated code refers to
+//! `::cronlock::__private`, so this crate is not meant to be used alone.
 
 mod attr;
 mod errors;
@@ -9,7 +10,7 @@ mod validate;
 
 use proc_macro::TokenStream;
 
-/// Marks an async fn as a job that runs on a cron schedule, once per tick across the fleet.
+/// Runs an async fn on a cron schedule, once per tick across the fleet.
 ///
 /// ```ignore
 /// use cronlock::{scheduled, JobContext, State};
@@ -20,8 +21,72 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
-/// See the `cronlock` crate's documentation for every key, its default and
-/// the errors the attribute reports.
+/// # Keys
+///
+/// | key | required | value | default |
+/// |---|---|---|---|
+/// | `cron` | yes | six-field spec, descriptor (`@hourly`, `@every 30s`) or `CRON_TZ=Zone ` prefix | |
+/// | `timeout` | yes | duration: `"500ms"`, `"90s"`, `"2m"`, `"1h30m"`, `"1d"`; each run is cancelled after it | |
+/// | `name` | no | job name, also the lock key | the fn name |
+/// | `tz` | no | IANA zone the spec is read in, `"Asia/Shanghai"` | the scheduler's zone (UTC) |
+/// | `lock_ttl` | no | duration, at least `timeout` | `timeout` |
+/// | `overlap` | no | `"skip"` (never two runs at once, fleet-wide) or `"allow"` | `"skip"` |
+/// | `retries` | no | 0-100 retries of a failed run, within the timeout | 0 |
+/// | `backoff` | no | first wait between attempts, doubling (needs `retries`) | `"1s"` |
+/// | `catch_up` | no | late ticks: `"latest"` runs the most recent missed tick if younger than the timeout, `"skip"` runs none | `"latest"` |
+/// | `enabled` | no | `false` lists the job but never runs it | `true` |
+///
+/// # Signatures
+///
+/// `async fn`, no generics or `self`; parameters are any number of
+/// `State<T>` (values registered with `Scheduler::builder().state(..)`) and
+/// at most one `JobContext`; the return type is `()` or `Result<(), E>` with
+/// `E: Display` (`anyhow::Result<()>` works).
+///
+/// # Errors
+///
+/// Every mistake is a compile error on the offending token; all of an
+/// attribute's mistakes are reported at once, and the fn itself is still
+/// emitted so the rest of the crate compiles:
+///
+/// ```text
+/// error: day-of-week 8 is out of range (0-7 or SUN-SAT, 0 and 7 are Sunday)
+///
+///          cron = "0 0 0 * * 8"
+///                            ^
+///  --> src/jobs.rs:3:20
+///   |
+/// 3 | #[scheduled(cron = "0 0 0 * * 8", timeout = "1m")]
+///   |                    ^^^^^^^^^^^^^
+/// ```
+///
+/// # Expansion
+///
+/// The fn is kept as written. Next to it, a `const` item holds two small
+/// fns and an `inventory` registration; nothing runs until the scheduler
+/// starts. For `#[scheduled(cron = "0 */5 * * * *", timeout = "2m")] async
+/// fn refresh(ctx: JobContext)` (abridged; the test `expansion_is_readable`
+/// checks the whole text):
+///
+/// ```ignore
+/// async fn refresh(ctx: JobContext) {}
+/// const _: () = {
+///     fn __cronlock_run(__cronlock_ctx: ::cronlock::__private::JobContext, __cronlock_states: &::cronlock::__private::StateMap)
+///         -> ::core::option::Option<::cronlock::__private::JobFuture> {
+///         let __cronlock_arg0 = <JobContext as ::cronlock::__private::JobParam>::extract(&__cronlock_ctx, __cronlock_states)?;
+///         ::core::option::Option::Some(::cronlock::__private::box_job(refresh(__cronlock_arg0)))
+///     }
+///     fn __cronlock_requirements() -> ::std::vec::Vec<::cronlock::__private::StateRequirement> { /* State<T> types */ }
+///     ::cronlock::__private::inventory::submit! {
+///         ::cronlock::__private::Registration {
+///             name: "refresh", spec: "0 */5 * * * *", tz: None, timeout_ms: 120000u64, lock_ttl_ms: None,
+///             overlap: Overlap::Skip, catch_up: CatchUp::Latest, retries: 0u32, backoff_ms: 1000u64,
+///             enabled: true, file: file!(), line: line!(),
+///             requirements: __cronlock_requirements, run: __cronlock_run,
+///         }
+///     }
+/// };
+/// ```
 #[proc_macro_attribute]
 pub fn scheduled(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::scheduled(args.into(), item.into()).into()

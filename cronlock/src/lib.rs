@@ -1,17 +1,62 @@
 //! Scheduled jobs for services that run as many instances.
 //!
-//! A spec is checked when it is parsed, and every mistake names its field:
+//! Annotate an async fn with a cron spec and a timeout; every instance of the
+//! service runs the scheduler; a lock makes each tick of each job run once.
+//! A bad spec is a compile error that points at the mistake.
 //!
-//! ```
-//! use chrono::{TimeZone, Utc};
-//! use cronlock::Schedule;
+//! ```rust,standalone_crate
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use cronlock::{scheduled, JobContext, Scheduler, State};
 //!
-//! let schedule = Schedule::parse("CRON_TZ=Asia/Shanghai 0 0 2 * * *")?;
-//! let after = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
-//! // 02:00 in Shanghai is 18:00 UTC the day before.
-//! assert_eq!(schedule.next_after(after).unwrap().to_rfc3339(), "2027-01-01T18:00:00+00:00");
-//! # Ok::<(), cronlock::SpecError>(())
+//! struct Db { writes: AtomicU64 }
+//!
+//! // Every second; each run may take at most 2 s.
+//! #[scheduled(cron = "* * * * * *", timeout = "2s")]
+//! async fn refresh_cache(ctx: JobContext, db: State<Db>) -> Result<(), String> {
+//!     // ctx.tick(): the scheduled instant; ctx.fencing_token(): grows per claim;
+//!     // ctx.cancelled(): resolves on timeout or shutdown.
+//!     db.writes.fetch_add(1, Ordering::SeqCst);
+//!     Ok(())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), cronlock::Error> {
+//! let scheduler = Scheduler::builder()
+//!     .state(Db { writes: AtomicU64::new(0) })   // injected into State<Db>
+//!     .build()
+//!     .await?;                                   // checks specs, names, states
+//! assert_eq!(scheduler.list_jobs()[0].name, "refresh_cache");
+//! // Runs until the future resolves, then shuts down gracefully.
+//! scheduler.run_until(tokio::time::sleep(std::time::Duration::from_millis(1100))).await?;
+//! # Ok(()) }
 //! ```
+//!
+//! A service with nothing to configure calls [`run`], which finds every
+//! `#[scheduled]` fn and runs until SIGINT/SIGTERM.
+//!
+//! # Guarantee
+//!
+//! With the in-process lock (the default, [`lock::MemoryLock`]) each tick
+//! of each job starts at most once **in this process**, and with
+//! [`Overlap::Skip`] no two runs of a job overlap. That is only safe for a
+//! single instance, and the scheduler warns at start. Every claim advances a
+//! per-job mark of the last claimed tick and a fencing counter, so a tick is
+//! never granted twice even after its run released the lock. The Redis lock
+//! that extends this to a fleet is not in this version yet.
+//!
+//! # Jobs in a library crate: linking
+//!
+//! `#[scheduled]` registers jobs with [`inventory`](https://docs.rs/inventory),
+//! which relies on the linker keeping the registration. A library crate that
+//! the binary never references is not linked at all, and its jobs silently
+//! vanish. Reference something from it in the binary, for example an empty
+//! `pub fn link() {}` that `main` calls (`my_jobs::link();`). [`run`] logs how
+//! many jobs it found (`scheduler started jobs=N`) and warns when it found
+//! none.
+//!
+//! # Time zones and daylight saving
+//!
+//! See [`Schedule`] for the cron language and the DST rule table.
 
 pub mod clock;
 mod context;
@@ -61,7 +106,7 @@ pub use state::{State, StateMap, StateRequirement};
 /// Any [`SchedulerBuilder::build`] error (bad spec, duplicate names, missing
 /// state…), or signal handlers that cannot be installed.
 pub async fn run() -> Result<(), Error> {
-    install_default_subscriber();
+    init_tracing();
     if std::env::var_os("REDIS_URL").is_some() {
         return Err(Error::Config(
             "REDIS_URL is set, but this version of cronlock has no Redis lock yet: unset it to run a single instance with the in-process lock".into(),
@@ -70,8 +115,14 @@ pub async fn run() -> Result<(), Error> {
     Scheduler::builder().build().await?.run().await
 }
 
-/// Installs a `fmt` subscriber filtered by `RUST_LOG` (default `info`), unless one is set.
-fn install_default_subscriber() {
+/// Installs the log output [`run`] uses, unless a `tracing` subscriber is already set:
+/// human-readable lines on stdout, filtered by `RUST_LOG` (default `info`).
+///
+/// ```
+/// cronlock::init_tracing();
+/// tracing::info!("logs now go to stdout");
+/// ```
+pub fn init_tracing() {
     if tracing::dispatcher::has_been_set() {
         return;
     }

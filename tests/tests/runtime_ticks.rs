@@ -114,7 +114,11 @@ async fn list_jobs_shows_spec_zone_next_fire_and_last_outcome() {
     assert_eq!(before[0].spec, "*/2 * * * * *");
     assert_eq!(before[0].tz, chrono_tz::Europe::Berlin);
     assert_eq!(before[0].timeout, Duration::from_secs(90));
-    assert_eq!(before[0].next_fire, None, "not running yet");
+    assert_eq!(
+        before[0].next_fire,
+        Some(second(2)),
+        "known before the scheduler runs"
+    );
 
     run_for(&scheduler, Duration::from_millis(2_000)).await;
     let after = scheduler.list_jobs();

@@ -241,6 +241,10 @@ impl Inner {
         grace: Duration,
         cancel_grace: Duration,
     ) -> Inner {
+        let now = clock.now();
+        for job in &jobs {
+            job.status().next = job.schedule.next_after(now).filter(|_| job.options.enabled);
+        }
         Inner {
             jobs: jobs.into_iter().map(Arc::new).collect(),
             states: Arc::new(states),
