@@ -61,3 +61,29 @@ impl Clock for TokioClock {
         self.start + chrono::Duration::from_std(elapsed).unwrap_or(chrono::Duration::MAX)
     }
 }
+
+/// The system clock shifted by a fixed offset: an instance whose clock is
+/// wrong, for tests of clock skew.
+///
+/// ```
+/// use cronlock::clock::{Clock, OffsetClock};
+/// let behind = OffsetClock::new(chrono::Duration::milliseconds(-1500));
+/// assert!(behind.now() < chrono::Utc::now());
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetClock {
+    offset: chrono::Duration,
+}
+
+impl OffsetClock {
+    /// A clock reading the system time plus `offset`.
+    pub fn new(offset: chrono::Duration) -> OffsetClock {
+        OffsetClock { offset }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.offset
+    }
+}

@@ -84,12 +84,12 @@ pub use state::{State, StateMap, StateRequirement};
 ///
 /// The zero-configuration entry point: it installs a `tracing` subscriber
 /// (filtered by `RUST_LOG`, default `info`) unless the application set one,
-/// builds a [`Scheduler`] with the in-process lock, runs it, and shuts down
+/// builds a [`Scheduler`], runs it, and shuts down
 /// gracefully on the first signal; a second signal exits at once.
 ///
-/// `REDIS_URL` is reserved for the Redis lock. This version has no Redis
-/// backend yet, so when `REDIS_URL` is set `run` refuses to start rather than
-/// run every tick on every instance.
+/// With `REDIS_URL` set (`redis://[user:password@]host:port/db` or
+/// `rediss://` for TLS) the schedulers of every instance coordinate through
+/// Redis; without it the in-process lock is used and a warning says so.
 ///
 /// ```no_run
 /// #[cronlock::scheduled(cron = "0 */5 * * * *", timeout = "2m")]
@@ -107,12 +107,15 @@ pub use state::{State, StateMap, StateRequirement};
 /// state…), or signal handlers that cannot be installed.
 pub async fn run() -> Result<(), Error> {
     init_tracing();
-    if std::env::var_os("REDIS_URL").is_some() {
-        return Err(Error::Config(
-            "REDIS_URL is set, but this version of cronlock has no Redis lock yet: unset it to run a single instance with the in-process lock".into(),
-        ));
+    let mut builder = Scheduler::builder();
+    match std::env::var("REDIS_URL") {
+        Ok(url) => builder = builder.redis(url),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(Error::Config("REDIS_URL is not valid UTF-8".into()));
+        }
+        Err(std::env::VarError::NotPresent) => {}
     }
-    Scheduler::builder().build().await?.run().await
+    builder.build().await?.run().await
 }
 
 /// Installs the log output [`run`] uses, unless a `tracing` subscriber is already set:

@@ -27,6 +27,7 @@ pub struct RedisServer {
     child: Child,
     port: u16,
     dir: PathBuf,
+    args: Vec<String>,
 }
 
 impl RedisServer {
@@ -66,18 +67,58 @@ impl RedisServer {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
-            .arg(&dir)
-            .args(extra_args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|err| match err.kind() {
-                std::io::ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
-                _ => format!("spawning redis-server: {err}"),
-            })?;
-        let mut server = RedisServer { child, port, dir };
+        let args: Vec<String> = extra_args.iter().map(|arg| (*arg).to_owned()).collect();
+        let child = spawn_server(port, &dir, &args)?;
+        let server = RedisServer {
+            child,
+            port,
+            dir,
+            args,
+        };
+        server.await_ready()
+    }
+
+    /// Kills the server (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port and directory after [`RedisServer::kill`].
+    ///
+    /// # Panics
+    ///
+    /// When it does not come back within 10 seconds.
+    pub fn restart(&mut self) {
+        self.kill();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match spawn_server(self.port, &self.dir, &self.args) {
+                Ok(child) => {
+                    self.child = child;
+                    if self.wait_ready().is_ok() {
+                        return;
+                    }
+                }
+                Err(err) if Instant::now() > deadline => {
+                    panic!("redis-server did not restart: {err}")
+                }
+                Err(_) => {}
+            }
+            if Instant::now() > deadline {
+                panic!("redis-server did not restart within 10 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn await_ready(mut self) -> Result<RedisServer, String> {
+        self.wait_ready()?;
+        Ok(self)
+    }
+
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let server = self;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(status)) = server.child.try_wait() {
@@ -87,7 +128,7 @@ impl RedisServer {
                 .try_command(&["PING"])
                 .is_ok_and(|reply| reply == "+PONG")
             {
-                return Ok(server);
+                return Ok(());
             }
             if Instant::now() > deadline {
                 return Err("redis-server did not answer PING within 10 s".into());
@@ -141,6 +182,20 @@ impl Drop for RedisServer {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+fn spawn_server(port: u16, dir: &std::path::Path, args: &[String]) -> Result<Child, String> {
+    Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
+        .arg(dir)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|err| match err.kind() {
+            std::io::ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
+            _ => format!("spawning redis-server: {err}"),
+        })
 }
 
 /// A port on 127.0.0.1 that nothing listened on a moment ago.

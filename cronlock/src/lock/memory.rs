@@ -5,7 +5,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use super::{BoxFuture, Claim, ClaimRequest, Claimed, Lock, LockError, random_token};
+use super::{
+    BoxFuture, Claim, ClaimRequest, Claimed, Lock, LockError, next_fencing_token, random_token,
+};
 use crate::job::Overlap;
 
 /// An in-process lock: correct for one instance, and only for one.
@@ -61,7 +63,7 @@ impl Lock for MemoryLock {
             if busy && request.overlap == Overlap::Skip {
                 return Claimed::StillRunning;
             }
-            state.fencing += 1;
+            state.fencing = next_fencing_token(state.fencing, request.tick);
             let token = random_token();
             if request.overlap == Overlap::Skip {
                 state.run = Some((token.clone(), now + request.ttl));
@@ -120,6 +122,7 @@ mod tests {
             tick: Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, second).unwrap(),
             ttl: Duration::from_secs(60),
             overlap,
+            now: Utc::now(),
         }
     }
 

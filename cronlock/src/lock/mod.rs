@@ -5,6 +5,7 @@
 //! [`Overlap::Skip`], only while no earlier run of the job holds it.
 
 mod memory;
+mod redis;
 
 use std::fmt;
 use std::future::Future;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 pub use memory::MemoryLock;
+pub use redis::{RedisLock, RedisLockConfig};
 
 use crate::job::Overlap;
 
@@ -31,6 +33,8 @@ pub struct ClaimRequest<'a> {
     pub ttl: Duration,
     /// Whether a run still holding the lock blocks this tick.
     pub overlap: Overlap,
+    /// This instance's clock when it claims (for measuring skew against the backend).
+    pub now: DateTime<Utc>,
 }
 
 /// The answer to a claim.
@@ -42,6 +46,9 @@ pub enum Claimed {
     TickTaken,
     /// A run of the job still holds the lock and the job does not allow overlap.
     StillRunning,
+    /// The tick is further in the future, by the backend's clock, than the
+    /// skew margin allows: this instance's clock runs ahead. Claim again later.
+    TooEarly,
 }
 
 /// Proof of a claim: needed to extend or release it.
@@ -53,7 +60,9 @@ pub struct Claim {
     pub tick: DateTime<Utc>,
     /// Random per claim; only its holder can extend or release the lock.
     pub token: String,
-    /// Grows with every claim of the job, across the fleet.
+    /// Grows with every claim of the job, across the fleet; at least the
+    /// tick's Unix time in milliseconds, so it keeps growing even if the
+    /// backend forgets its counters.
     pub fencing_token: u64,
 }
 
@@ -64,6 +73,7 @@ pub struct LockError {
     message: String,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    reported: bool,
 }
 
 impl LockError {
@@ -75,7 +85,20 @@ impl LockError {
         LockError {
             message: message.into(),
             source,
+            reported: false,
         }
+    }
+
+    /// Marks the error as already logged by the backend (once per outage), so
+    /// the scheduler logs it at debug level only.
+    pub fn already_reported(mut self) -> LockError {
+        self.reported = true;
+        self
+    }
+
+    /// Whether the backend already logged this error.
+    pub fn is_reported(&self) -> bool {
+        self.reported
     }
 }
 
@@ -87,6 +110,27 @@ impl LockError {
 pub trait Lock: Send + Sync + fmt::Debug + 'static {
     /// Claims a tick.
     fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> BoxFuture<'a, Result<Claimed, LockError>>;
+
+    /// Claims several ticks due at once; a backend over the network sends
+    /// them in one round trip. The answers are in the order of `requests`.
+    fn claim_many<'a>(
+        &'a self,
+        requests: &'a [ClaimRequest<'a>],
+    ) -> BoxFuture<'a, Vec<Result<Claimed, LockError>>> {
+        Box::pin(async move {
+            let mut answers = Vec::with_capacity(requests.len());
+            for request in requests {
+                answers.push(self.claim(*request).await);
+            }
+            answers
+        })
+    }
+
+    /// Called once when the scheduler starts, with this instance's time.
+    fn on_start<'a>(&'a self, now: DateTime<Utc>) -> BoxFuture<'a, Result<(), LockError>> {
+        let _ = now;
+        Box::pin(async { Ok(()) })
+    }
 
     /// Extends a claim's run lock; `Ok(false)` when the lock is no longer ours.
     fn extend<'a>(
@@ -108,6 +152,17 @@ impl<L: Lock + ?Sized> Lock for std::sync::Arc<L> {
         (**self).claim(request)
     }
 
+    fn claim_many<'a>(
+        &'a self,
+        requests: &'a [ClaimRequest<'a>],
+    ) -> BoxFuture<'a, Vec<Result<Claimed, LockError>>> {
+        (**self).claim_many(requests)
+    }
+
+    fn on_start<'a>(&'a self, now: DateTime<Utc>) -> BoxFuture<'a, Result<(), LockError>> {
+        (**self).on_start(now)
+    }
+
     fn extend<'a>(
         &'a self,
         claim: &'a Claim,
@@ -123,6 +178,13 @@ impl<L: Lock + ?Sized> Lock for std::sync::Arc<L> {
     fn is_distributed(&self) -> bool {
         (**self).is_distributed()
     }
+}
+
+/// The fencing token after `previous` for a claim of `tick`: strictly greater,
+/// and at least the tick in Unix milliseconds.
+pub(crate) fn next_fencing_token(previous: u64, tick: DateTime<Utc>) -> u64 {
+    let tick_ms = u64::try_from(tick.timestamp_millis()).unwrap_or(0);
+    previous.saturating_add(1).max(tick_ms)
 }
 
 /// A random token for a claim.

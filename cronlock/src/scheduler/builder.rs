@@ -10,7 +10,7 @@ use super::{Inner, JobEntry, Scheduler};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::job::{Job, JobOptions, Origin, Runner};
-use crate::lock::{Lock, MemoryLock};
+use crate::lock::{Lock, MemoryLock, RedisLock, RedisLockConfig};
 use crate::schedule::Schedule;
 use crate::state::StateMap;
 
@@ -41,6 +41,7 @@ pub struct SchedulerBuilder {
     grace: Duration,
     cancel_grace: Duration,
     lock: Option<Arc<dyn Lock>>,
+    redis: Option<RedisLockConfig>,
     clock: Arc<dyn Clock>,
 }
 
@@ -55,6 +56,7 @@ impl Default for SchedulerBuilder {
             grace: Duration::from_secs(30),
             cancel_grace: Duration::from_secs(5),
             lock: None,
+            redis: None,
             clock: Arc::new(SystemClock),
         }
     }
@@ -109,6 +111,19 @@ impl SchedulerBuilder {
         self
     }
 
+    /// Coordinates through Redis at `url` (`redis://`, `rediss://`, with
+    /// `user:password@` for ACLs), with default pool and key prefix.
+    pub fn redis(self, url: impl Into<String>) -> Self {
+        self.redis_config(RedisLockConfig::new(url))
+    }
+
+    /// Coordinates through Redis with a full configuration (pool size, key
+    /// prefix, timeouts, skew margin).
+    pub fn redis_config(mut self, config: RedisLockConfig) -> Self {
+        self.redis = Some(config);
+        self
+    }
+
     /// The clock (default: the system clock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -155,11 +170,16 @@ impl SchedulerBuilder {
             .into_iter()
             .map(|job| entry(job, self.tz, &self.states))
             .collect::<Result<Vec<_>, Error>>()?;
+        let lock: Arc<dyn Lock> = match (self.lock, self.redis) {
+            (Some(lock), _) => lock,
+            (None, Some(config)) => Arc::new(RedisLock::connect(config).await?),
+            (None, None) => Arc::new(MemoryLock::new()),
+        };
         Ok(Scheduler {
             inner: Arc::new(Inner::new(
                 entries,
                 self.states,
-                self.lock.unwrap_or_else(|| Arc::new(MemoryLock::new())),
+                lock,
                 self.clock,
                 self.grace,
                 self.cancel_grace,

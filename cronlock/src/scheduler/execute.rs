@@ -7,8 +7,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info, info_span, warn};
@@ -18,55 +20,145 @@ use crate::context::JobContext;
 use crate::job::{Overlap, Runner};
 use crate::lock::{Claim, ClaimRequest, Claimed};
 
-/// Claims `tick` and, if this instance won it, runs the job.
-pub(super) async fn run_tick(
+/// How long to wait before claiming again a tick the lock called too early.
+const TOO_EARLY_RETRY: Duration = Duration::from_millis(200);
+
+/// Claims every tick that is due now in one batch, then runs the ticks this
+/// instance won, each in its own task, and waits for them.
+pub(super) async fn run_due(
     inner: Arc<Inner>,
-    job: Arc<JobEntry>,
-    tick: DateTime<Utc>,
+    due: Vec<(Arc<JobEntry>, DateTime<Utc>)>,
+    stop_claims: CancellationToken,
     stop_runs: CancellationToken,
 ) {
-    let span = info_span!("job", job = %job.name, tick = %tick);
-    async move {
-        if job.options.overlap == Overlap::Skip && job.running.load(Ordering::SeqCst) > 0 {
-            info!("skipped: the previous run is still going");
-            return;
+    let mut pending: Vec<(Arc<JobEntry>, DateTime<Utc>)> = due
+        .into_iter()
+        .filter(|(job, tick)| {
+            let busy =
+                job.options.overlap == Overlap::Skip && job.running.load(Ordering::SeqCst) > 0;
+            if busy {
+                info_span!("job", job = %job.name, tick = %tick)
+                    .in_scope(|| info!("skipped: the previous run is still going"));
+            }
+            !busy
+        })
+        .collect();
+    let mut runs = JoinSet::new();
+    while !pending.is_empty() {
+        let now = inner.clock.now();
+        let requests: Vec<ClaimRequest<'_>> = pending
+            .iter()
+            .map(|(job, tick)| ClaimRequest {
+                job: &job.name,
+                tick: *tick,
+                ttl: job.lock_ttl,
+                overlap: job.options.overlap,
+                now,
+            })
+            .collect();
+        let answers = inner.lock.claim_many(&requests).await;
+        drop(requests);
+        let mut too_early = Vec::new();
+        for ((job, tick), answer) in pending.into_iter().zip(answers) {
+            let span = info_span!("job", job = %job.name, tick = %tick);
+            match answer {
+                Ok(Claimed::Acquired(claim)) => {
+                    // Counted before the task starts, so the next tick sees it running.
+                    job.running.fetch_add(1, Ordering::SeqCst);
+                    runs.spawn(
+                        run_claimed(Arc::clone(&inner), job, claim, stop_runs.clone())
+                            .instrument(span),
+                    );
+                }
+                Ok(Claimed::TickTaken) => {
+                    span.in_scope(|| debug!("skipped: another instance holds this tick"))
+                }
+                Ok(Claimed::StillRunning) => {
+                    span.in_scope(|| info!("skipped: a previous run still holds the lock"))
+                }
+                Ok(Claimed::TooEarly) => {
+                    span.in_scope(|| {
+                        debug!("the lock says this tick is not due yet: this clock runs ahead")
+                    });
+                    too_early.push((job, tick));
+                }
+                Err(err) if err.is_reported() => {
+                    span.in_scope(|| debug!(error = %err, "not running this tick: no lock"))
+                }
+                Err(err) => span.in_scope(
+                    || error!(error = %err, "not running this tick: the lock could not be claimed"),
+                ),
+            }
         }
-        let request = ClaimRequest {
-            job: &job.name,
-            tick,
-            ttl: job.lock_ttl,
-            overlap: job.options.overlap,
-        };
-        let claim = match inner.lock.claim(request).await {
-            Ok(Claimed::Acquired(claim)) => claim,
-            Ok(Claimed::TickTaken) => {
-                debug!("skipped: another instance holds this tick");
+        pending = too_early;
+        if !pending.is_empty() {
+            tokio::select! {
+                () = tokio::time::sleep(TOO_EARLY_RETRY) => {}
+                () = stop_claims.cancelled() => break,
+            }
+        }
+    }
+    while runs.join_next().await.is_some() {}
+}
+
+/// Runs a claimed tick, keeping its run lock alive, then releases it.
+async fn run_claimed(
+    inner: Arc<Inner>,
+    job: Arc<JobEntry>,
+    claim: Claim,
+    stop_runs: CancellationToken,
+) {
+    let started = Instant::now();
+    let run_cancel = stop_runs.child_token();
+    let attempts = attempts(&inner, &job, &claim, started, &run_cancel);
+    tokio::pin!(attempts);
+    let outcome = if job.options.overlap == Overlap::Skip {
+        tokio::select! {
+            outcome = &mut attempts => outcome,
+            () = keep_lock(&inner, &job, &claim, &run_cancel) => attempts.await,
+        }
+    } else {
+        attempts.await
+    };
+    job.running.fetch_sub(1, Ordering::SeqCst);
+    if let Err(err) = inner.lock.release(&claim).await {
+        warn!(error = %err, "could not release the run lock; it expires after its TTL");
+    }
+    job.status().last = Some(LastRun {
+        tick: claim.tick,
+        outcome,
+        duration: started.elapsed(),
+    });
+}
+
+/// Extends the run lock every third of its TTL while the run lasts. Returns
+/// only when the lock is lost, after cancelling the run.
+async fn keep_lock(inner: &Inner, job: &JobEntry, claim: &Claim, run_cancel: &CancellationToken) {
+    let every = (job.lock_ttl / 3).max(Duration::from_millis(100));
+    let mut last_success = Instant::now();
+    loop {
+        tokio::time::sleep(every).await;
+        match inner.lock.extend(claim, job.lock_ttl).await {
+            Ok(true) => last_success = Instant::now(),
+            Ok(false) => {
+                error!(
+                    fencing_token = claim.fencing_token,
+                    "run lock lost (expired or taken over): cancelling the run"
+                );
+                run_cancel.cancel();
                 return;
             }
-            Ok(Claimed::StillRunning) => {
-                info!("skipped: a previous run still holds the lock");
-                return;
+            // A failed extension is retried until the lock would have expired.
+            Err(err) if last_success.elapsed() < job.lock_ttl => {
+                warn!(error = %err, "could not extend the run lock; retrying")
             }
             Err(err) => {
-                error!(error = %err, "not running this tick: the lock could not be claimed");
+                error!(error = %err, "run lock could not be extended before it expired: cancelling the run");
+                run_cancel.cancel();
                 return;
             }
-        };
-        job.running.fetch_add(1, Ordering::SeqCst);
-        let started = Instant::now();
-        let outcome = attempts(&inner, &job, &claim, started, &stop_runs).await;
-        job.running.fetch_sub(1, Ordering::SeqCst);
-        if let Err(err) = inner.lock.release(&claim).await {
-            warn!(error = %err, "could not release the run lock; it expires after its TTL");
         }
-        job.status().last = Some(LastRun {
-            tick,
-            outcome,
-            duration: started.elapsed(),
-        });
     }
-    .instrument(span)
-    .await;
 }
 
 /// Runs the job, retrying failures with doubling backoff, all within one timeout budget.
@@ -75,19 +167,19 @@ async fn attempts(
     job: &JobEntry,
     claim: &Claim,
     started: Instant,
-    stop_runs: &CancellationToken,
+    run_cancel: &CancellationToken,
 ) -> RunOutcome {
     let deadline = started + job.timeout;
     let total = job.options.retries.saturating_add(1);
     let mut backoff = job.options.backoff;
     let mut attempt = 1;
     loop {
-        let outcome = attempt_once(inner, job, claim, attempt, deadline, stop_runs).await;
+        let outcome = attempt_once(inner, job, claim, attempt, deadline, run_cancel).await;
         let RunOutcome::Failed { .. } = &outcome else {
             return outcome;
         };
         let retry_at = Instant::now() + backoff;
-        if attempt >= total || retry_at >= deadline || stop_runs.is_cancelled() {
+        if attempt >= total || retry_at >= deadline || run_cancel.is_cancelled() {
             return outcome;
         }
         info!(
@@ -97,7 +189,7 @@ async fn attempts(
         );
         tokio::select! {
             () = tokio::time::sleep_until(retry_at) => {}
-            () = stop_runs.cancelled() => return outcome,
+            () = run_cancel.cancelled() => return outcome,
         }
         backoff = backoff.saturating_mul(2);
         attempt += 1;
@@ -110,9 +202,9 @@ async fn attempt_once(
     claim: &Claim,
     attempt: u32,
     deadline: Instant,
-    stop_runs: &CancellationToken,
+    run_cancel: &CancellationToken,
 ) -> RunOutcome {
-    let cancel = stop_runs.child_token();
+    let cancel = run_cancel.child_token();
     let ctx = JobContext::new(
         Arc::clone(&job.name),
         claim.tick,

@@ -203,7 +203,11 @@ impl Scheduler {
         }
         inner.warn_about_setup();
         let mut queue = inner.first_ticks();
+        if let Err(err) = inner.lock.on_start(inner.clock.now()).await {
+            warn!(error = %err, "the lock backend did not answer at start; ticks wait for it");
+        }
         info!(jobs = inner.jobs.len(), "scheduler started");
+        let stop_claims = CancellationToken::new();
         let stop_runs = CancellationToken::new();
         let mut runs = JoinSet::new();
         tokio::pin!(shutdown);
@@ -224,9 +228,10 @@ impl Scheduler {
                     break;
                 }
                 Some(_) = runs.join_next(), if !runs.is_empty() => {}
-                () = tokio::time::sleep(sleep) => inner.dispatch_due(&mut queue, &mut runs, &stop_runs),
+                () = tokio::time::sleep(sleep) => inner.dispatch_due(&mut queue, &mut runs, &stop_claims, &stop_runs),
             }
         }
+        stop_claims.cancel();
         inner.drain(runs, stop_runs, signals).await;
         Ok(())
     }
@@ -297,9 +302,11 @@ impl Inner {
         self: &Arc<Self>,
         queue: &mut BinaryHeap<Reverse<(DateTime<Utc>, usize)>>,
         runs: &mut JoinSet<()>,
+        stop_claims: &CancellationToken,
         stop_runs: &CancellationToken,
     ) {
         let now = self.clock.now();
+        let mut due = Vec::new();
         while let Some(&Reverse((tick, index))) = queue.peek() {
             if tick > now {
                 break;
@@ -325,18 +332,21 @@ impl Inner {
                 );
             }
             if on_time {
-                runs.spawn(execute::run_tick(
-                    Arc::clone(self),
-                    Arc::clone(job),
-                    latest,
-                    stop_runs.clone(),
-                ));
+                due.push((Arc::clone(job), latest));
             }
             let next = job.schedule.next_after(latest);
             job.status().next = next;
             if let Some(next) = next {
                 queue.push(Reverse((next, index)));
             }
+        }
+        if !due.is_empty() {
+            runs.spawn(execute::run_due(
+                Arc::clone(self),
+                due,
+                stop_claims.clone(),
+                stop_runs.clone(),
+            ));
         }
     }
 

@@ -1,0 +1,591 @@
+//! The fleet-wide lock: Redis, pooled with bb8.
+//!
+//! Per job, three keys share one hash tag, `{<prefix><job>}`, so the scripts
+//! also work on a Redis Cluster:
+//!
+//! - `{cronlock:job}:mark`: the last claimed tick (Unix ms). A claim succeeds
+//!   only for a later tick, so a tick is never granted twice, even after its
+//!   run finished and released the run lock, and whatever the instances'
+//!   clocks say.
+//! - `{cronlock:job}:fence`: the last fencing token.
+//! - `{cronlock:job}:run`: the run lock (a random token with a TTL), held
+//!   while a run of a job with `overlap = "skip"` is going.
+//!
+//! The claim script checks and advances the mark, takes the run lock and
+//! advances the fencing token atomically, in one `EVALSHA`; claims due at
+//! the same instant go out in one pipeline.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use bb8_redis::RedisConnectionManager;
+use bb8_redis::bb8::{self, ManageConnection};
+use chrono::{DateTime, Utc};
+use redis::aio::MultiplexedConnection;
+use redis::{RedisError, Value};
+use tracing::{error, info, warn};
+
+use super::{BoxFuture, Claim, ClaimRequest, Claimed, Lock, LockError, random_token};
+use crate::job::Overlap;
+
+const CLAIM: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tick = tonumber(ARGV[1])
+if tick > now + tonumber(ARGV[5]) then return {3, 0, now} end
+local mark = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if mark >= tick then return {0, 0, now} end
+redis.call('SET', KEYS[1], ARGV[1])
+if ARGV[4] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return {2, 0, now} end
+local fence = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, tick)
+redis.call('SET', KEYS[2], string.format('%.0f', fence))
+if ARGV[4] == '1' then redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3]) end
+return {1, fence, now}
+";
+
+const EXTEND: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+";
+
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// How to reach Redis and name the keys.
+///
+/// ```
+/// use std::time::Duration;
+/// let config = cronlock::lock::RedisLockConfig::new("redis://:secret@127.0.0.1:6379")
+///     .key_prefix("billing:")
+///     .pool_size(4)
+///     .connection_timeout(Duration::from_secs(1));
+/// assert!(!format!("{config:?}").contains("secret"));
+/// ```
+#[derive(Clone)]
+pub struct RedisLockConfig {
+    url: String,
+    prefix: String,
+    pool_size: u32,
+    connection_timeout: Duration,
+    skew_margin: Duration,
+}
+
+impl RedisLockConfig {
+    /// `redis://[user][:password]@host[:port][/db]`, or `rediss://` for TLS.
+    pub fn new(url: impl Into<String>) -> RedisLockConfig {
+        RedisLockConfig {
+            url: url.into(),
+            prefix: "cronlock:".to_owned(),
+            pool_size: 8,
+            connection_timeout: Duration::from_secs(2),
+            skew_margin: Duration::from_secs(2),
+        }
+    }
+
+    /// Prefix of every key (default `cronlock:`); schedulers coordinate only
+    /// with others using the same prefix.
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Connections in the pool (default 8).
+    pub fn pool_size(mut self, size: u32) -> Self {
+        self.pool_size = size.max(1);
+        self
+    }
+
+    /// How long to wait for a connection or a reply (default 2 s).
+    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
+        self.connection_timeout = timeout;
+        self
+    }
+
+    /// The clock difference to Redis that is tolerated (default 2 s): a tick
+    /// is not claimed earlier than this before Redis's time, and an offset of
+    /// more than half of it is logged as a warning.
+    pub fn skew_margin(mut self, margin: Duration) -> Self {
+        self.skew_margin = margin;
+        self
+    }
+}
+
+impl fmt::Debug for RedisLockConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisLockConfig")
+            .field("url", &redact(&self.url))
+            .field("prefix", &self.prefix)
+            .field("pool_size", &self.pool_size)
+            .field("connection_timeout", &self.connection_timeout)
+            .field("skew_margin", &self.skew_margin)
+            .finish()
+    }
+}
+
+/// A bb8 manager around bb8-redis's that retires a connection once a
+/// request on it failed (bb8-redis never reports a connection as broken, and
+/// checkout tests cost a round trip per claim).
+#[derive(Debug)]
+struct Manager(RedisConnectionManager);
+
+struct Connection {
+    inner: MultiplexedConnection,
+    broken: AtomicBool,
+}
+
+impl ManageConnection for Manager {
+    type Connection = Connection;
+    type Error = RedisError;
+
+    async fn connect(&self) -> Result<Connection, RedisError> {
+        Ok(Connection {
+            inner: self.0.connect().await?,
+            broken: AtomicBool::new(false),
+        })
+    }
+
+    async fn is_valid(&self, conn: &mut Connection) -> Result<(), RedisError> {
+        self.0.is_valid(&mut conn.inner).await
+    }
+
+    fn has_broken(&self, conn: &mut Connection) -> bool {
+        *conn.broken.get_mut()
+    }
+}
+
+/// The Redis lock: every tick of every job starts once across all schedulers
+/// sharing the Redis and the key prefix.
+pub struct RedisLock {
+    pool: bb8::Pool<Manager>,
+    url: String,
+    prefix: String,
+    timeout: Duration,
+    skew_margin: Duration,
+    claim: redis::Script,
+    extend: redis::Script,
+    release: redis::Script,
+    outage: Mutex<Option<Outage>>,
+    offset_ms: AtomicI64,
+    offset_warned: AtomicBool,
+}
+
+struct Outage {
+    since: Instant,
+    failed_claims: u64,
+    jobs: BTreeSet<String>,
+}
+
+impl RedisLock {
+    /// Connects, checks that Redis answers, and loads the scripts.
+    ///
+    /// # Errors
+    ///
+    /// A malformed URL, an unreachable server, or refused credentials; the
+    /// message never contains the password.
+    pub async fn connect(config: RedisLockConfig) -> Result<RedisLock, LockError> {
+        let url = redact(&config.url);
+        let manager = RedisConnectionManager::new(config.url.as_str()).map_err(|err| {
+            LockError::new(
+                format!("invalid Redis URL {url}: {}", scrub(&err, &config.url)),
+                None,
+            )
+        })?;
+        let pool = bb8::Pool::builder()
+            .max_size(config.pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(config.connection_timeout)
+            .test_on_check_out(false)
+            .build_unchecked(Manager(manager));
+        let lock = RedisLock {
+            pool,
+            url: url.clone(),
+            prefix: config.prefix,
+            timeout: config.connection_timeout,
+            skew_margin: config.skew_margin,
+            claim: redis::Script::new(CLAIM),
+            extend: redis::Script::new(EXTEND),
+            release: redis::Script::new(RELEASE),
+            outage: Mutex::new(None),
+            offset_ms: AtomicI64::new(0),
+            offset_warned: AtomicBool::new(false),
+        };
+        let answer = lock
+            .with_connection(|mut conn| async move {
+                redis::cmd("SCRIPT")
+                    .arg("LOAD")
+                    .arg(CLAIM)
+                    .query_async::<String>(&mut conn)
+                    .await
+            })
+            .await;
+        match answer {
+            Ok(_) => Ok(lock),
+            Err(err) => Err(LockError::new(
+                format!("cannot use Redis at {url}: {}", scrub(&err, &config.url)),
+                None,
+            )),
+        }
+    }
+
+    /// The last measured offset of Redis's clock against this instance's
+    /// (positive: Redis is ahead).
+    pub fn clock_offset(&self) -> chrono::Duration {
+        chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+    }
+
+    fn key(&self, job: &str, part: &str) -> String {
+        format!("{{{}{job}}}:{part}", self.prefix)
+    }
+
+    /// Runs `request` on a pooled connection, within the timeout; a failed
+    /// connection is retired so the pool reconnects.
+    async fn with_connection<T, F, Fut>(&self, request: F) -> Result<T, RedisError>
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut,
+        Fut: std::future::Future<Output = Result<T, RedisError>>,
+    {
+        let pooled = match self.pool.get().await {
+            Ok(pooled) => pooled,
+            Err(bb8::RunError::User(err)) => return Err(err),
+            Err(bb8::RunError::TimedOut) => {
+                return Err(RedisError::from((
+                    redis::ErrorKind::Io,
+                    "timed out waiting for a connection",
+                )));
+            }
+        };
+        let result = match tokio::time::timeout(self.timeout, request(pooled.inner.clone())).await {
+            Ok(result) => result,
+            Err(_) => Err(RedisError::from((
+                redis::ErrorKind::Io,
+                "timed out waiting for a reply",
+            ))),
+        };
+        if let Err(err) = &result
+            && (!matches!(err.kind(), redis::ErrorKind::Server(_)) || err.is_connection_dropped())
+        {
+            pooled.broken.store(true, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Sends the claims in one pipeline, loading the script first if Redis
+    /// lost it (a restart empties the script cache).
+    async fn send_claims(
+        &self,
+        requests: &[ClaimRequest<'_>],
+        tokens: &[String],
+    ) -> Result<Vec<Result<Value, RedisError>>, RedisError> {
+        let margin_ms = self.skew_margin.as_millis() as u64;
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for (request, token) in requests.iter().zip(tokens) {
+            pipe.cmd("EVALSHA")
+                .arg(self.claim.get_hash())
+                .arg(3)
+                .arg(self.key(request.job, "mark"))
+                .arg(self.key(request.job, "fence"))
+                .arg(self.key(request.job, "run"))
+                .arg(request.tick.timestamp_millis())
+                .arg(token)
+                .arg(request.ttl.as_millis() as u64)
+                .arg(if request.overlap == Overlap::Skip {
+                    "1"
+                } else {
+                    "0"
+                })
+                .arg(margin_ms);
+        }
+        let pipe = &pipe;
+        for _ in 0..2 {
+            let answers: Vec<Result<Value, RedisError>> = self
+                .with_connection(|mut conn| async move { pipe.query_async(&mut conn).await })
+                .await?;
+            let missing_script = answers
+                .iter()
+                .any(|answer| matches!(answer, Err(err) if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)));
+            if !missing_script {
+                return Ok(answers);
+            }
+            self.with_connection(|mut conn| async move {
+                redis::cmd("SCRIPT")
+                    .arg("LOAD")
+                    .arg(CLAIM)
+                    .query_async::<String>(&mut conn)
+                    .await
+            })
+            .await?;
+        }
+        Err(RedisError::from((
+            redis::ErrorKind::Client,
+            "Redis keeps forgetting the claim script",
+        )))
+    }
+
+    /// Turns one script reply into a claim answer.
+    fn read_claim(
+        &self,
+        request: &ClaimRequest<'_>,
+        token: String,
+        reply: Value,
+    ) -> Result<(Claimed, i64), LockError> {
+        let fields: Vec<i64> = redis::from_redis_value(reply).map_err(|err| {
+            LockError::new(
+                format!("unexpected reply to the claim script: {err}"),
+                Some(Box::new(err)),
+            )
+        })?;
+        let (status, fence, redis_now) = match fields[..] {
+            [status, fence, now] => (status, fence, now),
+            _ => return Err(LockError::new("unexpected reply to the claim script", None)),
+        };
+        let claimed = match status {
+            0 => Claimed::TickTaken,
+            1 => Claimed::Acquired(Claim {
+                job: request.job.to_owned(),
+                tick: request.tick,
+                token,
+                fencing_token: u64::try_from(fence).unwrap_or(0),
+            }),
+            2 => Claimed::StillRunning,
+            _ => Claimed::TooEarly,
+        };
+        Ok((claimed, redis_now))
+    }
+
+    fn record_offset(&self, redis_now_ms: i64, local: DateTime<Utc>) {
+        let offset = redis_now_ms - local.timestamp_millis();
+        self.offset_ms.store(offset, Ordering::Relaxed);
+        let limit = (self.skew_margin.as_millis() / 2) as i64;
+        let over = offset.abs() > limit;
+        if over && !self.offset_warned.swap(true, Ordering::Relaxed) {
+            warn!(
+                offset_ms = offset,
+                limit_ms = limit,
+                "this instance's clock differs from Redis's by more than half the skew margin"
+            );
+        } else if !over && self.offset_warned.swap(false, Ordering::Relaxed) {
+            info!(
+                offset_ms = offset,
+                "clock back within half the skew margin of Redis"
+            );
+        }
+    }
+
+    fn outage_started_or_continues(&self, jobs: &[&str], err: &RedisError) -> LockError {
+        let mut outage = self
+            .outage
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let message = format!("Redis at {} is unreachable: {}", self.url, scrub(err, ""));
+        match outage.as_mut() {
+            Some(outage) => {
+                outage.failed_claims += jobs.len() as u64;
+                outage.jobs.extend(jobs.iter().map(|job| (*job).to_owned()));
+            }
+            None => {
+                error!(jobs = ?jobs, error = %message, "not running ticks while Redis is unreachable (fail closed); retrying");
+                *outage = Some(Outage {
+                    since: Instant::now(),
+                    failed_claims: jobs.len() as u64,
+                    jobs: jobs.iter().map(|job| (*job).to_owned()).collect(),
+                });
+            }
+        }
+        LockError::new(message, None).already_reported()
+    }
+
+    fn outage_over(&self) {
+        let mut outage = self
+            .outage
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if let Some(outage) = outage.take() {
+            info!(
+                down_ms = outage.since.elapsed().as_millis() as u64,
+                ticks_not_run = outage.failed_claims,
+                jobs = ?outage.jobs,
+                "Redis reachable again"
+            );
+        }
+    }
+}
+
+impl Lock for RedisLock {
+    fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> BoxFuture<'a, Result<Claimed, LockError>> {
+        Box::pin(async move {
+            let mut answers = self.claim_many(std::slice::from_ref(&request)).await;
+            answers
+                .pop()
+                .unwrap_or_else(|| Err(LockError::new("no answer to a claim", None)))
+        })
+    }
+
+    fn claim_many<'a>(
+        &'a self,
+        requests: &'a [ClaimRequest<'a>],
+    ) -> BoxFuture<'a, Vec<Result<Claimed, LockError>>> {
+        Box::pin(async move {
+            let tokens: Vec<String> = requests.iter().map(|_| random_token()).collect();
+            let replies = match self.send_claims(requests, &tokens).await {
+                Ok(replies) => replies,
+                Err(err) => {
+                    let jobs: Vec<&str> = requests.iter().map(|r| r.job).collect();
+                    let reported = self.outage_started_or_continues(&jobs, &err);
+                    return requests
+                        .iter()
+                        .map(|_| Err(LockError::new(reported.to_string(), None).already_reported()))
+                        .collect();
+                }
+            };
+            self.outage_over();
+            let mut answers = Vec::with_capacity(requests.len());
+            for ((request, token), reply) in requests.iter().zip(tokens).zip(replies) {
+                let answer = reply
+                    .map_err(|err| {
+                        LockError::new(
+                            format!("claim script failed: {}", scrub(&err, "")),
+                            Some(Box::new(err)),
+                        )
+                    })
+                    .and_then(|reply| self.read_claim(request, token, reply));
+                answers.push(answer.map(|(claimed, redis_now)| {
+                    self.record_offset(redis_now, request.now);
+                    claimed
+                }));
+            }
+            answers
+        })
+    }
+
+    fn extend<'a>(
+        &'a self,
+        claim: &'a Claim,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, LockError>> {
+        Box::pin(async move {
+            let mut invocation = self.extend.key(self.key(&claim.job, "run"));
+            invocation.arg(&claim.token).arg(ttl.as_millis() as u64);
+            let extended: i64 = self
+                .with_connection(|mut conn| async move { invocation.invoke_async(&mut conn).await })
+                .await
+                .map_err(|err| {
+                    LockError::new(
+                        format!("could not extend the run lock: {}", scrub(&err, "")),
+                        Some(Box::new(err)),
+                    )
+                })?;
+            Ok(extended == 1)
+        })
+    }
+
+    fn release<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<(), LockError>> {
+        Box::pin(async move {
+            let mut invocation = self.release.key(self.key(&claim.job, "run"));
+            invocation.arg(&claim.token);
+            self.with_connection(|mut conn| async move {
+                invocation.invoke_async::<i64>(&mut conn).await
+            })
+            .await
+            .map(|_| ())
+            .map_err(|err| {
+                LockError::new(
+                    format!("could not release the run lock: {}", scrub(&err, "")),
+                    Some(Box::new(err)),
+                )
+            })
+        })
+    }
+
+    fn on_start<'a>(&'a self, now: DateTime<Utc>) -> BoxFuture<'a, Result<(), LockError>> {
+        Box::pin(async move {
+            let sent = Instant::now();
+            let time: (i64, i64) = self
+                .with_connection(|mut conn| async move {
+                    redis::cmd("TIME").query_async(&mut conn).await
+                })
+                .await
+                .map_err(|err| {
+                    LockError::new(
+                        format!(
+                            "Redis at {} did not answer TIME: {}",
+                            self.url,
+                            scrub(&err, "")
+                        ),
+                        None,
+                    )
+                })?;
+            // The reply left Redis about half a round trip ago.
+            let half_trip = chrono::Duration::from_std(sent.elapsed() / 2).unwrap_or_default();
+            self.record_offset(time.0 * 1000 + time.1 / 1000, now + half_trip);
+            info!(url = %self.url, prefix = %self.prefix, offset_ms = self.offset_ms.load(Ordering::Relaxed), "using the Redis lock");
+            Ok(())
+        })
+    }
+
+    fn is_distributed(&self) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for RedisLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisLock")
+            .field("url", &self.url)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The URL with its password replaced by `***`.
+pub(crate) fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    let user_info = &rest[..at];
+    let user = match user_info.split_once(':') {
+        Some((user, _)) => format!("{user}:***"),
+        None => user_info.to_owned(),
+    };
+    format!("{}{user}{}", &url[..scheme_end], &rest[at..])
+}
+
+/// The error's text, with the URL (which may hold a password) redacted.
+fn scrub(err: &RedisError, url: &str) -> String {
+    let text = err.to_string();
+    if url.is_empty() {
+        text
+    } else {
+        text.replace(url, &redact(url))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            redact("redis://:hunter2@127.0.0.1:6379/0"),
+            "redis://:***@127.0.0.1:6379/0"
+        );
+        assert_eq!(
+            redact("rediss://app:hunter2@cache:6380"),
+            "rediss://app:***@cache:6380"
+        );
+        assert_eq!(redact("redis://app@cache"), "redis://app@cache");
+        assert_eq!(redact("redis://127.0.0.1"), "redis://127.0.0.1");
+        assert_eq!(redact("redis://u:p@ss@host/1"), "redis://u:***@host/1");
+    }
+}

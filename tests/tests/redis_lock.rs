@@ -1,0 +1,178 @@
+//! The Redis lock's contract, against a real server: tokens, fencing,
+//! run-lock ownership, extension and batching.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use cronlock::Overlap;
+use cronlock::lock::{Claim, ClaimRequest, Claimed, Lock, RedisLock, RedisLockConfig};
+use cronlock_tests::RedisServer;
+
+fn tick(second: u32) -> DateTime<Utc> {
+    // In the past, so never "too early".
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, second).unwrap()
+}
+
+fn request(job: &str, second: u32, ttl_ms: u64) -> ClaimRequest<'_> {
+    ClaimRequest {
+        job,
+        tick: tick(second),
+        ttl: Duration::from_millis(ttl_ms),
+        overlap: Overlap::Skip,
+        now: Utc::now(),
+    }
+}
+
+async fn lock(redis: &RedisServer) -> RedisLock {
+    RedisLock::connect(RedisLockConfig::new(redis.url()))
+        .await
+        .unwrap()
+}
+
+async fn acquire(lock: &RedisLock, request: ClaimRequest<'_>) -> Claim {
+    match lock.claim(request).await.unwrap() {
+        Claimed::Acquired(claim) => claim,
+        other => panic!("claim refused: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_tick_is_granted_once_even_after_release() {
+    let redis = RedisServer::start();
+    let (a, b) = (lock(&redis).await, lock(&redis).await);
+    let claim = acquire(&a, request("job", 1, 10_000)).await;
+    assert_eq!(
+        b.claim(request("job", 1, 10_000)).await.unwrap(),
+        Claimed::TickTaken
+    );
+    a.release(&claim).await.unwrap();
+    // The run lock is gone, the tick stays taken: a slow instance cannot re-run it.
+    assert_eq!(redis.command(&["EXISTS", "{cronlock:job}:run"]), ":0");
+    assert_eq!(
+        b.claim(request("job", 1, 10_000)).await.unwrap(),
+        Claimed::TickTaken
+    );
+    assert_eq!(
+        b.claim(request("job", 0, 10_000)).await.unwrap(),
+        Claimed::TickTaken
+    );
+    let next = acquire(&b, request("job", 2, 10_000)).await;
+    assert!(next.fencing_token > claim.fencing_token);
+    assert!(
+        claim.fencing_token >= tick(1).timestamp_millis() as u64,
+        "fencing tokens start at the tick's Unix ms"
+    );
+}
+
+#[tokio::test]
+async fn a_stale_token_can_neither_release_nor_extend() {
+    let redis = RedisServer::start();
+    let lock = lock(&redis).await;
+    let claim = acquire(&lock, request("job", 1, 10_000)).await;
+    let stale = Claim {
+        token: "someone-else".into(),
+        ..claim.clone()
+    };
+    lock.release(&stale).await.unwrap();
+    assert_eq!(
+        redis.command(&["EXISTS", "{cronlock:job}:run"]),
+        ":1",
+        "a stale token released the lock"
+    );
+    assert!(!lock.extend(&stale, Duration::from_secs(60)).await.unwrap());
+    assert_eq!(
+        lock.claim(request("job", 2, 10_000)).await.unwrap(),
+        Claimed::StillRunning
+    );
+    assert!(lock.extend(&claim, Duration::from_secs(60)).await.unwrap());
+}
+
+#[tokio::test]
+async fn an_extended_lock_outlives_its_ttl() {
+    let redis = RedisServer::start();
+    let lock = lock(&redis).await;
+    let claim = acquire(&lock, request("job", 1, 600)).await;
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            lock.extend(&claim, Duration::from_millis(600))
+                .await
+                .unwrap()
+        );
+    }
+    // 1.2 s after a claim with a 0.6 s TTL, the run lock still blocks the next tick.
+    assert_eq!(
+        lock.claim(request("job", 2, 600)).await.unwrap(),
+        Claimed::StillRunning
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(matches!(
+        lock.claim(request("job", 3, 600)).await.unwrap(),
+        Claimed::Acquired(_)
+    ));
+    assert!(
+        !lock
+            .extend(&claim, Duration::from_millis(600))
+            .await
+            .unwrap(),
+        "an expired lock cannot be extended"
+    );
+}
+
+#[tokio::test]
+async fn keys_share_a_hash_tag_and_the_prefix() {
+    let redis = RedisServer::start();
+    let lock = RedisLock::connect(RedisLockConfig::new(redis.url()).key_prefix("billing:"))
+        .await
+        .unwrap();
+    acquire(&lock, request("invoices", 1, 10_000)).await;
+    for key in [
+        "{billing:invoices}:mark",
+        "{billing:invoices}:fence",
+        "{billing:invoices}:run",
+    ] {
+        assert_eq!(redis.command(&["EXISTS", key]), ":1", "{key}");
+    }
+}
+
+#[tokio::test]
+async fn a_batch_of_a_thousand_claims_answers_each_in_order() {
+    let redis = RedisServer::start();
+    let lock = lock(&redis).await;
+    let names: Vec<String> = (0..1000).map(|i| format!("job-{i}")).collect();
+    let mut requests: Vec<ClaimRequest<'_>> =
+        names.iter().map(|name| request(name, 1, 10_000)).collect();
+    // One of them again: the same batch must answer it as taken.
+    requests.push(request("job-7", 1, 10_000));
+    let answers = lock.claim_many(&requests).await;
+    assert_eq!(answers.len(), 1001);
+    for (request, answer) in requests.iter().zip(&answers).take(1000) {
+        match answer {
+            Ok(Claimed::Acquired(claim)) => assert_eq!(claim.job, request.job),
+            other => panic!("{}: {other:?}", request.job),
+        }
+    }
+    assert_eq!(answers[1000].as_ref().unwrap(), &Claimed::TickTaken);
+}
+
+#[tokio::test]
+async fn too_early_when_the_tick_is_past_the_skew_margin() {
+    let redis = RedisServer::start();
+    let lock =
+        RedisLock::connect(RedisLockConfig::new(redis.url()).skew_margin(Duration::from_secs(2)))
+            .await
+            .unwrap();
+    let soon = ClaimRequest {
+        tick: Utc::now() + chrono::Duration::seconds(1),
+        ..request("job", 0, 1000)
+    };
+    assert!(matches!(
+        lock.claim(soon).await.unwrap(),
+        Claimed::Acquired(_)
+    ));
+    let later = ClaimRequest {
+        tick: Utc::now() + chrono::Duration::seconds(30),
+        ..request("job", 0, 1000)
+    };
+    assert_eq!(lock.claim(later).await.unwrap(), Claimed::TooEarly);
+}
