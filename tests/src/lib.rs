@@ -126,7 +126,7 @@ impl RedisServer {
             }
             if server
                 .try_command(&["PING"])
-                .is_ok_and(|reply| reply == "+PONG")
+                .is_ok_and(|reply| reply == "+PONG" || reply.starts_with("-NOAUTH"))
             {
                 return Ok(());
             }

@@ -1,0 +1,253 @@
+//! Redis failures: an outage is survived (fail closed, logged once, resumed
+//! without double runs); bad credentials and unreachable servers are clear
+//! startup errors; a lost run lock cancels the run.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use cronlock::lock::RedisLockConfig;
+use cronlock::{Error, Job, JobContext, Scheduler};
+use cronlock_tests::paused::Log;
+use cronlock_tests::{RedisServer, free_port};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn builder(url: &str) -> cronlock::SchedulerBuilder {
+    Scheduler::builder()
+        .registered_jobs(false)
+        .redis_config(RedisLockConfig::new(url).connection_timeout(Duration::from_millis(500)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_is_survived_logged_once_and_nothing_runs_twice() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_global_default(subscriber);
+
+    let mut redis = RedisServer::start();
+    let ledger: Log<(usize, DateTime<Utc>)> = Log::default();
+    let mut schedulers = Vec::new();
+    for index in 0..2 {
+        let ledger = ledger.clone();
+        schedulers.push(
+            builder(&redis.url())
+                .job(Job::new(
+                    "every-second",
+                    "* * * * * *",
+                    Duration::from_secs(1),
+                    move |ctx: JobContext| {
+                        let ledger = ledger.clone();
+                        async move { ledger.push((index, ctx.tick())) }
+                    },
+                ))
+                .build()
+                .await
+                .unwrap(),
+        );
+    }
+    let runs: Vec<_> = schedulers
+        .iter()
+        .map(|s| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.run_until(tokio::time::sleep(Duration::from_secs(14)))
+                    .await
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    redis.kill();
+    let down = Utc::now();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let up = Utc::now();
+    let _redis = tokio::task::spawn_blocking(move || {
+        redis.restart();
+        redis
+    })
+    .await
+    .unwrap();
+    for run in runs {
+        run.await.unwrap().unwrap();
+    }
+
+    let entries = ledger.entries();
+    let mut ticks: Vec<DateTime<Utc>> = entries.iter().map(|(_, t)| *t).collect();
+    ticks.sort();
+    let mut unique = ticks.clone();
+    unique.dedup();
+    assert_eq!(ticks, unique, "a tick ran twice: {entries:?}");
+    assert!(
+        ticks.iter().any(|t| *t < down),
+        "ran before the outage: {ticks:?}"
+    );
+    assert!(
+        ticks.iter().any(|t| *t > up + chrono::Duration::seconds(2)),
+        "resumed after the outage: {ticks:?}"
+    );
+    // A claim sent just before the restart may wait for the connection (up to
+    // its 0.5 s timeout) and succeed when Redis is back: that tick runs late,
+    // once. Ticks well inside the outage must not run at all.
+    let during: Vec<_> = ticks
+        .iter()
+        .filter(|t| {
+            **t > down + chrono::Duration::seconds(1) && **t < up - chrono::Duration::seconds(1)
+        })
+        .collect();
+    assert!(
+        during.is_empty(),
+        "ran while Redis was down (not fail closed): {during:?}"
+    );
+
+    let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let outage_errors = log
+        .lines()
+        .filter(|l| l.contains("not running ticks while Redis is unreachable"))
+        .count();
+    assert!(
+        (1..=2).contains(&outage_errors),
+        "one error per instance per outage, got {outage_errors}:\n{log}"
+    );
+    assert!(log.contains("Redis reachable again"), "{log}");
+    assert!(
+        log.contains("every-second"),
+        "the error names the job:\n{log}"
+    );
+}
+
+#[tokio::test]
+async fn acl_user_and_password() {
+    let redis = RedisServer::start_with(&[
+        "--save",
+        "",
+        "--user",
+        "default",
+        "off",
+        "--user",
+        "scheduler",
+        "on",
+        ">s3cret",
+        "~*",
+        "+@all",
+    ]);
+    let port = redis.port();
+    let ok = builder(&format!("redis://scheduler:s3cret@127.0.0.1:{port}"))
+        .build()
+        .await;
+    assert!(ok.is_ok(), "{:?}", ok.err());
+
+    let err = builder(&format!(
+        "redis://scheduler:wrong-password@127.0.0.1:{port}"
+    ))
+    .build()
+    .await
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Lock(_)), "{err:?}");
+    assert!(
+        text.contains(&format!(
+            "cannot use Redis at redis://scheduler:***@127.0.0.1:{port}"
+        )),
+        "{text}"
+    );
+    assert!(
+        !text.contains("wrong-password"),
+        "the password leaked: {text}"
+    );
+    assert!(
+        !format!("{err:?}").contains("wrong-password"),
+        "the password leaked into Debug: {err:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_clear_startup_error() {
+    let port = free_port().unwrap();
+    let started = std::time::Instant::now();
+    let err = builder(&format!("redis://:pw@127.0.0.1:{port}"))
+        .build()
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "lock backend: cannot use Redis at redis://:***@127.0.0.1:{port}"
+        )),
+        "{text}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    let err = builder("redis//missing-colon").build().await.unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("lock backend: invalid Redis URL"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_run_lock_cancels_the_run() {
+    let redis = RedisServer::start();
+    let seen: Log<(&str, Duration)> = Log::default();
+    let log = seen.clone();
+    let scheduler = builder(&redis.url())
+        .job(Job::new("long", "* * * * * *", Duration::from_secs(3), move |ctx: JobContext| {
+            let log = log.clone();
+            async move {
+                let started = std::time::Instant::now();
+                tokio::select! {
+                    () = ctx.cancelled() => log.push(("cancelled", started.elapsed())),
+                    () = tokio::time::sleep(Duration::from_secs(10)) => log.push(("finished", started.elapsed())),
+                }
+            }
+        }))
+        .build()
+        .await
+        .unwrap();
+    let runner = scheduler.clone();
+    let run = tokio::spawn(async move {
+        runner
+            .run_until(tokio::time::sleep(Duration::from_millis(3_500)))
+            .await
+    });
+    // Wait for the run to hold its lock, then take the lock away (a failover to
+    // a replica that never saw it would do the same).
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while redis.command(&["EXISTS", "{cronlock:long}:run"]) != ":1" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never took its lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    redis.command(&["DEL", "{cronlock:long}:run"]);
+    run.await.unwrap().unwrap();
+    // The watchdog extends every second (a third of the 3 s TTL): it finds the
+    // lock gone and cancels the run well before the 3 s timeout would.
+    let (event, after) = seen.entries().first().copied().expect("the run ended");
+    assert_eq!(event, "cancelled");
+    assert!(
+        after < Duration::from_millis(2_500),
+        "cancelled after {after:?}: by the timeout, not the lost lock"
+    );
+}
