@@ -36,14 +36,52 @@
 //!
 //! # Guarantee
 //!
-//! With the in-process lock (the default, [`lock::MemoryLock`]) each tick
-//! of each job starts at most once **in this process**, and with
-//! [`Overlap::Skip`] no two runs of a job overlap. That is only safe for a
-//! single instance, and the scheduler warns at start. Every claim advances a
-//! per-job mark of the last claimed tick and a fencing counter, so a tick is
-//! never granted twice even after its run released the lock. The Redis lock
-//! that extends this to a fleet is not in this version yet.
+//! With Redis (`REDIS_URL`, or [`SchedulerBuilder::redis`]): while Redis is
+//! reachable, **every tick of every job starts exactly once across all
+//! instances sharing the Redis and the key prefix**, provided at least one
+//! instance is up at the tick; with [`Overlap::Skip`] (the default) no two
+//! runs of a job overlap anywhere in the fleet. How it holds:
 //!
+//! - One Lua script per claim (`EVALSHA`, one round trip; claims due at the
+//!   same instant share one pipeline) checks and advances a per-job mark of
+//!   the last claimed tick, takes the run lock with a random token and
+//!   advances the fencing token, atomically. A tick at or before the mark is
+//!   never granted again, so an instance whose clock lags cannot re-run a
+//!   tick another instance already finished (deleting a lock on completion,
+//!   as a plain `SET NX` lock does, allows exactly that).
+//! - Instance clocks may disagree: the mark makes exactly-once independent of
+//!   skew. The skew margin (default 2 s) bounds how early a fast clock may
+//!   claim (the script compares with Redis `TIME`) and the offset to Redis is
+//!   measured on every claim; more than half the margin is logged as a warning.
+//! - A run longer than its lock TTL keeps the lock: a watchdog extends it
+//!   every third of the TTL while the run lasts. Release and extension compare
+//!   the token, so a stale owner can never free or extend another's lock. If
+//!   an extension finds the lock gone, the run is cancelled through
+//!   [`JobContext::cancelled`].
+//! - [`JobContext::fencing_token`] grows with every claim of a job and is at
+//!   least the tick's Unix time in milliseconds; pass it downstream so a
+//!   store can reject a stale run's writes.
+//! - Redis unreachable: ticks are not run (fail closed); the first failure of
+//!   an outage is logged as an error naming the jobs, the recovery with how
+//!   many ticks were not run; the scheduler reconnects by itself.
+//!
+//! If Redis **loses data** (a restart without persistence, a failover to a
+//! replica that had not received the latest writes), the marks go back: a
+//! tick that was claimed but not yet reached by a slow instance could be
+//! claimed again by it, and a run lock held at the time is forgotten (a
+//! second run of a skip-overlap job can start). Fencing tokens stay
+//! monotonic because they follow the tick. Use AOF persistence
+//! (`appendonly yes`) where that matters.
+//!
+//! Deployments: a single Redis (or any endpoint that always reaches the
+//! current primary, such as a managed service or a proxy). Keys of one job
+//! share a hash tag (`{cronlock:job}`), so the scripts are Cluster-safe, but
+//! this version connects to one node: Redis Cluster and Sentinel discovery
+//! are not supported yet.
+//!
+//! Without Redis, the in-process lock ([`lock::MemoryLock`]) gives the same
+//! guarantees within one process only, and the scheduler warns at start.
+
 //! # Jobs in a library crate: linking
 //!
 //! `#[scheduled]` registers jobs with [`inventory`](https://docs.rs/inventory),

@@ -176,3 +176,21 @@ async fn too_early_when_the_tick_is_past_the_skew_margin() {
     };
     assert_eq!(lock.claim(later).await.unwrap(), Claimed::TooEarly);
 }
+
+#[tokio::test]
+async fn the_clock_offset_to_redis_is_measured_on_every_claim() {
+    let redis = RedisServer::start();
+    let lock = lock(&redis).await;
+    // This instance's clock reads 1.5 s behind the real time (and Redis's).
+    let behind = ClaimRequest {
+        now: Utc::now() - chrono::Duration::milliseconds(1_500),
+        tick: Utc::now(),
+        ..request("job", 0, 1000)
+    };
+    lock.claim(behind).await.unwrap();
+    let offset = lock.clock_offset().num_milliseconds();
+    assert!(
+        (1_300..=1_800).contains(&offset),
+        "Redis should read about 1.5 s ahead, measured {offset} ms"
+    );
+}

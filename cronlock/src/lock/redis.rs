@@ -73,6 +73,7 @@ pub struct RedisLockConfig {
     pool_size: u32,
     connection_timeout: Duration,
     skew_margin: Duration,
+    tls_root: Option<Vec<u8>>,
 }
 
 impl RedisLockConfig {
@@ -84,7 +85,16 @@ impl RedisLockConfig {
             pool_size: 8,
             connection_timeout: Duration::from_secs(2),
             skew_margin: Duration::from_secs(2),
+            tls_root: None,
         }
+    }
+
+    /// For `rediss://` URLs: trust this CA certificate (PEM) instead of the
+    /// system's roots. Needs the `tls` feature.
+    #[cfg(feature = "tls")]
+    pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_root = Some(pem.into());
+        self
     }
 
     /// Prefix of every key (default `cronlock:`); schedulers coordinate only
@@ -123,6 +133,7 @@ impl fmt::Debug for RedisLockConfig {
             .field("pool_size", &self.pool_size)
             .field("connection_timeout", &self.connection_timeout)
             .field("skew_margin", &self.skew_margin)
+            .field("tls_root", &self.tls_root.as_ref().map(|_| "<certificate>"))
             .finish()
     }
 }
@@ -189,7 +200,7 @@ impl RedisLock {
     /// message never contains the password.
     pub async fn connect(config: RedisLockConfig) -> Result<RedisLock, LockError> {
         let url = redact(&config.url);
-        let manager = RedisConnectionManager::new(config.url.as_str()).map_err(|err| {
+        let manager = connection_manager(&config).map_err(|err| {
             LockError::new(
                 format!("invalid Redis URL {url}: {}", scrub(&err, &config.url)),
                 None,
@@ -540,6 +551,27 @@ impl fmt::Debug for RedisLock {
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
+}
+
+/// bb8-redis's manager for the URL, with TLS settings where asked for.
+fn connection_manager(config: &RedisLockConfig) -> Result<RedisConnectionManager, RedisError> {
+    let tls = config.url.starts_with("rediss://");
+    if tls && !cfg!(feature = "tls") {
+        return Err(RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "rediss:// needs cronlock's `tls` feature",
+        )));
+    }
+    #[cfg(feature = "tls")]
+    if let (true, Some(root)) = (tls, &config.tls_root) {
+        let certificates = redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(root.clone()),
+        };
+        let client = redis::Client::build_with_tls(config.url.as_str(), certificates)?;
+        return RedisConnectionManager::new(client.get_connection_info().clone());
+    }
+    RedisConnectionManager::new(config.url.as_str())
 }
 
 /// The URL with its password replaced by `***`.
