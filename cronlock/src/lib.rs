@@ -43,14 +43,18 @@
 //! runs of a job overlap anywhere in the fleet. How it holds:
 //!
 //! - One Lua script per claim (`EVALSHA`, one round trip; claims due at the
-//!   same instant share one pipeline) checks and advances a per-job mark of
-//!   the last claimed tick, takes the run lock with a random token and
-//!   advances the fencing token, atomically. A tick at or before the mark is
-//!   never granted again, so an instance whose clock lags cannot re-run a
-//!   tick another instance already finished (deleting a lock on completion,
-//!   as a plain `SET NX` lock does, allows exactly that).
-//! - Instance clocks may disagree: the mark makes exactly-once independent of
-//!   skew. The skew margin (default 2 s) bounds how early a fast clock may
+//!   same instant share one pipeline) records the tick as claimed, takes the
+//!   run lock with a random token and advances the fencing token,
+//!   atomically. Claimed ticks are remembered (the newest, and each one within
+//!   a window of the lock TTL plus twice the skew margin behind it; older
+//!   ticks count as claimed), so a tick is never granted twice and an
+//!   instance whose clock lags cannot re-run a tick another instance already
+//!   finished (deleting a lock on completion, as a plain `SET NX` lock does,
+//!   allows exactly that). A tick a fast clock skipped can still be claimed by
+//!   the others, and a tick refused because a run still holds the lock stays
+//!   claimable by an instance that comes to it after the run ended.
+//! - Instance clocks may disagree: no tick runs twice whatever the skew;
+//!   within the margin no tick is lost either. The skew margin (default 2 s) bounds how early a fast clock may
 //!   claim (the script compares with Redis `TIME`) and the offset to Redis is
 //!   measured on every claim; more than half the margin is logged as a warning.
 //! - A run longer than its lock TTL keeps the lock: a watchdog extends it
@@ -66,7 +70,7 @@
 //!   many ticks were not run; the scheduler reconnects by itself.
 //!
 //! If Redis **loses data** (a restart without persistence, a failover to a
-//! replica that had not received the latest writes), the marks go back: a
+//! replica that had not received the latest writes), the claimed ticks go back: a
 //! tick that was claimed but not yet reached by a slow instance could be
 //! claimed again by it, and a run lock held at the time is forgotten (a
 //! second run of a skip-overlap job can start). Fencing tokens stay

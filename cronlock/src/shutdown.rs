@@ -2,19 +2,27 @@
 
 use crate::error::Error;
 
-/// Resolves on the next SIGINT or SIGTERM.
+/// Listens for SIGINT and SIGTERM from installation on, so a signal that
+/// arrives between two waits is not lost.
 pub(crate) struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
     terminate: tokio::signal::unix::Signal,
 }
 
 impl Signals {
     pub(crate) fn install() -> Result<Signals, Error> {
-        Ok(Signals {
-            #[cfg(unix)]
-            terminate: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .map_err(Error::Signal)?,
-        })
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                interrupt: signal(SignalKind::interrupt()).map_err(Error::Signal)?,
+                terminate: signal(SignalKind::terminate()).map_err(Error::Signal)?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
 
     /// Waits for the next signal and returns its name.
@@ -22,21 +30,16 @@ impl Signals {
         #[cfg(unix)]
         {
             tokio::select! {
-                _ = ctrl_c() => "SIGINT",
+                _ = self.interrupt.recv() => "SIGINT",
                 _ = self.terminate.recv() => "SIGTERM",
             }
         }
         #[cfg(not(unix))]
         {
-            ctrl_c().await;
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
             "Ctrl-C"
         }
-    }
-}
-
-/// Ctrl-C; if it cannot be listened for, never (SIGTERM still works).
-async fn ctrl_c() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
     }
 }

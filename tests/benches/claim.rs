@@ -26,7 +26,13 @@ fn next_tick(counter: &AtomicI64) -> DateTime<Utc> {
 
 fn claim_request(tick: DateTime<Utc>) -> ClaimRequest<'static> {
     // Overlap::Allow: no run lock, so every claim succeeds without a release.
-    ClaimRequest { job: "bench", tick, ttl: Duration::from_secs(60), overlap: Overlap::Allow, now: Utc::now() }
+    ClaimRequest {
+        job: "bench",
+        tick,
+        ttl: Duration::from_secs(60),
+        overlap: Overlap::Allow,
+        now: Utc::now(),
+    }
 }
 
 struct Setup {
@@ -39,17 +45,40 @@ struct Setup {
 
 fn setup() -> Setup {
     let redis = RedisServer::start();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let (lock, raw) = runtime.block_on(async {
-        let lock = RedisLock::connect(RedisLockConfig::new(redis.url())).await.unwrap();
-        let raw = redis::Client::open(redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+        let lock = RedisLock::connect(RedisLockConfig::new(redis.url()))
+            .await
+            .unwrap();
+        let raw = redis::Client::open(redis.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
         (lock, raw)
     });
-    Setup { _redis: redis, runtime, lock, raw, ticks: AtomicI64::new(0) }
+    Setup {
+        _redis: redis,
+        runtime,
+        lock,
+        raw,
+        ticks: AtomicI64::new(0),
+    }
 }
 
 async fn raw_set_nx_px(conn: &mut redis::aio::MultiplexedConnection, key: &str) {
-    let _: Option<String> = redis::cmd("SET").arg(key).arg("token").arg("NX").arg("PX").arg(60_000).query_async(conn).await.unwrap();
+    let _: Option<String> = redis::cmd("SET")
+        .arg(key)
+        .arg("token")
+        .arg("NX")
+        .arg("PX")
+        .arg(60_000)
+        .query_async(conn)
+        .await
+        .unwrap();
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -62,7 +91,11 @@ fn tails(setup: &mut Setup, samples: usize) {
     setup.runtime.block_on(async {
         for i in 0..samples {
             let started = Instant::now();
-            setup.lock.claim(claim_request(next_tick(&setup.ticks))).await.unwrap();
+            setup
+                .lock
+                .claim(claim_request(next_tick(&setup.ticks)))
+                .await
+                .unwrap();
             claims.push(started.elapsed());
             let started = Instant::now();
             raw_set_nx_px(&mut setup.raw, &format!("raw:{i}")).await;
@@ -93,7 +126,13 @@ fn batch_throughput(setup: &mut Setup, rounds: usize) {
     setup.runtime.block_on(async {
         for _ in 0..rounds {
             let tick = next_tick(&setup.ticks);
-            let requests: Vec<ClaimRequest<'_>> = names.iter().map(|job| ClaimRequest { job, ..claim_request(tick) }).collect();
+            let requests: Vec<ClaimRequest<'_>> = names
+                .iter()
+                .map(|job| ClaimRequest {
+                    job,
+                    ..claim_request(tick)
+                })
+                .collect();
             let answers = setup.lock.claim_many(&requests).await;
             assert!(answers.iter().all(Result::is_ok));
         }
@@ -116,14 +155,25 @@ fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     let mut group = criterion.benchmark_group("claim_round_trip");
     group.bench_function("cronlock_claim", |b| {
-        b.iter(|| setup.runtime.block_on(setup.lock.claim(black_box(claim_request(next_tick(&setup.ticks))))).unwrap())
+        b.iter(|| {
+            setup
+                .runtime
+                .block_on(
+                    setup
+                        .lock
+                        .claim(black_box(claim_request(next_tick(&setup.ticks)))),
+                )
+                .unwrap()
+        })
     });
     let mut raw = setup.raw.clone();
     let mut i = 0u64;
     group.bench_function("raw_set_nx_px", |b| {
         b.iter(|| {
             i += 1;
-            setup.runtime.block_on(raw_set_nx_px(&mut raw, &format!("crit:{i}")))
+            setup
+                .runtime
+                .block_on(raw_set_nx_px(&mut raw, &format!("crit:{i}")))
         })
     });
     group.finish();

@@ -52,15 +52,51 @@ async fn a_tick_is_granted_once_even_after_release() {
         b.claim(request("job", 1, 10_000)).await.unwrap(),
         Claimed::TickTaken
     );
-    assert_eq!(
-        b.claim(request("job", 0, 10_000)).await.unwrap(),
-        Claimed::TickTaken
-    );
     let next = acquire(&b, request("job", 2, 10_000)).await;
     assert!(next.fencing_token > claim.fencing_token);
     assert!(
         claim.fencing_token >= tick(1).timestamp_millis() as u64,
         "fencing tokens start at the tick's Unix ms"
+    );
+}
+
+#[tokio::test]
+async fn an_earlier_unclaimed_tick_is_granted_within_the_window_and_not_after() {
+    // A fast clock claims tick 30 first; tick 29, which nobody claimed, must
+    // not be lost. The window is the TTL (10 s) plus twice the skew margin (2 s).
+    let redis = RedisServer::start();
+    let lock = lock(&redis).await;
+    let claim = |second| ClaimRequest {
+        overlap: Overlap::Allow,
+        ..request("job", second, 10_000)
+    };
+    assert!(matches!(
+        lock.claim(claim(30)).await.unwrap(),
+        Claimed::Acquired(_)
+    ));
+    assert!(matches!(
+        lock.claim(claim(29)).await.unwrap(),
+        Claimed::Acquired(_)
+    ));
+    assert_eq!(lock.claim(claim(29)).await.unwrap(), Claimed::TickTaken);
+    assert!(
+        matches!(lock.claim(claim(17)).await.unwrap(), Claimed::Acquired(_)),
+        "13 s back: inside the 14 s window"
+    );
+    assert_eq!(
+        lock.claim(claim(16)).await.unwrap(),
+        Claimed::TickTaken,
+        "14 s back: outside the window"
+    );
+    assert!(matches!(
+        lock.claim(claim(31)).await.unwrap(),
+        Claimed::Acquired(_)
+    ));
+    // Pruned: only the window's ticks stay in the set.
+    assert_eq!(
+        redis.command(&["ZCARD", "{cronlock:job}:claimed"]),
+        ":3",
+        "17 left the window when 31 came"
     );
 }
 

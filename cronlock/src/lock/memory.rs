@@ -5,10 +5,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
+use super::redis::claim_window;
 use super::{
     BoxFuture, Claim, ClaimRequest, Claimed, Lock, LockError, next_fencing_token, random_token,
 };
 use crate::job::Overlap;
+
+/// One clock in one process: the skew part of the window is the Redis default's.
+const DEFAULT_SKEW_MARGIN: Duration = Duration::from_secs(2);
 
 /// An in-process lock: correct for one instance, and only for one.
 ///
@@ -28,6 +32,7 @@ pub struct MemoryLock {
 #[derive(Debug, Default)]
 struct JobLock {
     last_claimed: Option<DateTime<Utc>>,
+    claimed: std::collections::BTreeSet<DateTime<Utc>>,
     fencing: u64,
     run: Option<(String, Instant)>,
 }
@@ -50,7 +55,14 @@ impl MemoryLock {
 impl Lock for MemoryLock {
     fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> BoxFuture<'a, Result<Claimed, LockError>> {
         let claimed = self.with_job(request.job, |state| {
-            if state.last_claimed.is_some_and(|last| last >= request.tick) {
+            // The Redis lock's rule: claimed ticks are remembered within a
+            // window behind the newest; older ones count as taken.
+            let window = chrono::Duration::from_std(claim_window(request.ttl, DEFAULT_SKEW_MARGIN))
+                .unwrap_or(chrono::Duration::MAX);
+            let too_old = state
+                .last_claimed
+                .is_some_and(|last| request.tick <= last - window);
+            if too_old || state.claimed.contains(&request.tick) {
                 return Claimed::TickTaken;
             }
             let now = Instant::now();
@@ -58,11 +70,17 @@ impl Lock for MemoryLock {
                 .run
                 .as_ref()
                 .is_some_and(|(_, expires)| *expires > now);
-            // The tick is decided either way: a skipped tick is not run later.
-            state.last_claimed = Some(request.tick);
+            // A tick refused for a running run stays claimable: an instance
+            // that comes to it after the run ended may still run it.
             if busy && request.overlap == Overlap::Skip {
                 return Claimed::StillRunning;
             }
+            state.claimed.insert(request.tick);
+            let newest = state
+                .last_claimed
+                .map_or(request.tick, |last| last.max(request.tick));
+            state.last_claimed = Some(newest);
+            state.claimed = state.claimed.split_off(&(newest - window));
             state.fencing = next_fencing_token(state.fencing, request.tick);
             let token = random_token();
             if request.overlap == Overlap::Skip {
@@ -143,12 +161,41 @@ mod tests {
             lock.claim(request("a", 1, Overlap::Allow)).await.unwrap(),
             Claimed::TickTaken
         );
+        // An earlier tick nobody claimed is still granted (a fast clock went first), once.
+        assert!(matches!(
+            lock.claim(request("a", 0, Overlap::Allow)).await.unwrap(),
+            Claimed::Acquired(_)
+        ));
         assert_eq!(
             lock.claim(request("a", 0, Overlap::Allow)).await.unwrap(),
             Claimed::TickTaken
         );
         assert!(matches!(
             lock.claim(request("b", 1, Overlap::Allow)).await.unwrap(),
+            Claimed::Acquired(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn ticks_older_than_the_window_count_as_taken() {
+        let lock = MemoryLock::new();
+        // The window is the TTL (60 s) plus twice the skew margin (2 s): 64 s.
+        let at = |seconds: i64| ClaimRequest {
+            tick: Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap()
+                + chrono::Duration::seconds(seconds),
+            ..request("a", 0, Overlap::Allow)
+        };
+        assert!(matches!(
+            lock.claim(at(100)).await.unwrap(),
+            Claimed::Acquired(_)
+        ));
+        assert_eq!(
+            lock.claim(at(36)).await.unwrap(),
+            Claimed::TickTaken,
+            "64 s before the newest"
+        );
+        assert!(matches!(
+            lock.claim(at(37)).await.unwrap(),
             Claimed::Acquired(_)
         ));
     }

@@ -1,12 +1,15 @@
 //! The fleet-wide lock: Redis, pooled with bb8.
 //!
-//! Per job, three keys share one hash tag, `{<prefix><job>}`, so the scripts
+//! Per job, four keys share one hash tag, `{<prefix><job>}`, so the scripts
 //! also work on a Redis Cluster:
 //!
-//! - `{cronlock:job}:mark`: the last claimed tick (Unix ms). A claim succeeds
-//!   only for a later tick, so a tick is never granted twice, even after its
-//!   run finished and released the run lock, and whatever the instances'
-//!   clocks say.
+//! - `{cronlock:job}:mark`: the newest claimed tick (Unix ms), and
+//!   `{cronlock:job}:claimed`: the ticks claimed within a window before it
+//!   (a sorted set, pruned on every claim). A tick in the set, or older than
+//!   the window, is never granted again, even after its run finished and
+//!   released the run lock, and whatever the instances' clocks say; a tick
+//!   inside the window that nobody claimed yet (a fast clock claimed a later
+//!   one first) still can be.
 //! - `{cronlock:job}:fence`: the last fencing token.
 //! - `{cronlock:job}:run`: the run lock (a random token with a TTL), held
 //!   while a run of a job with `overlap = "skip"` is going.
@@ -36,10 +39,17 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local tick = tonumber(ARGV[1])
 if tick > now + tonumber(ARGV[5]) then return {3, 0, now} end
+local window = tonumber(ARGV[6])
 local mark = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if mark >= tick then return {0, 0, now} end
-redis.call('SET', KEYS[1], ARGV[1])
+if tick <= mark - window then return {0, 0, now} end
+if redis.call('ZSCORE', KEYS[4], ARGV[1]) then return {0, 0, now} end
 if ARGV[4] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return {2, 0, now} end
+redis.call('ZADD', KEYS[4], tick, ARGV[1])
+if tick > mark then
+  mark = tick
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', string.format('%.0f', mark - window))
 local fence = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, tick)
 redis.call('SET', KEYS[2], string.format('%.0f', fence))
 if ARGV[4] == '1' then redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3]) end
@@ -298,10 +308,11 @@ impl RedisLock {
         for (request, token) in requests.iter().zip(tokens) {
             pipe.cmd("EVALSHA")
                 .arg(self.claim.get_hash())
-                .arg(3)
+                .arg(4)
                 .arg(self.key(request.job, "mark"))
                 .arg(self.key(request.job, "fence"))
                 .arg(self.key(request.job, "run"))
+                .arg(self.key(request.job, "claimed"))
                 .arg(request.tick.timestamp_millis())
                 .arg(token)
                 .arg(request.ttl.as_millis() as u64)
@@ -310,7 +321,8 @@ impl RedisLock {
                 } else {
                     "0"
                 })
-                .arg(margin_ms);
+                .arg(margin_ms)
+                .arg(claim_window(request.ttl, self.skew_margin).as_millis() as u64);
         }
         let pipe = &pipe;
         for _ in 0..2 {
@@ -551,6 +563,16 @@ impl fmt::Debug for RedisLock {
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
+}
+
+/// How far back from the newest claimed tick a job's claimed ticks are
+/// remembered one by one: twice the skew margin (the most two instances'
+/// claims of one tick can be apart) plus the lock TTL (at least the timeout,
+/// the lateness that catch-up still runs). An unclaimed tick inside the
+/// window can still be claimed, so a fast clock claiming a later tick first
+/// loses no tick; a tick older than the window counts as taken.
+pub(crate) fn claim_window(ttl: Duration, skew_margin: Duration) -> Duration {
+    ttl.saturating_add(skew_margin.saturating_mul(2))
 }
 
 /// bb8-redis's manager for the URL, with TLS settings where asked for.

@@ -1,12 +1,8 @@
 //! One tick of one job: claim, run with limits, retry, release, record.
 
 use std::any::Any;
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -225,9 +221,11 @@ async fn attempt_once(
             error: "missing state".into(),
         };
     };
-    let mut future = CatchUnwind(future);
+    // The job runs in its own task, so a job that blocks its thread cannot
+    // stall this one: the timeout and the lock watchdog keep running.
+    let mut task = AbortOnDrop(tokio::spawn(future.instrument(tracing::Span::current())));
     let finished = tokio::select! {
-        result = &mut future => Some(result),
+        result = &mut task.0 => Some(result),
         () = tokio::time::sleep_until(deadline) => None,
         () = cancel.cancelled() => None,
     };
@@ -235,23 +233,27 @@ async fn attempt_once(
     let result = match finished {
         Some(result) => result,
         None => {
-            // Give the job a moment to observe cancelled() and clean up, then drop it.
+            // Give the job a moment to observe cancelled() and clean up, then
+            // abort it and wait until it has stopped.
             cancel.cancel();
-            match tokio::time::timeout(inner.cancel_grace, &mut future).await {
-                Ok(_) | Err(_) => {
-                    let duration_ms = started.elapsed().as_millis() as u64;
-                    if timed_out {
-                        error!(
-                            duration_ms,
-                            timeout_ms = job.timeout.as_millis() as u64,
-                            "run timed out and was cancelled"
-                        );
-                        return RunOutcome::TimedOut;
-                    }
-                    warn!(duration_ms, "run cancelled");
-                    return RunOutcome::Cancelled;
-                }
+            if tokio::time::timeout(inner.cancel_grace, &mut task.0)
+                .await
+                .is_err()
+            {
+                task.0.abort();
+                let _ = (&mut task.0).await;
             }
+            let duration_ms = started.elapsed().as_millis() as u64;
+            if timed_out {
+                error!(
+                    duration_ms,
+                    timeout_ms = job.timeout.as_millis() as u64,
+                    "run timed out and was cancelled"
+                );
+                return RunOutcome::TimedOut;
+            }
+            warn!(duration_ms, "run cancelled");
+            return RunOutcome::Cancelled;
         }
     };
     let duration_ms = started.elapsed().as_millis() as u64;
@@ -270,26 +272,24 @@ async fn attempt_once(
             error!(duration_ms, attempt, error = %error, "run failed");
             RunOutcome::Failed { error }
         }
-        Err(message) => {
+        Err(join_error) => {
+            let message = match join_error.try_into_panic() {
+                Ok(payload) => panic_message(payload.as_ref()),
+                Err(_) => "the job's task was cancelled".to_owned(),
+            };
             error!(duration_ms, panic = %message, "run panicked; the scheduler carries on");
             RunOutcome::Panicked { message }
         }
     }
 }
 
-/// Polls a job, turning a panic inside it into an `Err` with the panic message.
-struct CatchUnwind(crate::__private::JobFuture);
+/// Aborts the job's task if the run is dropped before it ends (a runtime
+/// shutting down), so no job outlives its run.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
-impl Future for CatchUnwind {
-    type Output = Result<Result<(), String>, String>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let future = &mut self.0;
-        match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
-            Err(payload) => Poll::Ready(Err(panic_message(payload.as_ref()))),
-        }
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
