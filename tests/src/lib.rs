@@ -273,3 +273,117 @@ pub mod paused {
             + chrono::Duration::seconds(seconds)
     }
 }
+
+/// Several schedulers running side by side, as the instances of a fleet.
+pub mod fleet {
+    use std::time::Duration;
+
+    use cronlock::Scheduler;
+    use tokio::task::JoinHandle;
+
+    /// Schedulers started by [`start`], each running for a set time.
+    #[derive(Debug)]
+    pub struct Running(Vec<JoinHandle<Result<(), cronlock::Error>>>);
+
+    /// Starts every scheduler on its own task; each shuts down after `duration`.
+    pub fn start(schedulers: &[Scheduler], duration: Duration) -> Running {
+        Running(
+            schedulers
+                .iter()
+                .map(|scheduler| {
+                    let scheduler = scheduler.clone();
+                    tokio::spawn(
+                        async move { scheduler.run_until(tokio::time::sleep(duration)).await },
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    impl Running {
+        /// Waits until every scheduler has shut down.
+        ///
+        /// # Panics
+        ///
+        /// When a scheduler failed or its task panicked.
+        pub async fn finish(self) {
+            for handle in self.0 {
+                handle
+                    .await
+                    .expect("scheduler task")
+                    .expect("scheduler ran");
+            }
+        }
+    }
+}
+
+/// Captured `tracing` output, for tests of what the scheduler logs.
+pub mod logs {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::fmt::MakeWriter;
+
+    /// Everything the subscriber from [`LogCapture::subscriber`] wrote.
+    #[derive(Debug, Clone, Default)]
+    pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+    impl LogCapture {
+        /// A plain-text subscriber (no colours, no timestamps) writing here, up to DEBUG.
+        pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + use<> {
+            tracing_subscriber::fmt()
+                .with_writer(self.clone())
+                .with_ansi(false)
+                .without_time()
+                .with_max_level(tracing::Level::DEBUG)
+                .finish()
+        }
+
+        /// The captured lines.
+        pub fn lines(&self) -> Vec<String> {
+            let bytes = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            String::from_utf8_lossy(&bytes)
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        }
+
+        /// Asserts that one line contains every needle.
+        ///
+        /// # Panics
+        ///
+        /// When no line does; the message shows every line.
+        pub fn assert_logged(&self, needles: &[&str]) {
+            let lines = self.lines();
+            assert!(
+                lines
+                    .iter()
+                    .any(|line| needles.iter().all(|needle| line.contains(needle))),
+                "no line contains all of {needles:?}:\n{}",
+                lines.join("\n")
+            );
+        }
+    }
+
+    impl Write for LogCapture {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for LogCapture {
+        type Writer = LogCapture;
+
+        fn make_writer(&'a self) -> LogCapture {
+            self.clone()
+        }
+    }
+}

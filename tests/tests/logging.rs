@@ -1,66 +1,17 @@
 //! The scheduler's `tracing` events carry structured fields, and a run's span
 //! puts job and tick on everything logged inside the job.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use cronlock::{Job, JobContext};
+use cronlock_tests::logs::LogCapture;
 use cronlock_tests::paused::{builder, run_for};
-use tracing_subscriber::fmt::MakeWriter;
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
-impl Capture {
-    fn lines(&self) -> Vec<String> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
-fn capture() -> (Capture, tracing::subscriber::DefaultGuard) {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(capture.clone())
-        .with_ansi(false)
-        .without_time()
-        .with_max_level(tracing::Level::DEBUG)
-        .finish();
-    (
-        capture.clone(),
-        tracing::subscriber::set_default(subscriber),
-    )
-}
-
-fn assert_logged(lines: &[String], needles: &[&str]) {
-    assert!(
-        lines
-            .iter()
-            .any(|line| needles.iter().all(|needle| line.contains(needle))),
-        "no line contains all of {needles:?}:\n{}",
-        lines.join("\n")
-    );
+fn capture() -> (LogCapture, tracing::subscriber::DefaultGuard) {
+    let capture = LogCapture::default();
+    let guard = tracing::subscriber::set_default(capture.subscriber());
+    (capture, guard)
 }
 
 #[tokio::test(start_paused = true)]
@@ -91,60 +42,38 @@ async fn lifecycle_events_have_structured_fields() {
         .await
         .unwrap();
     run_for(&scheduler, Duration::from_millis(2_000)).await;
-    let lines = capture.lines();
-    assert_logged(
-        &lines,
-        &["WARN", "only safe when a single instance runs these jobs"],
-    );
-    assert_logged(
-        &lines,
-        &[
-            "INFO",
-            "job registered",
-            "job=ok",
-            "spec=*/2 * * * * *",
-            "tz=UTC",
-        ],
-    );
-    assert_logged(&lines, &["INFO", "scheduler started", "jobs=3"]);
-    assert_logged(
-        &lines,
-        &[
-            "INFO",
-            "job{job=ok tick=2027-01-01 00:00:02 UTC}",
-            "run started",
-            "attempt=1",
-        ],
-    );
-    assert_logged(
-        &lines,
-        &[
-            "INFO",
-            "job{job=ok tick=2027-01-01 00:00:02 UTC}",
-            "inside the job",
-            "rows=3",
-        ],
-    );
-    assert_logged(
-        &lines,
-        &["INFO", "job{job=ok", "run completed", "duration_ms=0"],
-    );
-    assert_logged(
-        &lines,
-        &[
-            "ERROR",
-            "job{job=bad",
-            "run failed",
-            "error=disk full",
-            "duration_ms=",
-        ],
-    );
-    assert_logged(
-        &lines,
-        &["ERROR", "job{job=hang", "run timed out", "timeout_ms=500"],
-    );
-    assert_logged(&lines, &["INFO", "shutdown: claiming no new ticks"]);
-    assert_logged(&lines, &["INFO", "scheduler stopped"]);
+    capture.assert_logged(&["WARN", "only safe when a single instance runs these jobs"]);
+    capture.assert_logged(&[
+        "INFO",
+        "job registered",
+        "job=ok",
+        "spec=*/2 * * * * *",
+        "tz=UTC",
+    ]);
+    capture.assert_logged(&["INFO", "scheduler started", "jobs=3"]);
+    capture.assert_logged(&[
+        "INFO",
+        "job{job=ok tick=2027-01-01 00:00:02 UTC}",
+        "run started",
+        "attempt=1",
+    ]);
+    capture.assert_logged(&[
+        "INFO",
+        "job{job=ok tick=2027-01-01 00:00:02 UTC}",
+        "inside the job",
+        "rows=3",
+    ]);
+    capture.assert_logged(&["INFO", "job{job=ok", "run completed", "duration_ms=0"]);
+    capture.assert_logged(&[
+        "ERROR",
+        "job{job=bad",
+        "run failed",
+        "error=disk full",
+        "duration_ms=",
+    ]);
+    capture.assert_logged(&["ERROR", "job{job=hang", "run timed out", "timeout_ms=500"]);
+    capture.assert_logged(&["INFO", "shutdown: claiming no new ticks"]);
+    capture.assert_logged(&["INFO", "scheduler stopped"]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -152,10 +81,7 @@ async fn zero_jobs_warn_with_the_linker_hint() {
     let (capture, _guard) = capture();
     let scheduler = builder().build().await.unwrap();
     run_for(&scheduler, Duration::from_millis(10)).await;
-    assert_logged(
-        &capture.lines(),
-        &["WARN", "no jobs registered", "library crate"],
-    );
+    capture.assert_logged(&["WARN", "no jobs registered", "library crate"]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -189,12 +115,9 @@ async fn a_tick_taken_elsewhere_is_logged_at_debug() {
     );
     ra.unwrap();
     rb.unwrap();
-    assert_logged(
-        &capture.lines(),
-        &[
-            "DEBUG",
-            "job{job=shared",
-            "another instance holds this tick",
-        ],
-    );
+    capture.assert_logged(&[
+        "DEBUG",
+        "job{job=shared",
+        "another instance holds this tick",
+    ]);
 }

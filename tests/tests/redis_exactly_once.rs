@@ -8,8 +8,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use cronlock::clock::OffsetClock;
 use cronlock::lock::RedisLockConfig;
 use cronlock::{Job, JobContext, Scheduler};
-use cronlock_tests::RedisServer;
 use cronlock_tests::paused::Log;
+use cronlock_tests::{RedisServer, fleet};
 use redis::AsyncCommands;
 
 type Ledger = Log<(usize, DateTime<Utc>, u64)>;
@@ -57,16 +57,9 @@ async fn run_and_check(skews_ms: &[i64], seconds: u64) {
         schedulers.push(instance(&redis, index, *skew, &ledger).await);
     }
     let begin = Utc::now();
-    let runs = schedulers.iter().map(|s| {
-        let s = s.clone();
-        tokio::spawn(async move {
-            s.run_until(tokio::time::sleep(Duration::from_secs(seconds)))
-                .await
-        })
-    });
-    for run in runs.collect::<Vec<_>>() {
-        run.await.unwrap().unwrap();
-    }
+    fleet::start(&schedulers, Duration::from_secs(seconds))
+        .finish()
+        .await;
     let end = Utc::now();
 
     let in_start_order = ledger.entries();

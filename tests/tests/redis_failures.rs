@@ -2,28 +2,15 @@
 //! without double runs); bad credentials and unreachable servers are clear
 //! startup errors; a lost run lock cancels the run.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use cronlock::lock::RedisLockConfig;
 use cronlock::{Error, Job, JobContext, Scheduler};
+use cronlock_tests::fleet;
+use cronlock_tests::logs::LogCapture;
 use cronlock_tests::paused::Log;
 use cronlock_tests::{RedisServer, free_port};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn builder(url: &str) -> cronlock::SchedulerBuilder {
     Scheduler::builder()
@@ -33,13 +20,9 @@ fn builder(url: &str) -> cronlock::SchedulerBuilder {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_is_survived_logged_once_and_nothing_runs_twice() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_global_default(subscriber);
+    let capture = LogCapture::default();
+    // Global: the schedulers log from their own tasks and threads.
+    let _ = tracing::subscriber::set_global_default(capture.subscriber());
 
     let mut redis = RedisServer::start();
     let ledger: Log<(usize, DateTime<Utc>)> = Log::default();
@@ -62,16 +45,7 @@ async fn an_outage_is_survived_logged_once_and_nothing_runs_twice() {
                 .unwrap(),
         );
     }
-    let runs: Vec<_> = schedulers
-        .iter()
-        .map(|s| {
-            let s = s.clone();
-            tokio::spawn(async move {
-                s.run_until(tokio::time::sleep(Duration::from_secs(14)))
-                    .await
-            })
-        })
-        .collect();
+    let running = fleet::start(&schedulers, Duration::from_secs(14));
 
     tokio::time::sleep(Duration::from_secs(3)).await;
     redis.kill();
@@ -84,9 +58,7 @@ async fn an_outage_is_survived_logged_once_and_nothing_runs_twice() {
     })
     .await
     .unwrap();
-    for run in runs {
-        run.await.unwrap().unwrap();
-    }
+    running.finish().await;
 
     let entries = ledger.entries();
     let mut ticks: Vec<DateTime<Utc>> = entries.iter().map(|(_, t)| *t).collect();
@@ -116,7 +88,7 @@ async fn an_outage_is_survived_logged_once_and_nothing_runs_twice() {
         "ran while Redis was down (not fail closed): {during:?}"
     );
 
-    let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let log = capture.lines().join("\n");
     let outage_errors = log
         .lines()
         .filter(|l| l.contains("not running ticks while Redis is unreachable"))

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use cronlock::lock::RedisLockConfig;
 use cronlock::{Job, JobContext, Scheduler};
-use cronlock_tests::RedisServer;
 use cronlock_tests::paused::Log;
+use cronlock_tests::{RedisServer, fleet};
 
 async fn no_overlap_when_runs_outlive_the_lock_ttl(blocking: bool) {
     let redis = RedisServer::start();
@@ -47,19 +47,9 @@ async fn no_overlap_when_runs_outlive_the_lock_ttl(blocking: bool) {
             .unwrap();
         schedulers.push(scheduler);
     }
-    let handles: Vec<_> = schedulers
-        .iter()
-        .map(|s| {
-            let s = s.clone();
-            tokio::spawn(async move {
-                s.run_until(tokio::time::sleep(Duration::from_secs(8)))
-                    .await
-            })
-        })
-        .collect();
-    for handle in handles {
-        handle.await.unwrap().unwrap();
-    }
+    fleet::start(&schedulers, Duration::from_secs(8))
+        .finish()
+        .await;
     let mut runs = runs.entries();
     runs.sort_by_key(|(_, start, _)| *start);
     assert!(runs.len() >= 2, "{runs:?}");
