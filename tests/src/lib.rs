@@ -4,6 +4,8 @@
 //! stops it when dropped. Nothing is mocked: when `redis-server` is missing
 //! the test fails and says how to install it.
 
+pub mod chaos;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;

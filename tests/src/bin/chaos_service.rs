@@ -1,0 +1,133 @@
+//! The service the chaos driver starts N times: five jobs of different
+//! shapes, each run writing `start` and `end` lines to this process's ledger.
+//!
+//! Environment: `REDIS_URL`, `CHAOS_LEDGER` (file to append to),
+//! `CHAOS_SKEW_MS` (this instance's clock offset, may be negative).
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cronlock::clock::OffsetClock;
+use cronlock::lock::RedisLockConfig;
+use cronlock::{Job, JobContext, Scheduler};
+
+/// Appends one line per event; `O_APPEND` writes of one line do not interleave.
+struct Ledger {
+    file: std::sync::Mutex<std::fs::File>,
+}
+
+impl Ledger {
+    fn write(&self, event: &str, ctx: &JobContext, detail: &str) {
+        let real_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let line = format!(
+            "{event} {} {} {} {} {real_ms} {detail}\n",
+            ctx.job_name(),
+            ctx.tick().timestamp_millis(),
+            std::process::id(),
+            ctx.fencing_token()
+        );
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        // A failed ledger write would hide a run from the checker: stop loudly.
+        file.write_all(line.as_bytes()).expect("ledger write");
+    }
+}
+
+/// A job that records its start, runs `work`, and records its end.
+fn job<F, Fut>(ledger: &Arc<Ledger>, name: &str, spec: &str, timeout: Duration, work: F) -> Job
+where
+    F: Fn(JobContext) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = &'static str> + Send + 'static,
+{
+    let ledger = Arc::clone(ledger);
+    let work = Arc::new(work);
+    Job::new(name, spec, timeout, move |ctx: JobContext| {
+        let (ledger, work) = (Arc::clone(&ledger), Arc::clone(&work));
+        async move {
+            ledger.write("start", &ctx, "-");
+            let how = work(ctx.clone()).await;
+            ledger.write("end", &ctx, how);
+        }
+    })
+}
+
+/// Sleeps `duration` unless the run is cancelled first.
+async fn work_for(ctx: &JobContext, duration: Duration) -> &'static str {
+    tokio::select! {
+        () = tokio::time::sleep(duration) => "ok",
+        () = ctx.cancelled() => "cancelled",
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), cronlock::Error> {
+    cronlock::init_tracing();
+    let path = std::env::var("CHAOS_LEDGER").expect("CHAOS_LEDGER is set");
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .expect("ledger opens");
+    let ledger = Arc::new(Ledger {
+        file: std::sync::Mutex::new(file),
+    });
+    let skew_ms: i64 = std::env::var("CHAOS_SKEW_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let url = std::env::var("REDIS_URL").expect("REDIS_URL is set");
+
+    let scheduler = Scheduler::builder()
+        .registered_jobs(false)
+        .redis_config(RedisLockConfig::new(url).connection_timeout(Duration::from_millis(500)))
+        .clock(OffsetClock::new(chrono::Duration::milliseconds(skew_ms)))
+        .cancel_grace(Duration::from_millis(500))
+        .job(job(
+            &ledger,
+            "every_1s",
+            "* * * * * *",
+            Duration::from_secs(5),
+            |ctx| async move { work_for(&ctx, Duration::from_millis(50)).await },
+        ))
+        .job(job(
+            &ledger,
+            "every_2s",
+            "*/2 * * * * *",
+            Duration::from_secs(5),
+            |ctx| async move { work_for(&ctx, Duration::from_millis(50)).await },
+        ))
+        // Runs 2.5 s every second: with overlap = skip, most ticks find it running.
+        .job(job(
+            &ledger,
+            "long",
+            "* * * * * *",
+            Duration::from_secs(10),
+            |ctx| async move { work_for(&ctx, Duration::from_millis(2_500)).await },
+        ))
+        .job(job(
+            &ledger,
+            "panicky",
+            "* * * * * *",
+            Duration::from_secs(5),
+            |ctx| async move {
+                if ctx.tick().timestamp() % 3 == 0 {
+                    panic!("chaos: planned panic");
+                }
+                "ok"
+            },
+        ))
+        // Times out after 1 s every 3 s.
+        .job(job(
+            &ledger,
+            "times_out",
+            "*/3 * * * * *",
+            Duration::from_secs(1),
+            |ctx| async move { work_for(&ctx, Duration::from_secs(30)).await },
+        ))
+        .build()
+        .await?;
+    scheduler.run().await
+}
