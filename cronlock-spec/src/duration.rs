@@ -24,7 +24,7 @@ pub fn parse_duration(input: &str) -> Result<Duration, SpecError> {
 fn parse_parts(input: &str) -> Result<Duration, SpecError> {
     let bytes = input.as_bytes();
     if input.trim().is_empty() {
-        return Err(bad(0..input.len().max(1), "duration is empty")
+        return Err(bad(0..input.len(), "duration is empty")
             .with_hint("write a number and a unit, such as \"90s\", \"2m\" or \"1h30m\""));
     }
     let mut total = Duration::ZERO;

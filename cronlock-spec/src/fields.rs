@@ -335,11 +335,15 @@ fn parse_piece(field: Field, piece: &str, offset: usize) -> Result<(u64, bool), 
                 (low, high, false)
             }
             // robfig/cron: `N/step` runs from N to the end of the field.
-            None if step_text.is_some() => (
-                parse_value(field, range_text, offset)?,
-                field.wildcard_max(),
-                false,
-            ),
+            None if step_text.is_some() => {
+                // `7/2` in day-of-week starts on Sunday, which the walk to
+                // Saturday (6) must reach as 0.
+                let start = match parse_value(field, range_text, offset)? {
+                    7 if field == Field::DayOfWeek => 0,
+                    start => start,
+                };
+                (start, field.wildcard_max(), false)
+            }
             None => {
                 let value = parse_value(field, range_text, offset)?;
                 (value, value, false)
@@ -360,6 +364,14 @@ fn parse_piece(field: Field, piece: &str, offset: usize) -> Result<(u64, bool), 
             Some(next) => next,
             None => break,
         };
+    }
+    if bits == 0 {
+        return Err(SpecError::new(
+            SpecErrorKind::Syntax,
+            Some(field),
+            offset..offset + piece.len(),
+            format!("{field} `{piece}` matches no value ({})", field.allowed()),
+        ));
     }
     // robfig/cron keeps the star only for `*` and `*/1`.
     Ok((bits, star && step == 1))

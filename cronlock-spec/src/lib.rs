@@ -77,7 +77,7 @@ fn parse_inner(input: &str) -> Result<ParsedSpec, SpecError> {
         return Err(SpecError::new(
             SpecErrorKind::Empty,
             None,
-            0..input.len().max(1),
+            0..input.len(),
             "cron spec is empty",
         )
         .with_hint(
@@ -91,6 +91,17 @@ fn parse_inner(input: &str) -> Result<ParsedSpec, SpecError> {
         if let Some(after) = rest.strip_prefix(prefix) {
             let name_len = after.find(char::is_whitespace).unwrap_or(after.len());
             let name_offset = start + prefix.len();
+            if name_len == 0 {
+                return Err(SpecError::new(
+                    SpecErrorKind::UnknownTimeZone,
+                    None,
+                    start..name_offset,
+                    format!("{prefix} has no time-zone name"),
+                )
+                .with_hint(format!(
+                    "write the zone right after `=`, such as \"{prefix}Europe/Berlin 0 0 2 * * *\""
+                )));
+            }
             tz = Some(parse_time_zone(&after[..name_len]).map_err(|err| err.shifted(name_offset))?);
             body_offset = name_offset + name_len;
             break;
@@ -116,6 +127,15 @@ fn parse_descriptor(text: &str) -> Result<SpecBody, SpecError> {
     let arg = after.trim();
 
     if word.eq_ignore_ascii_case("@every") {
+        if arg.is_empty() {
+            return Err(SpecError::new(
+                SpecErrorKind::BadInterval,
+                None,
+                0..word_len,
+                "@every needs an interval",
+            )
+            .with_hint("write, for example, \"@every 30s\" or \"@every 1h30m\""));
+        }
         let interval = parse_duration(arg).map_err(|err| err.shifted(arg_offset))?;
         let span = arg_offset..arg_offset + arg.len().max(1);
         if interval < Duration::from_secs(1) || interval.subsec_nanos() != 0 {

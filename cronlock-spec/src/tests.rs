@@ -78,6 +78,12 @@ fn robfig_single_value_step_runs_to_the_end_of_the_field() {
     assert_eq!(values("5/15 * * * * *", Field::Second), vec![5, 20, 35, 50]);
     assert_eq!(values("0 0 3/8 * * *", Field::Hour), vec![3, 11, 19]);
     assert_eq!(values("0 0 0 * * 1/2", Field::DayOfWeek), vec![1, 3, 5]);
+    // Found by the fuzzer: 7 is Sunday, so `7/2` starts there.
+    assert_eq!(values("0 0 0 * * 7/2", Field::DayOfWeek), vec![0, 2, 4, 6]);
+    assert_eq!(
+        values("0 0 0 * * 7/1", Field::DayOfWeek),
+        (0..=6).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -134,6 +140,11 @@ fn unknown_time_zone_marks_the_name_and_suggests() {
     assert_eq!(&spec[err.span()], "Asia/Shangai");
     assert_eq!(err.hint(), Some("did you mean \"Asia/Shanghai\"?"));
     assert_eq!(closest_time_zones("Shanghai"), vec!["Asia/Shanghai"]);
+    let err = error("CRON_TZ= 0 0 2 * * *");
+    assert_eq!(
+        (err.kind(), err.span()),
+        (SpecErrorKind::UnknownTimeZone, 0..8)
+    );
 }
 
 #[test]
@@ -322,7 +333,8 @@ fn descriptor_errors() {
     assert_eq!(err.kind(), SpecErrorKind::UnknownDescriptor);
     assert_eq!(error("@every 500ms").kind(), SpecErrorKind::BadInterval);
     assert_eq!(error("@every 1500ms").kind(), SpecErrorKind::BadInterval);
-    assert_eq!(error("@every").kind(), SpecErrorKind::BadDuration);
+    assert_eq!(error("@every").kind(), SpecErrorKind::BadInterval);
+    assert_eq!(error("@every").span(), 0..6);
     let spec = "@every 30x";
     assert_eq!(&spec[error(spec).span()], "x");
     assert_eq!(error("@daily 5").kind(), SpecErrorKind::Syntax);

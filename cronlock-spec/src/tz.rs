@@ -18,7 +18,7 @@ pub fn parse_time_zone(name: &str) -> Result<Tz, SpecError> {
         let err = SpecError::new(
             SpecErrorKind::UnknownTimeZone,
             None,
-            0..name.len().max(1),
+            0..name.len(),
             format!("unknown time zone `{name}`: expected an IANA name such as \"Europe/Berlin\""),
         )
         .with_input(name);

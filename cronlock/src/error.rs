@@ -1,10 +1,15 @@
 //! The one public error type of the runtime.
 
+use std::fmt;
+
 use crate::lock::LockError;
 use crate::schedule::SpecError;
 
 /// Why a scheduler could not be built or run. Every job error names the job.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the message too (with the spec and a caret under the
+/// mistake), so `fn main() -> Result<(), cronlock::Error>` reports readably.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A job's cron spec does not parse.
@@ -84,4 +89,29 @@ pub enum Error {
     /// `run` was called on a scheduler that is already running or has run.
     #[error("this scheduler has already been started; build a new one")]
     AlreadyStarted,
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")?;
+        match self {
+            Error::InvalidSpec { source, .. }
+            | Error::InvalidTimeZone { source, .. }
+            | Error::InvalidOverride { source, .. } => {
+                // The report's first line is the message already printed.
+                for line in source.report().lines().skip(1) {
+                    write!(f, "\n{line}")?;
+                }
+                Ok(())
+            }
+            _ => {
+                let mut cause = std::error::Error::source(self);
+                while let Some(err) = cause {
+                    write!(f, "\ncaused by: {err}")?;
+                    cause = err.source();
+                }
+                Ok(())
+            }
+        }
+    }
 }

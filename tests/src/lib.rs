@@ -5,6 +5,7 @@
 //! the test fails and says how to install it.
 
 pub mod chaos;
+pub mod fuzz;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
