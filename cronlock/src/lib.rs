@@ -105,6 +105,7 @@ mod context;
 mod error;
 mod job;
 pub mod lock;
+pub mod metrics;
 pub mod schedule;
 mod scheduler;
 mod shutdown;

@@ -384,6 +384,7 @@ impl RedisLock {
     fn record_offset(&self, redis_now_ms: i64, local: DateTime<Utc>) {
         let offset = redis_now_ms - local.timestamp_millis();
         self.offset_ms.store(offset, Ordering::Relaxed);
+        crate::metrics::clock_offset(offset);
         let limit = (self.skew_margin.as_millis() / 2) as i64;
         let over = offset.abs() > limit;
         if over && !self.offset_warned.swap(true, Ordering::Relaxed) {

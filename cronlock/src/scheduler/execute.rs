@@ -15,6 +15,7 @@ use super::{Inner, JobEntry, LastRun, RunOutcome};
 use crate::context::JobContext;
 use crate::job::{Overlap, Runner};
 use crate::lock::{Claim, ClaimRequest, Claimed};
+use crate::metrics;
 
 /// How long to wait before claiming again a tick the lock called too early.
 const TOO_EARLY_RETRY: Duration = Duration::from_millis(200);
@@ -35,6 +36,7 @@ pub(super) async fn run_due(
             if busy {
                 info_span!("job", job = %job.name, tick = %tick)
                     .in_scope(|| info!("skipped: the previous run is still going"));
+                metrics::tick_not_run(&job.name, "skipped_overlap", 1);
             }
             !busy
         })
@@ -67,10 +69,12 @@ pub(super) async fn run_due(
                     );
                 }
                 Ok(Claimed::TickTaken) => {
-                    span.in_scope(|| debug!("skipped: another instance holds this tick"))
+                    span.in_scope(|| debug!("skipped: another instance holds this tick"));
+                    metrics::tick_not_run(&job.name, "skipped_elsewhere", 1);
                 }
                 Ok(Claimed::StillRunning) => {
-                    span.in_scope(|| info!("skipped: a previous run still holds the lock"))
+                    span.in_scope(|| info!("skipped: a previous run still holds the lock"));
+                    metrics::tick_not_run(&job.name, "skipped_overlap", 1);
                 }
                 Ok(Claimed::TooEarly) => {
                     span.in_scope(|| {
@@ -79,11 +83,15 @@ pub(super) async fn run_due(
                     too_early.push((job, tick));
                 }
                 Err(err) if err.is_reported() => {
+                    metrics::lock_error();
                     span.in_scope(|| debug!(error = %err, "not running this tick: no lock"))
                 }
-                Err(err) => span.in_scope(
-                    || error!(error = %err, "not running this tick: the lock could not be claimed"),
-                ),
+                Err(err) => {
+                    metrics::lock_error();
+                    span.in_scope(
+                        || error!(error = %err, "not running this tick: the lock could not be claimed"),
+                    )
+                }
             }
         }
         pending = too_early;
@@ -118,12 +126,15 @@ async fn run_claimed(
     };
     job.running.fetch_sub(1, Ordering::SeqCst);
     if let Err(err) = inner.lock.release(&claim).await {
+        metrics::lock_error();
         warn!(error = %err, "could not release the run lock; it expires after its TTL");
     }
+    let duration = started.elapsed();
+    metrics::run_finished(&job.name, &outcome, duration);
     job.status().last = Some(LastRun {
         tick: claim.tick,
         outcome,
-        duration: started.elapsed(),
+        duration,
     });
 }
 
@@ -146,9 +157,11 @@ async fn keep_lock(inner: &Inner, job: &JobEntry, claim: &Claim, run_cancel: &Ca
             }
             // A failed extension is retried until the lock would have expired.
             Err(err) if last_success.elapsed() < job.lock_ttl => {
+                metrics::lock_error();
                 warn!(error = %err, "could not extend the run lock; retrying")
             }
             Err(err) => {
+                metrics::lock_error();
                 error!(error = %err, "run lock could not be extended before it expired: cancelling the run");
                 run_cancel.cancel();
                 return;
@@ -209,6 +222,9 @@ async fn attempt_once(
         cancel.clone(),
     );
     info!(attempt, fencing_token = claim.fencing_token, "run started");
+    if attempt == 1 {
+        metrics::lateness(&job.name, inner.clock.now() - claim.tick);
+    }
     let started = Instant::now();
     let future = match &job.runner {
         Runner::Closure(run) => Some(run(ctx.clone())),

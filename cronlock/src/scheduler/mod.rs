@@ -206,6 +206,7 @@ impl Scheduler {
         if let Err(err) = inner.lock.on_start(inner.clock.now()).await {
             warn!(error = %err, "the lock backend did not answer at start; ticks wait for it");
         }
+        crate::metrics::jobs_registered(inner.jobs.len());
         info!(jobs = inner.jobs.len(), "scheduler started");
         let stop_claims = CancellationToken::new();
         let stop_runs = CancellationToken::new();
@@ -330,6 +331,7 @@ impl Inner {
                     late_ms = late.num_milliseconds(),
                     "scheduler was late: skipped missed ticks"
                 );
+                crate::metrics::tick_not_run(&job.name, "missed", missed + u64::from(!on_time));
             }
             if on_time {
                 due.push((Arc::clone(job), latest));
