@@ -32,6 +32,7 @@ struct ContextInner {
     fencing_token: u64,
     cancel: CancellationToken,
     skip_reason: Mutex<Option<String>>,
+    no_retry: std::sync::atomic::AtomicBool,
 }
 
 impl JobContext {
@@ -50,6 +51,7 @@ impl JobContext {
                 fencing_token,
                 cancel,
                 skip_reason: Mutex::new(None),
+                no_retry: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -96,6 +98,32 @@ impl JobContext {
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
         *slot = Some(reason.into());
+    }
+
+    /// Marks a failure of this run as permanent: the error the job returns
+    /// next is not retried, whatever `retries` says.
+    ///
+    /// ```
+    /// async fn import(ctx: cronlock::JobContext) -> Result<(), String> {
+    ///     let config_ok = false;
+    ///     if !config_ok {
+    ///         ctx.no_retry(); // retrying cannot fix a bad configuration
+    ///         return Err("bad configuration".into());
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn no_retry(&self) {
+        self.inner
+            .no_retry
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub(crate) fn retry_allowed(&self) -> bool {
+        !self
+            .inner
+            .no_retry
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub(crate) fn skip_reason(&self) -> Option<String> {

@@ -179,21 +179,40 @@ async fn attempts(
     run_cancel: &CancellationToken,
 ) -> RunOutcome {
     let deadline = started + job.timeout;
+    // Never retry into the next tick: that one belongs to the next run.
+    let next_tick = job
+        .schedule
+        .next_after(claim.tick)
+        .and_then(|next| (next - inner.clock.now()).to_std().ok())
+        .map_or(deadline, |until| started.max(Instant::now()) + until);
     let total = job.options.retries.saturating_add(1);
     let mut backoff = job.options.backoff;
     let mut attempt = 1;
     loop {
-        let outcome = attempt_once(inner, job, claim, attempt, deadline, run_cancel).await;
+        let (outcome, retry_allowed) =
+            attempt_once(inner, job, claim, attempt, deadline, run_cancel).await;
         let RunOutcome::Failed { .. } = &outcome else {
             return outcome;
         };
-        let retry_at = Instant::now() + backoff;
-        if attempt >= total || retry_at >= deadline || run_cancel.is_cancelled() {
+        let wait = with_jitter(backoff.min(MAX_BACKOFF), &claim.token, attempt);
+        let retry_at = Instant::now() + wait;
+        if !retry_allowed {
+            info!(
+                attempt,
+                "not retrying: the job marked the failure permanent"
+            );
+            return outcome;
+        }
+        if attempt >= total
+            || retry_at >= deadline
+            || retry_at >= next_tick
+            || run_cancel.is_cancelled()
+        {
             return outcome;
         }
         info!(
             attempt,
-            backoff_ms = backoff.as_millis() as u64,
+            backoff_ms = wait.as_millis() as u64,
             "retrying after failure"
         );
         tokio::select! {
@@ -205,6 +224,21 @@ async fn attempts(
     }
 }
 
+/// The longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// `backoff` scaled by a factor between 0.8 and 1.2, so instances retrying
+/// the same failing dependency do not all come back at once.
+fn with_jitter(backoff: Duration, token: &str, attempt: u32) -> Duration {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (token, attempt).hash(&mut hasher);
+    let factor = 0.8 + (hasher.finish() % 401) as f64 / 1000.0;
+    backoff.mul_f64(factor)
+}
+
+/// One attempt; also says whether a failure may be retried (the job can
+/// mark it permanent with [`JobContext::no_retry`]).
 async fn attempt_once(
     inner: &Inner,
     job: &JobEntry,
@@ -212,7 +246,7 @@ async fn attempt_once(
     attempt: u32,
     deadline: Instant,
     run_cancel: &CancellationToken,
-) -> RunOutcome {
+) -> (RunOutcome, bool) {
     let cancel = run_cancel.child_token();
     let ctx = JobContext::new(
         Arc::clone(&job.name),
@@ -221,6 +255,19 @@ async fn attempt_once(
         claim.fencing_token,
         cancel.clone(),
     );
+    let outcome = run_attempt(inner, job, claim, &ctx, cancel, deadline).await;
+    (outcome, ctx.retry_allowed())
+}
+
+async fn run_attempt(
+    inner: &Inner,
+    job: &JobEntry,
+    claim: &Claim,
+    ctx: &JobContext,
+    cancel: CancellationToken,
+    deadline: Instant,
+) -> RunOutcome {
+    let attempt = ctx.attempt();
     info!(attempt, fencing_token = claim.fencing_token, "run started");
     if attempt == 1 {
         metrics::lateness(&job.name, inner.clock.now() - claim.tick);
