@@ -77,6 +77,12 @@ pub enum Error {
         #[source]
         source: Box<SpecError>,
     },
+    /// An operation named a job this scheduler does not have.
+    #[error("there is no job named `{job}`")]
+    UnknownJob {
+        /// The name given.
+        job: String,
+    },
     /// The environment asks for something this build cannot do.
     #[error("configuration: {0}")]
     Config(String),

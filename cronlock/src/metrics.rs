@@ -4,7 +4,7 @@
 //!
 //! | name | kind | labels |
 //! |---|---|---|
-//! | `cronlock_job_runs_total` | counter | `job`, `outcome`: `ok`, `failed`, `timed_out`, `panicked`, `skipped`, `cancelled`, `skipped_overlap`, `skipped_elsewhere`, `missed` |
+//! | `cronlock_job_runs_total` | counter | `job`, `outcome`: `ok`, `failed`, `timed_out`, `panicked`, `skipped`, `cancelled`, `skipped_overlap`, `skipped_elsewhere`, `missed`, `paused` |
 //! | `cronlock_job_duration_seconds` | histogram | `job` |
 //! | `cronlock_job_lateness_seconds` | histogram (start − tick) | `job` |
 //! | `cronlock_lock_errors_total` | counter | |
@@ -29,19 +29,12 @@ pub const JOBS_REGISTERED: &str = "cronlock_jobs_registered";
 pub const CLOCK_OFFSET_SECONDS: &str = "cronlock_clock_offset_seconds";
 
 pub(crate) fn run_finished(job: &str, outcome: &RunOutcome, duration: Duration) {
-    let label = match outcome {
-        RunOutcome::Completed => "ok",
-        RunOutcome::Failed { .. } => "failed",
-        RunOutcome::TimedOut => "timed_out",
-        RunOutcome::Panicked { .. } => "panicked",
-        RunOutcome::Skipped { .. } => "skipped",
-        RunOutcome::Cancelled => "cancelled",
-    };
+    let label = outcome.label();
     ::metrics::counter!(RUNS_TOTAL, "job" => job.to_owned(), "outcome" => label).increment(1);
     ::metrics::histogram!(DURATION_SECONDS, "job" => job.to_owned()).record(duration.as_secs_f64());
 }
 
-/// A tick this instance did not run: `skipped_overlap`, `skipped_elsewhere` or `missed`.
+/// A tick this instance did not run: `skipped_overlap`, `skipped_elsewhere`, `missed` or `paused`.
 pub(crate) fn tick_not_run(job: &str, outcome: &'static str, count: u64) {
     ::metrics::counter!(RUNS_TOTAL, "job" => job.to_owned(), "outcome" => outcome).increment(count);
 }

@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -9,6 +9,7 @@ use super::redis::claim_window;
 use super::{
     BoxFuture, Claim, ClaimRequest, Claimed, Lock, LockError, next_fencing_token, random_token,
 };
+use super::{Control, HistoryEntry};
 use crate::job::Overlap;
 
 /// One clock in one process: the skew part of the window is the Redis default's.
@@ -27,6 +28,14 @@ const DEFAULT_SKEW_MARGIN: Duration = Duration::from_secs(2);
 #[derive(Debug, Default)]
 pub struct MemoryLock {
     jobs: Mutex<HashMap<String, JobLock>>,
+    control: Mutex<ControlState>,
+}
+
+#[derive(Debug, Default)]
+struct ControlState {
+    history: HashMap<String, VecDeque<HistoryEntry>>,
+    paused: BTreeSet<String>,
+    triggers: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -41,6 +50,13 @@ impl MemoryLock {
     /// An empty lock.
     pub fn new() -> MemoryLock {
         MemoryLock::default()
+    }
+
+    fn with_control<T>(&self, f: impl FnOnce(&mut ControlState) -> T) -> T {
+        f(&mut self
+            .control
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner()))
     }
 
     fn with_job<T>(&self, job: &str, f: impl FnOnce(&mut JobLock) -> T) -> T {
@@ -126,6 +142,66 @@ impl Lock for MemoryLock {
 
     fn is_distributed(&self) -> bool {
         false
+    }
+
+    fn control(&self) -> Option<&dyn Control> {
+        Some(self)
+    }
+}
+
+impl Control for MemoryLock {
+    fn record_run<'a>(
+        &'a self,
+        job: &'a str,
+        entry: &'a HistoryEntry,
+        keep: usize,
+    ) -> BoxFuture<'a, Result<(), LockError>> {
+        self.with_control(|control| {
+            let runs = control.history.entry(job.to_owned()).or_default();
+            runs.push_front(entry.clone());
+            runs.truncate(keep);
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn history<'a>(&'a self, job: &'a str) -> BoxFuture<'a, Result<Vec<HistoryEntry>, LockError>> {
+        let runs = self.with_control(|control| {
+            control
+                .history
+                .get(job)
+                .map(|runs| runs.iter().cloned().collect())
+        });
+        Box::pin(async { Ok(runs.unwrap_or_default()) })
+    }
+
+    fn set_paused<'a>(
+        &'a self,
+        job: &'a str,
+        paused: bool,
+    ) -> BoxFuture<'a, Result<(), LockError>> {
+        self.with_control(|control| {
+            if paused {
+                control.paused.insert(job.to_owned());
+            } else {
+                control.paused.remove(job);
+            }
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn paused(&self) -> BoxFuture<'_, Result<BTreeSet<String>, LockError>> {
+        let paused = self.with_control(|control| control.paused.clone());
+        Box::pin(async { Ok(paused) })
+    }
+
+    fn trigger<'a>(&'a self, job: &'a str) -> BoxFuture<'a, Result<(), LockError>> {
+        self.with_control(|control| control.triggers.push(job.to_owned()));
+        Box::pin(async { Ok(()) })
+    }
+
+    fn take_triggers(&self) -> BoxFuture<'_, Result<Vec<String>, LockError>> {
+        let triggers = self.with_control(|control| std::mem::take(&mut control.triggers));
+        Box::pin(async { Ok(triggers) })
     }
 }
 

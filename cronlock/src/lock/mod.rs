@@ -4,6 +4,7 @@
 //! per (job, tick) across everything sharing the lock, and, for jobs with
 //! [`Overlap::Skip`], only while no earlier run of the job holds it.
 
+mod control;
 mod memory;
 mod redis;
 
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+pub use control::{Control, HistoryEntry};
 pub use memory::MemoryLock;
 pub use redis::{RedisLock, RedisLockConfig};
 
@@ -144,6 +146,11 @@ pub trait Lock: Send + Sync + fmt::Debug + 'static {
 
     /// True when the lock coordinates several processes (false: one process only).
     fn is_distributed(&self) -> bool;
+
+    /// History, pause/resume and triggers, if this backend shares them.
+    fn control(&self) -> Option<&dyn Control> {
+        None
+    }
 }
 
 /// A shared lock: several schedulers in one process can use one backend.
@@ -177,6 +184,10 @@ impl<L: Lock + ?Sized> Lock for std::sync::Arc<L> {
 
     fn is_distributed(&self) -> bool {
         (**self).is_distributed()
+    }
+
+    fn control(&self) -> Option<&dyn Control> {
+        (**self).control()
     }
 }
 

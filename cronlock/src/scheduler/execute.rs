@@ -11,10 +11,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
+use super::control::HISTORY_LEN;
 use super::{Inner, JobEntry, LastRun, RunOutcome};
 use crate::context::JobContext;
 use crate::job::{Overlap, Runner};
-use crate::lock::{Claim, ClaimRequest, Claimed};
+use crate::lock::{Claim, ClaimRequest, Claimed, HistoryEntry};
 use crate::metrics;
 
 /// How long to wait before claiming again a tick the lock called too early.
@@ -113,6 +114,7 @@ async fn run_claimed(
     stop_runs: CancellationToken,
 ) {
     let started = Instant::now();
+    let started_at = inner.clock.now();
     let run_cancel = stop_runs.child_token();
     let attempts = attempts(&inner, &job, &claim, started, &run_cancel);
     tokio::pin!(attempts);
@@ -131,6 +133,20 @@ async fn run_claimed(
     }
     let duration = started.elapsed();
     metrics::run_finished(&job.name, &outcome, duration);
+    if let Some(control) = inner.lock.control() {
+        let entry = HistoryEntry {
+            tick: claim.tick,
+            instance: inner.instance.to_string(),
+            started: started_at,
+            duration,
+            outcome: outcome.label().to_owned(),
+            error: outcome.message().map(str::to_owned),
+        };
+        if let Err(err) = control.record_run(&job.name, &entry, HISTORY_LEN).await {
+            metrics::lock_error();
+            warn!(error = %err, "could not record the run in the history");
+        }
+    }
     job.status().last = Some(LastRun {
         tick: claim.tick,
         outcome,

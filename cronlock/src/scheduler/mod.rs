@@ -2,7 +2,9 @@
 //! each due tick to its own run task.
 
 mod builder;
+mod control;
 mod execute;
+mod report;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -13,12 +15,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use builder::SchedulerBuilder;
+pub use report::{JobInfo, LastRun, RunOutcome};
 
 use crate::clock::Clock;
 use crate::error::Error;
@@ -62,6 +64,10 @@ struct Inner {
     cancel_grace: Duration,
     shutdown: CancellationToken,
     started: AtomicBool,
+    /// Jobs paused fleet-wide, as of the last control poll.
+    paused: Mutex<std::collections::BTreeSet<String>>,
+    /// This scheduler in run histories: `host:pid:random`.
+    instance: Arc<str>,
 }
 
 pub(crate) struct JobEntry {
@@ -80,64 +86,6 @@ pub(crate) struct JobEntry {
 struct JobStatus {
     next: Option<DateTime<Utc>>,
     last: Option<LastRun>,
-}
-
-/// How a run of a job ended on this instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RunOutcome {
-    /// The job returned `Ok`.
-    Completed,
-    /// The job returned an error (after any retries).
-    Failed {
-        /// The error, rendered.
-        error: String,
-    },
-    /// The run hit its timeout and was cancelled.
-    TimedOut,
-    /// The job panicked; the scheduler caught it.
-    Panicked {
-        /// The panic message.
-        message: String,
-    },
-    /// The job called [`crate::JobContext::skip`].
-    Skipped {
-        /// The reason it gave.
-        reason: String,
-    },
-    /// The run was cancelled by shutdown or a lost lock.
-    Cancelled,
-}
-
-/// The last run of a job on this instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LastRun {
-    /// The tick it ran for.
-    pub tick: DateTime<Utc>,
-    /// How it ended.
-    pub outcome: RunOutcome,
-    /// How long it took.
-    pub duration: Duration,
-}
-
-/// A job as [`Scheduler::list_jobs`] shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct JobInfo {
-    /// Name and lock key.
-    pub name: String,
-    /// The spec in force (after overrides).
-    pub spec: String,
-    /// The zone the spec is read in.
-    pub tz: Tz,
-    /// Per-run limit.
-    pub timeout: Duration,
-    /// Whether the job runs at all.
-    pub enabled: bool,
-    /// The next tick, once the scheduler runs.
-    pub next_fire: Option<DateTime<Utc>>,
-    /// The last run on this instance.
-    pub last_run: Option<LastRun>,
 }
 
 impl Scheduler {
@@ -161,6 +109,7 @@ impl Scheduler {
                     enabled: job.options.enabled,
                     next_fire: status.next,
                     last_run: status.last.clone(),
+                    paused: self.inner.is_paused(&job.name),
                 }
             })
             .collect()
@@ -210,6 +159,9 @@ impl Scheduler {
         info!(jobs = inner.jobs.len(), "scheduler started");
         let stop_claims = CancellationToken::new();
         let stop_runs = CancellationToken::new();
+        let mut control_poll = tokio::time::interval(control::POLL_EVERY);
+        control_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let has_control = inner.lock.control().is_some();
         let mut runs = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
@@ -229,6 +181,9 @@ impl Scheduler {
                     break;
                 }
                 Some(_) = runs.join_next(), if !runs.is_empty() => {}
+                _ = control_poll.tick(), if has_control => {
+                    runs.spawn(control::poll(Arc::clone(inner), stop_claims.clone(), stop_runs.clone()));
+                }
                 () = tokio::time::sleep(sleep) => inner.dispatch_due(&mut queue, &mut runs, &stop_claims, &stop_runs),
             }
         }
@@ -260,6 +215,8 @@ impl Inner {
             cancel_grace,
             shutdown: CancellationToken::new(),
             started: AtomicBool::new(false),
+            paused: Mutex::new(std::collections::BTreeSet::new()),
+            instance: control::instance_id().into(),
         }
     }
 
@@ -315,25 +272,7 @@ impl Inner {
             queue.pop();
             let job = &self.jobs[index];
             let (latest, missed) = latest_due(&job.schedule, tick, now);
-            let late = now - latest;
-            let on_time = match job.options.catch_up {
-                CatchUp::Latest => {
-                    late < chrono::TimeDelta::from_std(job.timeout)
-                        .unwrap_or(chrono::TimeDelta::MAX)
-                }
-                CatchUp::Skip => late < ON_TIME,
-            };
-            if missed > 0 || !on_time {
-                warn!(
-                    job = %job.name,
-                    skipped = missed + u64::from(!on_time),
-                    latest = %latest,
-                    late_ms = late.num_milliseconds(),
-                    "scheduler was late: skipped missed ticks"
-                );
-                crate::metrics::tick_not_run(&job.name, "missed", missed + u64::from(!on_time));
-            }
-            if on_time {
+            if self.should_run(job, latest, missed, now) {
                 due.push((Arc::clone(job), latest));
             }
             let next = job.schedule.next_after(latest);
@@ -350,6 +289,42 @@ impl Inner {
                 stop_runs.clone(),
             ));
         }
+    }
+
+    /// Whether the due tick `latest` (after `missed` earlier due ones) runs:
+    /// not while the job is paused, and only as late as its catch-up policy
+    /// allows. Logs and counts what is skipped.
+    fn should_run(
+        &self,
+        job: &JobEntry,
+        latest: DateTime<Utc>,
+        missed: u64,
+        now: DateTime<Utc>,
+    ) -> bool {
+        if self.is_paused(&job.name) {
+            info!(job = %job.name, tick = %latest, "skipped: the job is paused");
+            crate::metrics::tick_not_run(&job.name, "paused", missed + 1);
+            return false;
+        }
+        let late = now - latest;
+        let on_time = match job.options.catch_up {
+            CatchUp::Latest => {
+                late < chrono::TimeDelta::from_std(job.timeout).unwrap_or(chrono::TimeDelta::MAX)
+            }
+            CatchUp::Skip => late < ON_TIME,
+        };
+        let skipped = missed + u64::from(!on_time);
+        if skipped > 0 {
+            warn!(
+                job = %job.name,
+                skipped,
+                latest = %latest,
+                late_ms = late.num_milliseconds(),
+                "scheduler was late: skipped missed ticks"
+            );
+            crate::metrics::tick_not_run(&job.name, "missed", skipped);
+        }
+        on_time
     }
 
     /// Graceful shutdown: wait for runs up to the grace period, then cancel them.

@@ -1,0 +1,167 @@
+//! Operating a fleet: pause and resume, manual triggers and run history,
+//! with the in-process lock and across two instances sharing a real Redis.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use cronlock::lock::RedisLockConfig;
+use cronlock::{Error, Job, JobContext, Scheduler};
+use cronlock_tests::RedisServer;
+use cronlock_tests::paused::{Log, builder, second};
+
+fn recording(name: &str, spec: &str, log: &Log<(usize, DateTime<Utc>)>, instance: usize) -> Job {
+    let log = log.clone();
+    Job::new(
+        name,
+        spec,
+        Duration::from_secs(5),
+        move |ctx: JobContext| {
+            let log = log.clone();
+            async move {
+                log.push((instance, ctx.tick()));
+                if ctx.tick().timestamp() % 2 == 0 {
+                    Ok(())
+                } else {
+                    Err("odd tick")
+                }
+            }
+        },
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn pause_resume_trigger_and_history_in_one_process() {
+    let log = Log::default();
+    let scheduler = builder()
+        .job(recording("job", "* * * * * *", &log, 0))
+        .build()
+        .await
+        .unwrap();
+    let runner = scheduler.clone();
+    let running = tokio::spawn(async move {
+        runner
+            .run_until(tokio::time::sleep(Duration::from_millis(10_000)))
+            .await
+    });
+
+    tokio::time::sleep(Duration::from_millis(1_700)).await; // ticks 1 and 2 ran
+    scheduler.pause("job").await.unwrap();
+    assert!(scheduler.list_jobs()[0].paused);
+    tokio::time::sleep(Duration::from_millis(3_000)).await; // ticks 3, 4, 5 skipped
+    scheduler.resume("job").await.unwrap();
+    assert!(!scheduler.list_jobs()[0].paused);
+    tokio::time::sleep(Duration::from_millis(2_000)).await; // ticks 6 and 7 run
+    scheduler.trigger("job").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_100)).await; // picked up within a second
+    running.await.unwrap().unwrap();
+
+    let ticks: Vec<DateTime<Utc>> = log.entries().into_iter().map(|(_, tick)| tick).collect();
+    assert_eq!(
+        &ticks[..4],
+        &[second(1), second(2), second(6), second(7)],
+        "{ticks:?}"
+    );
+    let triggered = ticks.iter().find(|t| t.timestamp_subsec_millis() != 0);
+    assert!(
+        triggered.is_some(),
+        "the trigger ran at its own instant, not a tick: {ticks:?}"
+    );
+    let history = scheduler.history("job").await.unwrap();
+    assert_eq!(history.len(), ticks.len());
+    assert!(
+        history.windows(2).all(|w| w[0].started >= w[1].started),
+        "newest first"
+    );
+    let odd = history
+        .iter()
+        .find(|entry| entry.tick == second(1))
+        .unwrap();
+    assert_eq!(
+        (odd.outcome.as_str(), odd.error.as_deref()),
+        ("failed", Some("odd tick"))
+    );
+    assert_eq!(
+        history
+            .iter()
+            .find(|entry| entry.tick == second(2))
+            .unwrap()
+            .outcome,
+        "ok"
+    );
+    assert!(matches!(
+        scheduler.pause("nope").await,
+        Err(Error::UnknownJob { .. })
+    ));
+}
+
+async fn redis_instance(
+    redis: &RedisServer,
+    log: &Log<(usize, DateTime<Utc>)>,
+    instance: usize,
+) -> Scheduler {
+    Scheduler::builder()
+        .registered_jobs(false)
+        .redis_config(RedisLockConfig::new(redis.url()))
+        .job(recording("shared", "* * * * * *", log, instance))
+        .build()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_pause_trigger_and_history() {
+    let redis = RedisServer::start();
+    let log = Log::default();
+    let (a, b) = (
+        redis_instance(&redis, &log, 0).await,
+        redis_instance(&redis, &log, 1).await,
+    );
+    let running =
+        cronlock_tests::fleet::start(&[a.clone(), b.clone()], Duration::from_millis(9_000));
+
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    a.pause("shared").await.unwrap();
+    // B learns of the pause within its next control poll (one second).
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let paused_from = Utc::now();
+    assert!(b.list_jobs()[0].paused, "B sees the pause A made");
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    let paused_until = Utc::now();
+    b.trigger("shared").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    a.resume("shared").await.unwrap();
+    running.finish().await;
+
+    let entries = log.entries();
+    let during_pause: Vec<_> = entries
+        .iter()
+        .filter(|(_, t)| *t > paused_from && *t < paused_until)
+        .collect();
+    assert!(
+        during_pause.is_empty(),
+        "ran while paused: {during_pause:?}"
+    );
+    let triggered: Vec<_> = entries
+        .iter()
+        .filter(|(_, t)| t.timestamp_subsec_millis() != 0)
+        .collect();
+    assert_eq!(
+        triggered.len(),
+        1,
+        "one trigger, one run in the fleet: {entries:?}"
+    );
+    let mut ticks: Vec<DateTime<Utc>> = entries.iter().map(|(_, t)| *t).collect();
+    ticks.sort();
+    ticks.dedup();
+    assert_eq!(ticks.len(), entries.len(), "a tick ran twice: {entries:?}");
+
+    // Either instance reads the fleet's history: every run, from both.
+    let history = b.history("shared").await.unwrap();
+    assert_eq!(history.len(), entries.len().min(20));
+    let instances: std::collections::BTreeSet<&str> =
+        history.iter().map(|h| h.instance.as_str()).collect();
+    assert!(
+        !instances.is_empty() && instances.iter().all(|i| i.contains(':')),
+        "{instances:?}"
+    );
+}
