@@ -400,3 +400,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn descriptions_read_as_english() {
+    for (spec, english) in [
+        ("* * * * * *", "every second, every day, every month"),
+        (
+            "0 0 2 * * *",
+            "at second 0 of minute 0 of hour 2, every day, every month",
+        ),
+        (
+            "0 30 9 1,15 * *",
+            "at second 0 of minute 30 of hour 9, on day-of-month 1 and 15, every month",
+        ),
+        (
+            "0 0 0 13 * FRI",
+            "at second 0 of minute 0 of hour 0, on day-of-month 13 or on Friday, every month",
+        ),
+        (
+            "0 0 12 * JAN-MAR,DEC SAT,SUN",
+            "at second 0 of minute 0 of hour 12, on Sunday and Saturday, in January-March and December",
+        ),
+        (
+            "* * 8 * * *",
+            "every second of hour 8, every day, every month",
+        ),
+    ] {
+        assert_eq!(fields(spec).describe(), english, "{spec}");
+    }
+}

@@ -63,6 +63,45 @@ impl HistoryEntry {
     }
 }
 
+/// A job as instances publish it, for tools that inspect a fleet (the
+/// `cronlock` command line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSummary {
+    /// Name and lock key.
+    pub name: String,
+    /// The spec in force.
+    pub spec: String,
+    /// The zone the spec is read in.
+    pub tz: String,
+    /// Per-run limit.
+    pub timeout: Duration,
+    /// Whether the job runs at all.
+    pub enabled: bool,
+}
+
+impl JobSummary {
+    pub(crate) fn encode(&self) -> String {
+        format!(
+            "{}\t{}\t{}\t{}",
+            self.spec,
+            self.tz,
+            self.timeout.as_millis(),
+            self.enabled
+        )
+    }
+
+    pub(crate) fn decode(name: &str, line: &str) -> Option<JobSummary> {
+        let mut fields = line.split('\t');
+        Some(JobSummary {
+            name: name.to_owned(),
+            spec: fields.next()?.to_owned(),
+            tz: fields.next()?.to_owned(),
+            timeout: Duration::from_millis(fields.next()?.parse().ok()?),
+            enabled: fields.next()?.parse().ok()?,
+        })
+    }
+}
+
 /// Shared operational state of a fleet.
 pub trait Control: Send + Sync {
     /// Adds a finished run to the job's history, keeping the newest `keep`.
@@ -83,6 +122,10 @@ pub trait Control: Send + Sync {
     fn trigger<'a>(&'a self, job: &'a str) -> BoxFuture<'a, Result<(), LockError>>;
     /// Takes the pending triggers: each is handed to one instance only.
     fn take_triggers(&self) -> BoxFuture<'_, Result<Vec<String>, LockError>>;
+    /// Publishes this instance's jobs (a later instance overwrites the same names).
+    fn publish_jobs<'a>(&'a self, jobs: &'a [JobSummary]) -> BoxFuture<'a, Result<(), LockError>>;
+    /// The jobs the fleet published, by name.
+    fn published_jobs(&self) -> BoxFuture<'_, Result<Vec<JobSummary>, LockError>>;
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::redis::claim_window;
 use super::{
     BoxFuture, Claim, ClaimRequest, Claimed, Lock, LockError, next_fencing_token, random_token,
 };
-use super::{Control, HistoryEntry};
+use super::{Control, HistoryEntry, JobSummary};
 use crate::job::Overlap;
 
 /// One clock in one process: the skew part of the window is the Redis default's.
@@ -36,6 +36,7 @@ struct ControlState {
     history: HashMap<String, VecDeque<HistoryEntry>>,
     paused: BTreeSet<String>,
     triggers: Vec<String>,
+    jobs: Vec<JobSummary>,
 }
 
 #[derive(Debug, Default)]
@@ -202,6 +203,21 @@ impl Control for MemoryLock {
     fn take_triggers(&self) -> BoxFuture<'_, Result<Vec<String>, LockError>> {
         let triggers = self.with_control(|control| std::mem::take(&mut control.triggers));
         Box::pin(async { Ok(triggers) })
+    }
+
+    fn publish_jobs<'a>(&'a self, jobs: &'a [JobSummary]) -> BoxFuture<'a, Result<(), LockError>> {
+        self.with_control(|control| {
+            control
+                .jobs
+                .retain(|known| jobs.iter().all(|job| job.name != known.name));
+            control.jobs.extend(jobs.iter().cloned());
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn published_jobs(&self) -> BoxFuture<'_, Result<Vec<JobSummary>, LockError>> {
+        let jobs = self.with_control(|control| control.jobs.clone());
+        Box::pin(async { Ok(jobs) })
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-pub use control::{Control, HistoryEntry};
+pub use control::{Control, HistoryEntry, JobSummary};
 pub use memory::MemoryLock;
 pub use redis::{RedisLock, RedisLockConfig};
 

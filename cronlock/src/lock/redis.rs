@@ -32,7 +32,8 @@ use redis::{RedisError, Value};
 use tracing::{error, info, warn};
 
 use super::{
-    BoxFuture, Claim, ClaimRequest, Claimed, Control, HistoryEntry, Lock, LockError, random_token,
+    BoxFuture, Claim, ClaimRequest, Claimed, Control, HistoryEntry, JobSummary, Lock, LockError,
+    random_token,
 };
 use crate::job::Overlap;
 
@@ -666,6 +667,33 @@ impl Control for RedisLock {
                 )
                 .await?;
             Ok(taken.unwrap_or_default())
+        })
+    }
+
+    fn publish_jobs<'a>(&'a self, jobs: &'a [JobSummary]) -> BoxFuture<'a, Result<(), LockError>> {
+        Box::pin(async move {
+            if jobs.is_empty() {
+                return Ok(());
+            }
+            let fields: Vec<(String, String)> = jobs
+                .iter()
+                .map(|job| (job.name.clone(), job.encode()))
+                .collect();
+            self.query::<i64>(redis::Cmd::hset_multiple(self.fleet_key("jobs"), &fields))
+                .await
+                .map(|_| ())
+        })
+    }
+
+    fn published_jobs(&self) -> BoxFuture<'_, Result<Vec<JobSummary>, LockError>> {
+        Box::pin(async move {
+            let all: std::collections::BTreeMap<String, String> = self
+                .query(redis::Cmd::hgetall(self.fleet_key("jobs")))
+                .await?;
+            Ok(all
+                .iter()
+                .filter_map(|(name, line)| JobSummary::decode(name, line))
+                .collect())
         })
     }
 }

@@ -9,7 +9,7 @@ use tracing::{debug, info, warn};
 
 use super::{Inner, Scheduler, execute};
 use crate::error::Error;
-use crate::lock::{Control, HistoryEntry};
+use crate::lock::{Control, HistoryEntry, JobSummary};
 
 /// How often each instance reads the paused jobs and pending triggers, so a
 /// pause or a trigger reaches the fleet within this time.
@@ -68,6 +68,27 @@ pub(super) async fn poll(
         }
     }
     execute::run_due(Arc::clone(&inner), due, stop_claims, stop_runs).await;
+}
+
+/// Publishes this scheduler's jobs for the command line's `list`.
+pub(super) async fn publish(inner: &Inner) {
+    let Some(control) = inner.lock.control() else {
+        return;
+    };
+    let jobs: Vec<JobSummary> = inner
+        .jobs
+        .iter()
+        .map(|job| JobSummary {
+            name: job.name.to_string(),
+            spec: job.schedule.source().to_owned(),
+            tz: job.schedule.timezone().name().to_owned(),
+            timeout: job.timeout,
+            enabled: job.options.enabled,
+        })
+        .collect();
+    if let Err(err) = control.publish_jobs(&jobs).await {
+        warn!(error = %err, "could not publish the jobs for the command line");
+    }
 }
 
 impl Inner {

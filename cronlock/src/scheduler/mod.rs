@@ -155,6 +155,7 @@ impl Scheduler {
         if let Err(err) = inner.lock.on_start(inner.clock.now()).await {
             warn!(error = %err, "the lock backend did not answer at start; ticks wait for it");
         }
+        control::publish(inner).await;
         crate::metrics::jobs_registered(inner.jobs.len());
         info!(jobs = inner.jobs.len(), "scheduler started");
         let stop_claims = CancellationToken::new();

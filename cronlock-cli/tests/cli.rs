@@ -1,0 +1,163 @@
+//! The `cronlock` command against a real Redis and a running scheduler.
+
+use std::process::Command;
+use std::time::Duration;
+
+use cronlock::lock::RedisLockConfig;
+use cronlock::{Job, Scheduler};
+use cronlock_tests::{RedisServer, free_port};
+
+fn cronlock(args: &[&str], redis: Option<&str>) -> (Option<i32>, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cronlock"));
+    command.args(args).env_remove("REDIS_URL");
+    if let Some(url) = redis {
+        command.env("REDIS_URL", url);
+    }
+    let output = command.output().expect("cronlock runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn next_explains_the_spec_and_lists_fire_times() {
+    let (code, out, _) = cronlock(
+        &[
+            "next",
+            "0 */15 9-17 * * MON-FRI",
+            "--tz",
+            "Europe/Berlin",
+            "-n",
+            "3",
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(code, Some(0));
+    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        value["english"],
+        "at second 0 of minutes 0, 15, 30 and 45 of hours 9-17, on Monday-Friday, every month"
+    );
+    assert_eq!(value["tz"], "Europe/Berlin");
+    assert_eq!(value["next"].as_array().unwrap().len(), 3);
+
+    let (code, out, _) = cronlock(&["next", "@every 90s", "-n", "2"], None);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("every 1m30s, counted from the Unix epoch"),
+        "{out}"
+    );
+
+    let (code, _, err) = cronlock(&["next", "0 0 25 * * *"], None);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("hour 25 is out of range (0-23)")
+            && err.contains("    0 0 25 * * *\n        ^^"),
+        "{err}"
+    );
+}
+
+#[test]
+fn without_redis_the_exit_code_says_so() {
+    let (code, _, err) = cronlock(&["list"], None);
+    assert_eq!(code, Some(2), "{err}");
+    let port = free_port().unwrap();
+    let (code, _, err) = cronlock(&["list"], Some(&format!("redis://127.0.0.1:{port}")));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("cannot use Redis"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_history_pause_resume_trigger_against_a_running_fleet() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let scheduler = Scheduler::builder()
+        .registered_jobs(false)
+        .redis_config(RedisLockConfig::new(url.clone()))
+        .job(Job::new(
+            "report",
+            "* * * * * *",
+            Duration::from_secs(5),
+            |_ctx| async {},
+        ))
+        .job(Job::new(
+            "nightly",
+            "0 0 2 * * *",
+            Duration::from_secs(60),
+            |_ctx| async {},
+        ))
+        .build()
+        .await
+        .unwrap();
+    let running =
+        cronlock_tests::fleet::start(std::slice::from_ref(&scheduler), Duration::from_secs(8));
+    tokio::time::sleep(Duration::from_millis(2_300)).await;
+
+    let cli = |args: &'static [&'static str]| {
+        let url = url.clone();
+        async move {
+            tokio::task::spawn_blocking(move || cronlock(args, Some(&url)))
+                .await
+                .unwrap()
+        }
+    };
+    let (code, out, err) = cli(&["list"]).await;
+    assert_eq!(code, Some(0), "{err}");
+    let report = out
+        .lines()
+        .find(|line| line.starts_with("report"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        report.contains("* * * * * *") && report.contains("active") && report.contains("ok at"),
+        "{out}"
+    );
+    assert!(out.lines().next().unwrap().starts_with("NAME"), "{out}");
+
+    let (_, out, _) = cli(&["list", "--json"]).await;
+    let jobs: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(jobs.as_array().unwrap().len(), 2);
+
+    let (code, out, _) = cli(&["history", "report", "--json"]).await;
+    assert_eq!(code, Some(0));
+    let runs: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        runs.as_array().unwrap().len() >= 2 && runs[0]["outcome"] == "ok",
+        "{out}"
+    );
+
+    assert_eq!(cli(&["pause", "report"]).await.0, Some(0));
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert!(
+        scheduler
+            .list_jobs()
+            .iter()
+            .any(|job| job.name == "report" && job.paused),
+        "the fleet saw the pause"
+    );
+    let (_, out, _) = cli(&["list"]).await;
+    assert!(
+        out.lines()
+            .any(|line| line.starts_with("report") && line.contains("paused")),
+        "{out}"
+    );
+    assert_eq!(cli(&["resume", "report"]).await.0, Some(0));
+
+    assert_eq!(cli(&["trigger", "nightly"]).await.0, Some(0));
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let nightly = scheduler
+        .list_jobs()
+        .into_iter()
+        .find(|job| job.name == "nightly")
+        .unwrap();
+    assert!(
+        nightly.last_run.is_some(),
+        "the trigger ran the nightly job"
+    );
+
+    let (code, _, err) = cli(&["trigger", "no-such-job"]).await;
+    assert_eq!(code, Some(3), "{err}");
+    running.finish().await;
+}
