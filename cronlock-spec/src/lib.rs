@@ -16,6 +16,7 @@
 //! assert!(matches!(spec.body, SpecBody::Cron(_)));
 //! ```
 
+mod describe;
 mod duration;
 mod error;
 mod fields;

@@ -6,6 +6,7 @@
 
 pub mod chaos;
 pub mod fuzz;
+pub mod load;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};

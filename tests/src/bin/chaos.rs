@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use cronlock_tests::chaos::{Config, LoadConfig, load, run};
+use cronlock_tests::chaos::{Config, run};
+use cronlock_tests::load::{LoadConfig, load};
 
 fn main() -> ExitCode {
     let mode = std::env::args()

@@ -24,17 +24,19 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use bb8_redis::RedisConnectionManager;
-use bb8_redis::bb8::{self, ManageConnection};
+use bb8_redis::bb8;
 use chrono::{DateTime, Utc};
 use redis::aio::MultiplexedConnection;
 use redis::{RedisError, Value};
 use tracing::{error, info, warn};
 
-use super::{
-    BoxFuture, Claim, ClaimRequest, Claimed, Control, HistoryEntry, JobSummary, Lock, LockError,
-    random_token,
-};
+mod config;
+mod control;
+
+pub use config::RedisLockConfig;
+use config::{Manager, connection_manager, redact, scrub};
+
+use super::{BoxFuture, Claim, ClaimRequest, Claimed, Control, Lock, LockError, random_token};
 use crate::job::Overlap;
 
 const CLAIM: &str = r"
@@ -68,119 +70,6 @@ const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 ";
-
-/// How to reach Redis and name the keys.
-///
-/// ```
-/// use std::time::Duration;
-/// let config = cronlock::lock::RedisLockConfig::new("redis://:secret@127.0.0.1:6379")
-///     .key_prefix("billing:")
-///     .pool_size(4)
-///     .connection_timeout(Duration::from_secs(1));
-/// assert!(!format!("{config:?}").contains("secret"));
-/// ```
-#[derive(Clone)]
-pub struct RedisLockConfig {
-    url: String,
-    prefix: String,
-    pool_size: u32,
-    connection_timeout: Duration,
-    skew_margin: Duration,
-    tls_root: Option<Vec<u8>>,
-}
-
-impl RedisLockConfig {
-    /// `redis://[user][:password]@host[:port][/db]`, or `rediss://` for TLS.
-    pub fn new(url: impl Into<String>) -> RedisLockConfig {
-        RedisLockConfig {
-            url: url.into(),
-            prefix: "cronlock:".to_owned(),
-            pool_size: 8,
-            connection_timeout: Duration::from_secs(2),
-            skew_margin: Duration::from_secs(2),
-            tls_root: None,
-        }
-    }
-
-    /// For `rediss://` URLs: trust this CA certificate (PEM) instead of the
-    /// system's roots. Needs the `tls` feature.
-    #[cfg(feature = "tls")]
-    pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.tls_root = Some(pem.into());
-        self
-    }
-
-    /// Prefix of every key (default `cronlock:`); schedulers coordinate only
-    /// with others using the same prefix.
-    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// Connections in the pool (default 8).
-    pub fn pool_size(mut self, size: u32) -> Self {
-        self.pool_size = size.max(1);
-        self
-    }
-
-    /// How long to wait for a connection or a reply (default 2 s).
-    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
-        self.connection_timeout = timeout;
-        self
-    }
-
-    /// The clock difference to Redis that is tolerated (default 2 s): a tick
-    /// is not claimed earlier than this before Redis's time, and an offset of
-    /// more than half of it is logged as a warning.
-    pub fn skew_margin(mut self, margin: Duration) -> Self {
-        self.skew_margin = margin;
-        self
-    }
-}
-
-impl fmt::Debug for RedisLockConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisLockConfig")
-            .field("url", &redact(&self.url))
-            .field("prefix", &self.prefix)
-            .field("pool_size", &self.pool_size)
-            .field("connection_timeout", &self.connection_timeout)
-            .field("skew_margin", &self.skew_margin)
-            .field("tls_root", &self.tls_root.as_ref().map(|_| "<certificate>"))
-            .finish()
-    }
-}
-
-/// A bb8 manager around bb8-redis's that retires a connection once a
-/// request on it failed (bb8-redis never reports a connection as broken, and
-/// checkout tests cost a round trip per claim).
-#[derive(Debug)]
-struct Manager(RedisConnectionManager);
-
-struct Connection {
-    inner: MultiplexedConnection,
-    broken: AtomicBool,
-}
-
-impl ManageConnection for Manager {
-    type Connection = Connection;
-    type Error = RedisError;
-
-    async fn connect(&self) -> Result<Connection, RedisError> {
-        Ok(Connection {
-            inner: self.0.connect().await?,
-            broken: AtomicBool::new(false),
-        })
-    }
-
-    async fn is_valid(&self, conn: &mut Connection) -> Result<(), RedisError> {
-        self.0.is_valid(&mut conn.inner).await
-    }
-
-    fn has_broken(&self, conn: &mut Connection) -> bool {
-        *conn.broken.get_mut()
-    }
-}
 
 /// The Redis lock: every tick of every job starts once across all schedulers
 /// sharing the Redis and the key prefix.
@@ -564,140 +453,6 @@ impl Lock for RedisLock {
     }
 }
 
-impl RedisLock {
-    /// A fleet-wide key outside any job's hash tag.
-    fn fleet_key(&self, part: &str) -> String {
-        format!("{{{}}}:{part}", self.prefix)
-    }
-
-    async fn query<T: redis::FromRedisValue + Send>(
-        &self,
-        command: redis::Cmd,
-    ) -> Result<T, LockError> {
-        self.with_connection(|mut conn| async move { command.query_async(&mut conn).await })
-            .await
-            .map_err(|err| {
-                LockError::new(
-                    format!("Redis at {}: {}", self.url, scrub(&err, "")),
-                    Some(Box::new(err)),
-                )
-            })
-    }
-}
-
-impl Control for RedisLock {
-    fn record_run<'a>(
-        &'a self,
-        job: &'a str,
-        entry: &'a HistoryEntry,
-        keep: usize,
-    ) -> BoxFuture<'a, Result<(), LockError>> {
-        Box::pin(async move {
-            let key = self.key(job, "history");
-            let mut pipe = redis::pipe();
-            pipe.atomic()
-                .lpush(&key, entry.encode())
-                .ignore()
-                .ltrim(&key, 0, keep as isize - 1)
-                .ignore();
-            let pipe = &pipe;
-            self.with_connection(|mut conn| async move { pipe.query_async::<()>(&mut conn).await })
-                .await
-                .map_err(|err| {
-                    LockError::new(
-                        format!("could not record the run: {}", scrub(&err, "")),
-                        Some(Box::new(err)),
-                    )
-                })
-        })
-    }
-
-    fn history<'a>(&'a self, job: &'a str) -> BoxFuture<'a, Result<Vec<HistoryEntry>, LockError>> {
-        Box::pin(async move {
-            let lines: Vec<String> = self
-                .query(redis::Cmd::lrange(self.key(job, "history"), 0, -1))
-                .await?;
-            Ok(lines
-                .iter()
-                .filter_map(|line| HistoryEntry::decode(line))
-                .collect())
-        })
-    }
-
-    fn set_paused<'a>(
-        &'a self,
-        job: &'a str,
-        paused: bool,
-    ) -> BoxFuture<'a, Result<(), LockError>> {
-        Box::pin(async move {
-            let key = self.fleet_key("paused");
-            let command = if paused {
-                redis::Cmd::sadd(key, job)
-            } else {
-                redis::Cmd::srem(key, job)
-            };
-            self.query::<i64>(command).await.map(|_| ())
-        })
-    }
-
-    fn paused(&self) -> BoxFuture<'_, Result<BTreeSet<String>, LockError>> {
-        Box::pin(async move {
-            self.query(redis::Cmd::smembers(self.fleet_key("paused")))
-                .await
-        })
-    }
-
-    fn trigger<'a>(&'a self, job: &'a str) -> BoxFuture<'a, Result<(), LockError>> {
-        Box::pin(async move {
-            self.query::<i64>(redis::Cmd::rpush(self.fleet_key("triggers"), job))
-                .await
-                .map(|_| ())
-        })
-    }
-
-    fn take_triggers(&self) -> BoxFuture<'_, Result<Vec<String>, LockError>> {
-        Box::pin(async move {
-            // LPOP with a count: each trigger goes to exactly one instance.
-            let taken: Option<Vec<String>> = self
-                .query(
-                    redis::cmd("LPOP")
-                        .arg(self.fleet_key("triggers"))
-                        .arg(100)
-                        .clone(),
-                )
-                .await?;
-            Ok(taken.unwrap_or_default())
-        })
-    }
-
-    fn publish_jobs<'a>(&'a self, jobs: &'a [JobSummary]) -> BoxFuture<'a, Result<(), LockError>> {
-        Box::pin(async move {
-            if jobs.is_empty() {
-                return Ok(());
-            }
-            let fields: Vec<(String, String)> = jobs
-                .iter()
-                .map(|job| (job.name.clone(), job.encode()))
-                .collect();
-            self.query::<i64>(redis::Cmd::hset_multiple(self.fleet_key("jobs"), &fields))
-                .await
-                .map(|_| ())
-        })
-    }
-
-    fn published_jobs(&self) -> BoxFuture<'_, Result<Vec<JobSummary>, LockError>> {
-        Box::pin(async move {
-            let all: std::collections::BTreeMap<String, String> = self
-                .query(redis::Cmd::hgetall(self.fleet_key("jobs")))
-                .await?;
-            Ok(all
-                .iter()
-                .filter_map(|(name, line)| JobSummary::decode(name, line))
-                .collect())
-        })
-    }
-}
-
 impl fmt::Debug for RedisLock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisLock")
@@ -715,73 +470,4 @@ impl fmt::Debug for RedisLock {
 /// loses no tick; a tick older than the window counts as taken.
 pub(crate) fn claim_window(ttl: Duration, skew_margin: Duration) -> Duration {
     ttl.saturating_add(skew_margin.saturating_mul(2))
-}
-
-/// bb8-redis's manager for the URL, with TLS settings where asked for.
-fn connection_manager(config: &RedisLockConfig) -> Result<RedisConnectionManager, RedisError> {
-    let tls = config.url.starts_with("rediss://");
-    if tls && !cfg!(feature = "tls") {
-        return Err(RedisError::from((
-            redis::ErrorKind::InvalidClientConfig,
-            "rediss:// needs cronlock's `tls` feature",
-        )));
-    }
-    #[cfg(feature = "tls")]
-    if let (true, Some(root)) = (tls, &config.tls_root) {
-        let certificates = redis::TlsCertificates {
-            client_tls: None,
-            root_cert: Some(root.clone()),
-        };
-        let client = redis::Client::build_with_tls(config.url.as_str(), certificates)?;
-        return RedisConnectionManager::new(client.get_connection_info().clone());
-    }
-    RedisConnectionManager::new(config.url.as_str())
-}
-
-/// The URL with its password replaced by `***`.
-pub(crate) fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_owned();
-    };
-    let user_info = &rest[..at];
-    let user = match user_info.split_once(':') {
-        Some((user, _)) => format!("{user}:***"),
-        None => user_info.to_owned(),
-    };
-    format!("{}{user}{}", &url[..scheme_end], &rest[at..])
-}
-
-/// The error's text, with the URL (which may hold a password) redacted.
-fn scrub(err: &RedisError, url: &str) -> String {
-    let text = err.to_string();
-    if url.is_empty() {
-        text
-    } else {
-        text.replace(url, &redact(url))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn passwords_never_show() {
-        assert_eq!(
-            redact("redis://:hunter2@127.0.0.1:6379/0"),
-            "redis://:***@127.0.0.1:6379/0"
-        );
-        assert_eq!(
-            redact("rediss://app:hunter2@cache:6380"),
-            "rediss://app:***@cache:6380"
-        );
-        assert_eq!(redact("redis://app@cache"), "redis://app@cache");
-        assert_eq!(redact("redis://127.0.0.1"), "redis://127.0.0.1");
-        assert_eq!(redact("redis://u:p@ss@host/1"), "redis://u:***@host/1");
-    }
 }
