@@ -269,6 +269,19 @@ pub fn run(config: &Config) -> Report {
     report
 }
 
+/// One ledger line, as `chaos_service` and `load_service` write them and
+/// [`read_ledgers`] reads them: `EVENT JOB TICK_MS PID TOKEN WALL_MS DETAIL`.
+pub fn ledger_line(event: &str, ctx: &cronlock::JobContext, detail: &str) -> String {
+    format!(
+        "{event} {} {} {} {} {} {detail}\n",
+        ctx.job_name(),
+        ctx.tick().timestamp_millis(),
+        std::process::id(),
+        ctx.fencing_token(),
+        now_ms()
+    )
+}
+
 /// One run as the ledgers tell it.
 #[derive(Debug, Clone)]
 pub(crate) struct Run {

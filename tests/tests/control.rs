@@ -37,12 +37,10 @@ async fn pause_resume_trigger_and_history_in_one_process() {
         .build()
         .await
         .unwrap();
-    let runner = scheduler.clone();
-    let running = tokio::spawn(async move {
-        runner
-            .run_until(tokio::time::sleep(Duration::from_millis(10_000)))
-            .await
-    });
+    let running = cronlock_tests::fleet::start(
+        std::slice::from_ref(&scheduler),
+        Duration::from_millis(10_000),
+    );
 
     tokio::time::sleep(Duration::from_millis(1_700)).await; // ticks 1 and 2 ran
     scheduler.pause("job").await.unwrap();
@@ -53,7 +51,7 @@ async fn pause_resume_trigger_and_history_in_one_process() {
     tokio::time::sleep(Duration::from_millis(2_000)).await; // ticks 6 and 7 run
     scheduler.trigger("job").await.unwrap();
     tokio::time::sleep(Duration::from_millis(1_100)).await; // picked up within a second
-    running.await.unwrap().unwrap();
+    running.finish().await;
 
     let ticks: Vec<DateTime<Utc>> = log.entries().into_iter().map(|(_, tick)| tick).collect();
     assert_eq!(

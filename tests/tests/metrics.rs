@@ -49,12 +49,10 @@ async fn runs_durations_lateness_and_registrations_are_exported() {
         .build()
         .await
         .unwrap();
-    let runner = scheduler.clone();
-    let running = tokio::spawn(async move {
-        runner
-            .run_until(tokio::time::sleep(Duration::from_millis(4_500)))
-            .await
-    });
+    let running = cronlock_tests::fleet::start(
+        std::slice::from_ref(&scheduler),
+        Duration::from_millis(4_500),
+    );
 
     tokio::time::sleep(Duration::from_millis(2_200)).await;
     let first = tokio::task::spawn_blocking(move || scrape(port))
@@ -64,7 +62,7 @@ async fn runs_durations_lateness_and_registrations_are_exported() {
     let second = tokio::task::spawn_blocking(move || scrape(port))
         .await
         .unwrap();
-    running.await.unwrap().unwrap();
+    running.finish().await;
 
     let ok = r#"cronlock_job_runs_total{job="good",outcome="ok"}"#;
     let failed = r#"cronlock_job_runs_total{job="bad",outcome="failed"}"#;

@@ -7,7 +7,7 @@
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use cronlock::clock::OffsetClock;
 use cronlock::lock::RedisLockConfig;
@@ -20,16 +20,7 @@ struct Ledger {
 
 impl Ledger {
     fn write(&self, event: &str, ctx: &JobContext, detail: &str) {
-        let real_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
-        let line = format!(
-            "{event} {} {} {} {} {real_ms} {detail}\n",
-            ctx.job_name(),
-            ctx.tick().timestamp_millis(),
-            std::process::id(),
-            ctx.fencing_token()
-        );
+        let line = cronlock_tests::chaos::ledger_line(event, ctx, detail);
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         // A failed ledger write would hide a run from the checker: stop loudly.
         file.write_all(line.as_bytes()).expect("ledger write");

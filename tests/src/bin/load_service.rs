@@ -6,7 +6,7 @@
 use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use cronlock::lock::RedisLockConfig;
 use cronlock::{Job, JobContext, Scheduler};
@@ -39,16 +39,7 @@ async fn main() -> Result<(), cronlock::Error> {
             move |ctx: JobContext| {
                 let ledger = Arc::clone(&ledger);
                 async move {
-                    let real_ms = SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .map_or(0, |d| d.as_millis());
-                    let line = format!(
-                        "start {} {} {} {} {real_ms} -\n",
-                        ctx.job_name(),
-                        ctx.tick().timestamp_millis(),
-                        std::process::id(),
-                        ctx.fencing_token()
-                    );
+                    let line = cronlock_tests::chaos::ledger_line("start", &ctx, "-");
                     let mut ledger = ledger.lock().unwrap_or_else(|p| p.into_inner());
                     ledger.write_all(line.as_bytes()).expect("ledger write");
                 }
