@@ -130,6 +130,9 @@ pub use state::{State, StateMap, StateRequirement};
 /// builds a [`Scheduler`], runs it, and shuts down
 /// gracefully on the first signal; a second signal exits at once.
 ///
+/// Jobs with `State<T>` parameters need the values registered: use
+/// `Scheduler::builder().state(value).redis_from_env().build().await?.run().await`.
+///
 /// With `REDIS_URL` set (`redis://[user:password@]host:port/db` or
 /// `rediss://` for TLS) the schedulers of every instance coordinate through
 /// Redis; without it the in-process lock is used and a warning says so.
@@ -150,15 +153,12 @@ pub use state::{State, StateMap, StateRequirement};
 /// state…), or signal handlers that cannot be installed.
 pub async fn run() -> Result<(), Error> {
     init_tracing();
-    let mut builder = Scheduler::builder();
-    match std::env::var("REDIS_URL") {
-        Ok(url) => builder = builder.redis(url),
-        Err(std::env::VarError::NotUnicode(_)) => {
-            return Err(Error::Config("REDIS_URL is not valid UTF-8".into()));
-        }
-        Err(std::env::VarError::NotPresent) => {}
-    }
-    builder.build().await?.run().await
+    Scheduler::builder()
+        .redis_from_env()
+        .build()
+        .await?
+        .run()
+        .await
 }
 
 /// Installs the log output [`run`] uses, unless a `tracing` subscriber is already set:

@@ -67,3 +67,14 @@ fn a_bad_redis_url_fails_without_showing_the_password() {
     assert_eq!(code, Some(1));
     assert!(stderr.contains("cannot use Redis at"), "{stderr}");
 }
+
+#[test]
+fn the_builder_reads_redis_url_when_asked() {
+    let (code, stderr) = start(
+        "redis-from-env",
+        Some("redis://:hunter2@127.0.0.1:notaport"),
+    );
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("invalid Redis URL"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}

@@ -42,6 +42,7 @@ pub struct SchedulerBuilder {
     cancel_grace: Duration,
     lock: Option<Arc<dyn Lock>>,
     redis: Option<RedisLockConfig>,
+    redis_from_env: bool,
     clock: Arc<dyn Clock>,
 }
 
@@ -57,6 +58,7 @@ impl Default for SchedulerBuilder {
             cancel_grace: Duration::from_secs(5),
             lock: None,
             redis: None,
+            redis_from_env: false,
             clock: Arc::new(SystemClock),
         }
     }
@@ -117,6 +119,14 @@ impl SchedulerBuilder {
         self.redis_config(RedisLockConfig::new(url))
     }
 
+    /// Coordinates through Redis at `$REDIS_URL` when it is set, as
+    /// [`crate::run`] does; otherwise the in-process lock is used (with a
+    /// warning at start). An explicit [`SchedulerBuilder::redis`] wins.
+    pub fn redis_from_env(mut self) -> Self {
+        self.redis_from_env = true;
+        self
+    }
+
     /// Coordinates through Redis with a full configuration (pool size, key
     /// prefix, timeouts, skew margin).
     pub fn redis_config(mut self, config: RedisLockConfig) -> Self {
@@ -170,7 +180,17 @@ impl SchedulerBuilder {
             .into_iter()
             .map(|job| entry(job, self.tz, &self.states))
             .collect::<Result<Vec<_>, Error>>()?;
-        let lock: Arc<dyn Lock> = match (self.lock, self.redis) {
+        let mut redis = self.redis;
+        if redis.is_none() && self.redis_from_env {
+            match std::env::var("REDIS_URL") {
+                Ok(url) => redis = Some(RedisLockConfig::new(url)),
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(Error::Config("REDIS_URL is not valid UTF-8".into()));
+                }
+                Err(std::env::VarError::NotPresent) => {}
+            }
+        }
+        let lock: Arc<dyn Lock> = match (self.lock, redis) {
             (Some(lock), _) => lock,
             (None, Some(config)) => Arc::new(RedisLock::connect(config).await?),
             (None, None) => Arc::new(MemoryLock::new()),

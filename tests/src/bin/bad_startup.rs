@@ -1,5 +1,5 @@
 //! Starts cronlock wrongly on purpose, one way per argument, for the test of
-//! startup errors: `bad_startup override|state|duplicate`.
+//! startup errors: `bad_startup override|state|duplicate|redis-from-env`.
 
 use std::time::Duration;
 
@@ -25,6 +25,11 @@ async fn main() -> Result<(), cronlock::Error> {
             .spec_override("report", "0 0 25 * * *"),
         "state" => Scheduler::builder(),
         "duplicate" => builder.job(noop("twin")).job(noop("twin")),
+        // Reads REDIS_URL from the environment.
+        "redis-from-env" => Scheduler::builder()
+            .registered_jobs(false)
+            .job(noop("any"))
+            .redis_from_env(),
         other => panic!("unknown scenario {other:?}"),
     };
     builder.build().await?.run_until(async {}).await
