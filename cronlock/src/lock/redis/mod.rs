@@ -47,14 +47,16 @@ if tick > now + tonumber(ARGV[5]) then return {3, 0, now} end
 local window = tonumber(ARGV[6])
 local mark = tonumber(redis.call('GET', KEYS[1]) or '-1')
 if tick <= mark - window then return {0, 0, now} end
-if redis.call('ZSCORE', KEYS[4], ARGV[1]) then return {0, 0, now} end
+-- The set holds no tick above the mark: only an older tick can be in it.
+if tick <= mark and redis.call('ZSCORE', KEYS[4], ARGV[1]) then return {0, 0, now} end
 if ARGV[4] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return {2, 0, now} end
 redis.call('ZADD', KEYS[4], tick, ARGV[1])
 if tick > mark then
   mark = tick
   redis.call('SET', KEYS[1], ARGV[1])
+  -- Pruning is only due when the window moved.
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', string.format('%.0f', mark - window))
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', string.format('%.0f', mark - window))
 local fence = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, tick)
 redis.call('SET', KEYS[2], string.format('%.0f', fence))
 if ARGV[4] == '1' then redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3]) end
