@@ -121,7 +121,7 @@ impl Instance {
         let child = Command::new(&config.service)
             .env("REDIS_URL", redis_url)
             .env(
-                "CHAOS_LEDGER",
+                LEDGER_ENV,
                 config.dir.join(format!("ledger-{slot}-{generation}.txt")),
             )
             .env("CHAOS_SKEW_MS", SKEWS_MS[slot].to_string())
@@ -267,6 +267,24 @@ pub fn run(config: &Config) -> Report {
         &mut report,
     );
     report
+}
+
+/// The environment variable that tells a service which ledger file to append to.
+pub const LEDGER_ENV: &str = "CHAOS_LEDGER";
+
+/// Opens the ledger named by [`LEDGER_ENV`] for appending, as both services do.
+///
+/// # Panics
+///
+/// When the variable is missing or the file cannot be opened: the service is
+/// useless to the checker without it.
+pub fn open_ledger() -> std::fs::File {
+    let path = std::env::var(LEDGER_ENV).unwrap_or_else(|_| panic!("{LEDGER_ENV} is set"));
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("ledger opens")
 }
 
 /// One ledger line, as `chaos_service` and `load_service` write them and

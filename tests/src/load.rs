@@ -60,7 +60,7 @@ pub fn load(config: &LoadConfig) -> LoadReport {
             Command::new(&config.service)
                 .env("REDIS_URL", redis.url())
                 .env(
-                    "CHAOS_LEDGER",
+                    crate::chaos::LEDGER_ENV,
                     config.dir.join(format!("ledger-{slot}-0.txt")),
                 )
                 .env("RUST_LOG", "warn")

@@ -4,7 +4,6 @@
 //! Environment: `REDIS_URL`, `CHAOS_LEDGER` (file to append to),
 //! `CHAOS_SKEW_MS` (this instance's clock offset, may be negative).
 
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,12 +55,7 @@ async fn work_for(ctx: &JobContext, duration: Duration) -> &'static str {
 #[tokio::main]
 async fn main() -> Result<(), cronlock::Error> {
     cronlock::init_tracing();
-    let path = std::env::var("CHAOS_LEDGER").expect("CHAOS_LEDGER is set");
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .expect("ledger opens");
+    let file = cronlock_tests::chaos::open_ledger();
     let ledger = Arc::new(Ledger {
         file: std::sync::Mutex::new(file),
     });

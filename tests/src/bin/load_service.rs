@@ -3,7 +3,6 @@
 //!
 //! Environment: `REDIS_URL`, `CHAOS_LEDGER`.
 
-use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,12 +13,7 @@ use cronlock::{Job, JobContext, Scheduler};
 #[tokio::main]
 async fn main() -> Result<(), cronlock::Error> {
     cronlock::init_tracing();
-    let path = std::env::var("CHAOS_LEDGER").expect("CHAOS_LEDGER is set");
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .expect("ledger opens");
+    let file = cronlock_tests::chaos::open_ledger();
     let ledger = Arc::new(Mutex::new(BufWriter::new(file)));
     let url = std::env::var("REDIS_URL").expect("REDIS_URL is set");
     let mut builder = Scheduler::builder()
