@@ -1,0 +1,296 @@
+//! Measures cronlock next to tokio-cron-scheduler and a naive baseline.
+//!
+//! ```text
+//! cargo run --release -p cronlock-benchmarks --bin peers -- all [--secs 60] [--idle-secs 30] [--out DIR]
+//! cargo run --release -p cronlock-benchmarks --bin peers -- fire [--secs 60]
+//! cargo run --release -p cronlock-benchmarks --bin peers -- idle [--idle-secs 30]
+//! ```
+//!
+//! `fire`: 1,000 jobs due every second for `--secs`, one process per
+//! system, then cronlock with Redis in 3 processes; every start is recorded
+//! and checked for missed and doubled fires. `idle`: 10,000 jobs firing once
+//! a day; start-up time, resident memory and CPU over `--idle-secs`.
+//! Markdown tables go to stdout, the lateness plot to `DIR/lateness.svg`.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use cronlock_benchmarks::fires::{FireReport, Recorder, parse_lines};
+use cronlock_benchmarks::process::{cpu_ns, now_us, rss_kib};
+use cronlock_benchmarks::systems::{Cadence, System};
+use cronlock_benchmarks::{plot, systems};
+use cronlock_tests::RedisServer;
+
+const FIRE_JOBS: u32 = 1_000;
+const IDLE_JOBS: u32 = 10_000;
+const REDIS_PROCESSES: usize = 3;
+
+struct Options {
+    secs: i64,
+    idle_secs: u64,
+    out: PathBuf,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("worker") => worker(&args[1..]),
+        Some(mode @ ("all" | "fire" | "idle")) => {
+            let options = options(&args[1..]);
+            std::fs::create_dir_all(&options.out).expect("output directory");
+            print_machine();
+            if mode != "idle" {
+                fire(&options);
+            }
+            if mode != "fire" {
+                idle(&options);
+            }
+        }
+        _ => {
+            eprintln!("usage: peers all|fire|idle [--secs 60] [--idle-secs 30] [--out DIR]");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn options(args: &[String]) -> Options {
+    let mut options = Options {
+        secs: 60,
+        idle_secs: 30,
+        out: PathBuf::from("target/peers"),
+    };
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--secs" => options.secs = value.parse().expect("--secs takes seconds"),
+            "--idle-secs" => options.idle_secs = value.parse().expect("--idle-secs takes seconds"),
+            "--out" => options.out = PathBuf::from(value),
+            _ => panic!("unknown flag {flag}"),
+        }
+    }
+    options
+}
+
+fn print_machine() {
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    println!("machine: {cpus} CPUs, {memory}");
+}
+
+/// Runs this binary as a worker for one system.
+fn spawn_worker(args: &[String], redis: Option<&RedisServer>) -> std::process::Child {
+    let mut command = Command::new(std::env::current_exe().expect("own path"));
+    command
+        .arg("worker")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(redis) = redis {
+        command.env("REDIS_URL", redis.url());
+    }
+    command.spawn().expect("worker starts")
+}
+
+fn fire(options: &Options) {
+    let mut rows = Vec::new();
+    for (system, processes) in [
+        (System::Naive, 1),
+        (System::Cronlock, 1),
+        (System::TokioCronScheduler, 1),
+        (System::CronlockRedis, REDIS_PROCESSES),
+    ] {
+        let redis = (system == System::CronlockRedis).then(RedisServer::start);
+        // Whole seconds, far enough ahead for every worker to be running.
+        let from_ms = (now_us() / 1_000_000 + 5) * 1_000;
+        let to_ms = from_ms + (options.secs - 1) * 1_000;
+        let args = [
+            "fire".to_owned(),
+            system.name().to_owned(),
+            from_ms.to_string(),
+            to_ms.to_string(),
+        ];
+        let workers: Vec<_> = (0..processes)
+            .map(|_| spawn_worker(&args, redis.as_ref()))
+            .collect();
+        let mut fires = Vec::new();
+        for worker in workers {
+            let output = worker.wait_with_output().expect("worker output");
+            assert!(output.status.success(), "{} worker failed", system.name());
+            fires.extend(parse_lines(&String::from_utf8_lossy(&output.stdout)));
+        }
+        let report = FireReport::new(&fires, FIRE_JOBS, from_ms, to_ms);
+        let label = if processes == 1 {
+            system.name().to_owned()
+        } else {
+            format!("{} ({processes} processes)", system.name())
+        };
+        eprintln!(
+            "{label}: {} fires, p50 {} µs, p99 {} µs",
+            report.late_us.len(),
+            report.quantile_us(0.5),
+            report.quantile_us(0.99)
+        );
+        rows.push((label, report));
+    }
+    let floor_p99 = rows[0].1.quantile_us(0.99).max(1);
+    println!(
+        "\n### Lateness: {FIRE_JOBS} jobs due every second, {} s\n",
+        options.secs
+    );
+    println!(
+        "| system | fires checked | missed | duplicated | p50 | p99 | max | p99 / naive p99 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for (label, report) in &rows {
+        println!(
+            "| {label} | {} | {} | {} | {} | {} | {} | {:.2} |",
+            report.expected,
+            report.missed,
+            report.duplicated,
+            format_us(report.quantile_us(0.5)),
+            format_us(report.quantile_us(0.99)),
+            format_us(report.quantile_us(1.0)),
+            report.quantile_us(0.99) as f64 / floor_p99 as f64
+        );
+    }
+    let series: Vec<(String, Vec<i64>)> = rows
+        .into_iter()
+        .map(|(label, report)| (label, report.late_us))
+        .collect();
+    let svg = plot::lateness_cdf(
+        &format!(
+            "Share of fires started within a lateness ({FIRE_JOBS} jobs/s, {} s)",
+            options.secs
+        ),
+        &series,
+    );
+    let path = options.out.join("lateness.svg");
+    std::fs::write(&path, svg).expect("write plot");
+    println!("\nplot: {}", path.display());
+}
+
+fn format_us(us: i64) -> String {
+    if us.abs() >= 10_000 {
+        format!("{:.1} ms", us as f64 / 1_000.0)
+    } else {
+        format!("{us} µs")
+    }
+}
+
+fn idle(options: &Options) {
+    println!(
+        "\n### Idle: {IDLE_JOBS} jobs firing once a day, CPU over {} s\n",
+        options.idle_secs
+    );
+    println!("| system | start-up | RSS before | RSS after | per job | idle CPU (% of a core) |");
+    println!("|---|---|---|---|---|---|");
+    for system in System::ALL {
+        let redis = (system == System::CronlockRedis).then(RedisServer::start);
+        let args = [
+            "idle".to_owned(),
+            system.name().to_owned(),
+            options.idle_secs.to_string(),
+        ];
+        let output = spawn_worker(&args, redis.as_ref())
+            .wait_with_output()
+            .expect("worker output");
+        assert!(output.status.success(), "{} worker failed", system.name());
+        let text = String::from_utf8_lossy(&output.stdout);
+        let numbers: Vec<u64> = text
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let [startup_us, before_kib, after_kib, cpu_ns, secs] = numbers[..] else {
+            panic!("{} worker printed {text:?}", system.name());
+        };
+        println!(
+            "| {} | {:.1} ms | {:.1} MiB | {:.1} MiB | {} B | {:.4} % |",
+            system.name(),
+            startup_us as f64 / 1_000.0,
+            before_kib as f64 / 1_024.0,
+            after_kib as f64 / 1_024.0,
+            (after_kib.saturating_sub(before_kib) * 1_024) / u64::from(IDLE_JOBS),
+            cpu_ns as f64 / (secs as f64 * 1e9) * 100.0
+        );
+    }
+}
+
+fn worker(args: &[String]) {
+    let system = args
+        .get(1)
+        .and_then(|name| System::from_name(name))
+        .expect("worker system");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    match args[0].as_str() {
+        "fire" => {
+            let to_ms: i64 = args[3].parse().expect("to_ms");
+            let recorder = Arc::new(Recorder::default());
+            let stop_at_us = (to_ms + 3_000) * 1_000;
+            let stop = async move {
+                let left = u64::try_from(stop_at_us - now_us()).unwrap_or(0);
+                tokio::time::sleep(Duration::from_micros(left)).await;
+            };
+            runtime.block_on(systems::run(
+                system,
+                FIRE_JOBS,
+                Cadence::EverySecond,
+                Arc::clone(&recorder),
+                || {},
+                stop,
+            ));
+            print!("{}", recorder.to_lines());
+        }
+        "idle" => {
+            let secs: u64 = args[2].parse().expect("secs");
+            let before_kib = rss_kib();
+            let started = Instant::now();
+            let startup_us = Arc::new(AtomicU64::new(0));
+            let cpu = Arc::new(AtomicU64::new(0));
+            let after_kib = Arc::new(AtomicU64::new(0));
+            let measure = {
+                let (cpu, after_kib) = (Arc::clone(&cpu), Arc::clone(&after_kib));
+                async move {
+                    // Let start-up work (first claims, publishing) settle.
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    let cpu_before = cpu_ns();
+                    tokio::time::sleep(Duration::from_secs(secs)).await;
+                    cpu.store(cpu_ns() - cpu_before, Ordering::Relaxed);
+                    after_kib.store(rss_kib(), Ordering::Relaxed);
+                }
+            };
+            let ready_startup = Arc::clone(&startup_us);
+            runtime.block_on(systems::run(
+                system,
+                IDLE_JOBS,
+                Cadence::DailyAt3,
+                Arc::new(Recorder::default()),
+                move || {
+                    let elapsed = u64::try_from(started.elapsed().as_micros()).unwrap_or(0);
+                    ready_startup.store(elapsed, Ordering::Relaxed);
+                },
+                measure,
+            ));
+            println!(
+                "{} {before_kib} {} {} {secs}",
+                startup_us.load(Ordering::Relaxed),
+                after_kib.load(Ordering::Relaxed),
+                cpu.load(Ordering::Relaxed)
+            );
+        }
+        other => panic!("unknown worker mode {other}"),
+    }
+}
