@@ -77,6 +77,19 @@ impl CronFields {
         value < 64 && self.bits[field as usize] & (1u64 << value) != 0
     }
 
+    /// The field's bit set: bit `n` is set when the field matches `n`
+    /// (day-of-week in bits 0-6, Sunday = 0).
+    pub fn bits(&self, field: Field) -> u64 {
+        self.bits[field as usize]
+    }
+
+    /// True when a day matches if day-of-month *or* day-of-week does (both
+    /// restricted, the Vixie cron rule); false when both must match (one of
+    /// them is a star, so it matches every day anyway).
+    pub fn days_either(&self) -> bool {
+        !(self.star_dom || self.star_dow)
+    }
+
     /// The values the field matches, ascending (day-of-week 0-6).
     pub fn values(&self, field: Field) -> impl Iterator<Item = u8> + '_ {
         let bits = self.bits[field as usize];

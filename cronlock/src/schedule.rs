@@ -5,10 +5,9 @@ use std::str::FromStr;
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use croner::Cron;
-use croner::parser::{CronParser, Seconds, Year};
 use cronlock_spec::{CronFields, SpecBody};
 pub use cronlock_spec::{Field, SpecError, SpecErrorKind};
+use engine::Engine;
 
 /// A parsed cron spec with its time zone: when a job fires.
 ///
@@ -18,7 +17,7 @@ pub use cronlock_spec::{Field, SpecError, SpecErrorKind};
 /// names, the descriptors `@yearly @annually @monthly @weekly @daily
 /// @midnight @hourly`, `@every 30s`, and a `CRON_TZ=Area/City ` prefix. When
 /// both day-of-month and day-of-week are restricted a day matches if either
-/// does. Fire times are computed by [`croner`].
+/// does.
 ///
 /// ```
 /// use chrono::{TimeZone, Utc};
@@ -67,13 +66,8 @@ pub struct Schedule {
 
 #[derive(Clone)]
 enum Kind {
-    Cron {
-        engine: Box<Cron>,
-        fields: CronFields,
-    },
-    Every {
-        seconds: i64,
-    },
+    Cron { engine: Engine, fields: CronFields },
+    Every { seconds: i64 },
 }
 
 impl Schedule {
@@ -89,25 +83,10 @@ impl Schedule {
     pub fn parse(spec: &str) -> Result<Schedule, SpecError> {
         let parsed = cronlock_spec::parse_spec(spec)?;
         let kind = match parsed.body {
-            SpecBody::Cron(fields) => {
-                let engine = CronParser::builder()
-                    .seconds(Seconds::Required)
-                    .year(Year::Disallowed)
-                    .dom_and_dow(false)
-                    .build()
-                    .parse(&fields.canonical())
-                    .map_err(|err| {
-                        SpecError::whole(
-                            SpecErrorKind::Syntax,
-                            spec,
-                            format!("the schedule engine rejected this spec: {err}"),
-                        )
-                    })?;
-                Kind::Cron {
-                    engine: Box::new(engine),
-                    fields,
-                }
-            }
+            SpecBody::Cron(fields) => Kind::Cron {
+                engine: Engine::new(&fields),
+                fields,
+            },
             SpecBody::Every(interval) => Kind::Every {
                 seconds: i64::try_from(interval.as_secs()).unwrap_or(i64::MAX),
             },
@@ -155,13 +134,7 @@ impl Schedule {
     /// The first fire instant strictly after `after`, or `None` past year 5000.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match &self.kind {
-            Kind::Cron { engine, .. } => {
-                let local = after.with_timezone(&self.timezone());
-                engine
-                    .find_next_occurrence(&local, false)
-                    .ok()
-                    .map(|next| next.with_timezone(&Utc))
-            }
+            Kind::Cron { engine, .. } => engine.next_after(after, self.timezone()),
             Kind::Every { seconds } => {
                 let next = after
                     .timestamp()
@@ -251,5 +224,6 @@ impl Iterator for Upcoming<'_> {
     }
 }
 
+mod engine;
 #[cfg(test)]
 mod tests;

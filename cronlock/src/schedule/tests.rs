@@ -2,7 +2,7 @@ use chrono::{DateTime, Duration, LocalResult, TimeZone, Utc};
 use chrono_tz::Tz;
 use proptest::prelude::*;
 
-use super::Schedule;
+use super::{Kind, Schedule};
 
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
@@ -113,32 +113,163 @@ fn is_second_pass(tz: Tz, instant: DateTime<Utc>) -> bool {
     matches!(tz.from_local_datetime(&local), LocalResult::Ambiguous(first, _) if first.with_timezone(&Utc) != instant)
 }
 
+/// The instants in `year` at which `tz` changes its UTC offset.
+fn transitions(tz: Tz, year: i32) -> Vec<DateTime<Utc>> {
+    use chrono::Offset;
+    let offset = |t: i64| {
+        Utc.timestamp_opt(t, 0)
+            .unwrap()
+            .with_timezone(&tz)
+            .offset()
+            .fix()
+    };
+    let start = Utc
+        .with_ymd_and_hms(year, 1, 1, 0, 0, 0)
+        .unwrap()
+        .timestamp();
+    let mut found = Vec::new();
+    for day in 0..366 {
+        let (mut low, mut high) = (start + day * 86_400, start + (day + 1) * 86_400);
+        if offset(low) == offset(high) {
+            continue;
+        }
+        while high - low > 1 {
+            let middle = (low + high) / 2;
+            if offset(middle) == offset(high) {
+                high = middle;
+            } else {
+                low = middle;
+            }
+        }
+        found.push(Utc.timestamp_opt(high, 0).unwrap());
+    }
+    found
+}
+
+/// Instants within three hours of a DST transition, where the rules of the
+/// table on [`Schedule`] apply.
+fn near_a_transition() -> impl Strategy<Value = (Tz, DateTime<Utc>)> {
+    (
+        prop_oneof![
+            Just(Tz::America__New_York),
+            Just(Tz::Europe__Berlin),
+            Just(Tz::Australia__Lord_Howe),
+        ],
+        2000i32..2060,
+        0usize..2,
+        -3 * 3600i64..3 * 3600,
+        0u32..1_000_000_000,
+    )
+        .prop_map(|(tz, year, which, offset, nanos)| {
+            let transition = transitions(tz, year)[which];
+            let secs = transition.timestamp() + offset;
+            (tz, Utc.timestamp_opt(secs, nanos).unwrap())
+        })
+}
+
+/// Specs that fire around the hours zones change at, fixed-time and not.
+fn dst_spec() -> impl Strategy<Value = String> {
+    (
+        prop_oneof![Just("0"), Just("*/20")],
+        prop_oneof![
+            Just("0"),
+            Just("15"),
+            Just("30"),
+            Just("45"),
+            Just("*/15"),
+            Just("10-50/20")
+        ],
+        prop_oneof![
+            // 2 is inside the gap and the overlap of all three zones.
+            3 => Just("2".to_owned()),
+            1 => (0u8..=4).prop_map(|h| h.to_string()),
+            1 => Just("*".to_owned()),
+            1 => Just("1-3".to_owned()),
+            1 => Just("*/2".to_owned()),
+            1 => Just("0,5,12".to_owned()),
+        ],
+    )
+        .prop_map(|(s, m, h)| format!("{s} {m} {h} * * *"))
+}
+
+/// `next_after` returns a later instant that fires under the DST rules and
+/// skips no fire time of the three hours after `after`.
+fn check_next_after(spec: &str, tz: Tz, after: DateTime<Utc>) -> Result<(), TestCaseError> {
+    let Ok(schedule) = Schedule::parse(spec) else {
+        return Ok(());
+    };
+    let schedule = schedule.with_timezone(tz);
+    let Some(next) = schedule.next_after(after) else {
+        return Ok(());
+    };
+    let fixed = schedule.is_fixed_time();
+    prop_assert!(next > after, "{spec} in {tz}: {next} is not after {after}");
+    prop_assert!(
+        schedule.matches_wall_clock(next) || (fixed && ends_a_gap(tz, next)),
+        "{spec} in {tz}: {next} does not match"
+    );
+    prop_assert!(
+        !(fixed && is_second_pass(tz, next)),
+        "{spec} in {tz}: {next} repeats a fixed time on the second pass"
+    );
+    // Every whole second strictly between `after` and `next` (the first three
+    // hours of it) must not be a fire time the engine skipped.
+    let first = after.timestamp() + 1;
+    let last = next.timestamp().min(first + 3 * 3600);
+    for secs in first..last {
+        let t = Utc.timestamp_opt(secs, 0).unwrap();
+        let skipped_on_purpose = fixed && is_second_pass(tz, t);
+        prop_assert!(
+            skipped_on_purpose || !schedule.matches_wall_clock(t),
+            "{spec} in {tz}: {t} matches but next_after({after}) = {next}"
+        );
+        // A fixed time skipped by a gap fires when the gap ends.
+        if fixed && ends_a_gap(tz, t) {
+            let local_before = (t - Duration::seconds(1)).with_timezone(&tz).naive_local();
+            let local_at = t.with_timezone(&tz).naive_local();
+            let mut skipped = local_before + Duration::seconds(1);
+            while skipped < local_at {
+                let fires = Schedule::parse(spec).unwrap().with_timezone(tz);
+                prop_assert!(
+                    !fields_match(&fires, skipped),
+                    "{spec} in {tz}: the gap at {t} skips a fire time but next_after({after}) = {next}"
+                );
+                skipped += Duration::seconds(1);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a wall-clock time matches the spec's fields.
+fn fields_match(schedule: &Schedule, local: chrono::NaiveDateTime) -> bool {
+    use chrono::{Datelike, Timelike};
+    let Kind::Cron { fields, .. } = &schedule.kind else {
+        return false;
+    };
+    fields.matches(
+        local.second(),
+        local.minute(),
+        local.hour(),
+        local.day(),
+        local.month(),
+        local.weekday().num_days_from_sunday(),
+    )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
     fn next_is_later_matches_and_skips_nothing(spec in frequent_spec(), tz in zone(), after in instant()) {
-        let Ok(schedule) = Schedule::parse(&spec) else { return Ok(()) };
-        let schedule = schedule.with_timezone(tz);
-        let Some(next) = schedule.next_after(after) else { return Ok(()) };
-        prop_assert!(next > after, "{spec} in {tz}: {next} is not after {after}");
-        prop_assert!(
-            schedule.matches_wall_clock(next) || (schedule.is_fixed_time() && ends_a_gap(tz, next)),
-            "{spec} in {tz}: {next} does not match"
-        );
-        // Every whole second strictly between `after` and `next` (the first three
-        // hours of it) must not be a fire time the engine skipped.
-        let first = after.timestamp() + 1;
-        let last = next.timestamp().min(first + 3 * 3600);
-        for secs in first..last {
-            let t = Utc.timestamp_opt(secs, 0).unwrap();
-            let skipped_on_purpose = schedule.is_fixed_time() && is_second_pass(tz, t);
-            prop_assert!(
-                skipped_on_purpose || !schedule.matches_wall_clock(t),
-                "{spec} in {tz}: {t} matches but next_after({after}) = {next}"
-            );
-        }
+        check_next_after(&spec, tz, after)?;
     }
+
+    #[test]
+    fn next_follows_the_dst_rules_near_transitions(spec in frequent_spec(), (tz, after) in near_a_transition()) {
+        check_next_after(&spec, tz, after)?;
+    }
+
 
     #[test]
     fn every_ticks_are_multiples_of_the_interval(secs in 1u64..100_000, after in instant()) {
@@ -147,5 +278,14 @@ proptest! {
         prop_assert!(next > after);
         prop_assert!(next - after <= Duration::seconds(secs as i64));
         prop_assert!(schedule.matches_wall_clock(next));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn hourly_and_fixed_specs_follow_the_dst_rules(spec in dst_spec(), (tz, after) in near_a_transition()) {
+        check_next_after(&spec, tz, after)?;
     }
 }
