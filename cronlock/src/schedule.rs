@@ -66,7 +66,7 @@ pub struct Schedule {
 
 #[derive(Clone)]
 enum Kind {
-    Cron { engine: Engine, fields: CronFields },
+    Cron(CronFields),
     Every { seconds: i64 },
 }
 
@@ -83,10 +83,7 @@ impl Schedule {
     pub fn parse(spec: &str) -> Result<Schedule, SpecError> {
         let parsed = cronlock_spec::parse_spec(spec)?;
         let kind = match parsed.body {
-            SpecBody::Cron(fields) => Kind::Cron {
-                engine: Engine::new(&fields),
-                fields,
-            },
+            SpecBody::Cron(fields) => Kind::Cron(fields),
             SpecBody::Every(interval) => Kind::Every {
                 seconds: i64::try_from(interval.as_secs()).unwrap_or(i64::MAX),
             },
@@ -126,7 +123,7 @@ impl Schedule {
     /// True when second, minute and hour each match one value (see the DST table above).
     pub fn is_fixed_time(&self) -> bool {
         match &self.kind {
-            Kind::Cron { fields, .. } => fields.is_fixed_time(),
+            Kind::Cron(fields) => fields.is_fixed_time(),
             Kind::Every { .. } => false,
         }
     }
@@ -134,7 +131,7 @@ impl Schedule {
     /// The first fire instant strictly after `after`, or `None` past year 5000.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match &self.kind {
-            Kind::Cron { engine, .. } => engine.next_after(after, self.timezone()),
+            Kind::Cron(fields) => Engine::new(fields).next_after(after, self.timezone()),
             Kind::Every { seconds } => {
                 let next = after
                     .timestamp()
@@ -168,7 +165,7 @@ impl Schedule {
     fn matches_wall_clock(&self, instant: DateTime<Utc>) -> bool {
         use chrono::{Datelike, Timelike};
         match &self.kind {
-            Kind::Cron { fields, .. } => {
+            Kind::Cron(fields) => {
                 let local = instant.with_timezone(&self.timezone());
                 fields.matches(
                     local.second(),

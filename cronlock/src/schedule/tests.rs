@@ -244,7 +244,7 @@ fn check_next_after(spec: &str, tz: Tz, after: DateTime<Utc>) -> Result<(), Test
 /// Whether a wall-clock time matches the spec's fields.
 fn fields_match(schedule: &Schedule, local: chrono::NaiveDateTime) -> bool {
     use chrono::{Datelike, Timelike};
-    let Kind::Cron { fields, .. } = &schedule.kind else {
+    let Kind::Cron(fields) = &schedule.kind else {
         return false;
     };
     fields.matches(

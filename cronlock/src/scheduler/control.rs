@@ -72,7 +72,9 @@ pub(super) async fn poll(
 
 /// Publishes this scheduler's jobs for the command line's `list`.
 pub(super) async fn publish(inner: &Inner) {
-    let Some(control) = inner.lock.control() else {
+    // Only a distributed lock has a command line reading the list; an
+    // in-process one would keep a second copy of every job for nobody.
+    let Some(control) = inner.lock.control().filter(|_| inner.lock.is_distributed()) else {
         return;
     };
     let jobs: Vec<JobSummary> = inner

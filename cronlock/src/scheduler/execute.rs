@@ -147,11 +147,11 @@ async fn run_claimed(
             warn!(error = %err, "could not record the run in the history");
         }
     }
-    job.status().last = Some(LastRun {
+    job.status().last = Some(Box::new(LastRun {
         tick: claim.tick,
         outcome,
         duration,
-    });
+    }));
 }
 
 /// Extends the run lock every third of its TTL while the run lasts. Returns

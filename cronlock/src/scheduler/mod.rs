@@ -85,7 +85,7 @@ pub(crate) struct JobEntry {
 #[derive(Default)]
 struct JobStatus {
     next: Option<DateTime<Utc>>,
-    last: Option<LastRun>,
+    last: Option<Box<LastRun>>,
 }
 
 impl Scheduler {
@@ -108,7 +108,7 @@ impl Scheduler {
                     timeout: job.timeout,
                     enabled: job.options.enabled,
                     next_fire: status.next,
-                    last_run: status.last.clone(),
+                    last_run: status.last.as_deref().cloned(),
                     paused: self.inner.is_paused(&job.name),
                 }
             })
