@@ -230,3 +230,30 @@ async fn the_clock_offset_to_redis_is_measured_on_every_claim() {
         "Redis should read about 1.5 s ahead, measured {offset} ms"
     );
 }
+
+#[tokio::test]
+async fn a_corrupt_key_fails_its_own_claim_and_not_the_batch() {
+    let redis = RedisServer::start();
+    let lock = lock(&redis).await;
+    // Someone wrote a list where the job's claimed-tick set belongs.
+    assert_eq!(
+        redis.command(&["RPUSH", "{cronlock:broken}:claimed", "x"]),
+        ":1"
+    );
+    let requests = [
+        request("before", 1, 10_000),
+        request("broken", 1, 10_000),
+        request("after", 1, 10_000),
+    ];
+    let answers = lock.claim_many(&requests).await;
+    assert!(
+        matches!(answers[0], Ok(Claimed::Acquired(_))),
+        "{answers:?}"
+    );
+    let error = answers[1].as_ref().unwrap_err().to_string();
+    assert!(error.contains("WRONGTYPE"), "{error}");
+    assert!(
+        matches!(answers[2], Ok(Claimed::Acquired(_))),
+        "{answers:?}"
+    );
+}

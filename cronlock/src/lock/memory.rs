@@ -65,6 +65,9 @@ impl MemoryLock {
             .jobs
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
+        if let Some(state) = jobs.get_mut(job) {
+            return f(state);
+        }
         f(jobs.entry(job.to_owned()).or_default())
     }
 }
@@ -158,9 +161,15 @@ impl Control for MemoryLock {
         keep: usize,
     ) -> BoxFuture<'a, Result<(), LockError>> {
         self.with_control(|control| {
-            let runs = control.history.entry(job.to_owned()).or_default();
-            runs.push_front(entry.clone());
-            runs.truncate(keep);
+            if !control.history.contains_key(job) {
+                control
+                    .history
+                    .insert(job.to_owned(), VecDeque::with_capacity(keep));
+            }
+            if let Some(runs) = control.history.get_mut(job) {
+                runs.truncate(keep.saturating_sub(1));
+                runs.push_front(entry.clone());
+            }
         });
         Box::pin(async { Ok(()) })
     }

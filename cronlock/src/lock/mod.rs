@@ -104,6 +104,17 @@ impl LockError {
     }
 }
 
+/// The most ticks the scheduler passes to one [`Lock::claim_many`] call.
+///
+/// Ticks due at one instant are split into batches of this size, each
+/// claimed by its own task: the first runs start while later batches are
+/// still being claimed, and with Redis each batch is one script call.
+///
+/// ```
+/// assert_eq!(cronlock::lock::MAX_CLAIM_BATCH, 50);
+/// ```
+pub const MAX_CLAIM_BATCH: usize = 50;
+
 /// A backend that decides which instance runs each tick.
 ///
 /// Implementations must make `claim` atomic: of all instances claiming the
@@ -113,8 +124,9 @@ pub trait Lock: Send + Sync + fmt::Debug + 'static {
     /// Claims a tick.
     fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> BoxFuture<'a, Result<Claimed, LockError>>;
 
-    /// Claims several ticks due at once; a backend over the network sends
-    /// them in one round trip. The answers are in the order of `requests`.
+    /// Claims several ticks due at once (at most [`MAX_CLAIM_BATCH`]); a
+    /// backend over the network sends them in one round trip. The answers
+    /// are in the order of `requests`.
     fn claim_many<'a>(
         &'a self,
         requests: &'a [ClaimRequest<'a>],
@@ -202,20 +214,19 @@ pub(crate) fn next_fencing_token(previous: u64, tick: DateTime<Utc>) -> u64 {
 pub(crate) fn random_token() -> String {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
+    use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    // RandomState is seeded from the OS per process; two hashes give 128 bits.
+    // Two keys seeded from the OS once per process (RandomState), then one
+    // counter value per token: 128 bits no other process or token shares,
+    // without a system call per claim.
+    static KEYS: OnceLock<[RandomState; 2]> = OnceLock::new();
+    let keys = KEYS.get_or_init(|| [RandomState::new(), RandomState::new()]);
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
     let mut parts = [0u64; 2];
-    for (i, part) in parts.iter_mut().enumerate() {
-        let mut hasher = RandomState::new().build_hasher();
+    for (part, key) in parts.iter_mut().zip(keys) {
+        let mut hasher = key.build_hasher();
         hasher.write_u64(count);
-        hasher.write_u128(nanos);
-        hasher.write_u32(std::process::id());
-        hasher.write_usize(i);
         *part = hasher.finish();
     }
     format!("{:016x}{:016x}", parts[0], parts[1])

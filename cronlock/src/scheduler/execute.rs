@@ -21,8 +21,11 @@ use crate::metrics;
 /// How long to wait before claiming again a tick the lock called too early.
 const TOO_EARLY_RETRY: Duration = Duration::from_millis(200);
 
-/// Claims every tick that is due now in one batch, then runs the ticks this
-/// instance won, each in its own task, and waits for them.
+/// Ticks claimed in one request to the lock, by one task.
+pub(super) const CLAIM_BATCH: usize = crate::lock::MAX_CLAIM_BATCH;
+
+/// Claims a batch of ticks that are due now in one request, then runs the
+/// ticks this instance won, each in its own task, and waits for them.
 pub(super) async fn run_due(
     inner: Arc<Inner>,
     due: Vec<(Arc<JobEntry>, DateTime<Utc>)>,
@@ -44,58 +47,7 @@ pub(super) async fn run_due(
         .collect();
     let mut runs = JoinSet::new();
     while !pending.is_empty() {
-        let now = inner.clock.now();
-        let requests: Vec<ClaimRequest<'_>> = pending
-            .iter()
-            .map(|(job, tick)| ClaimRequest {
-                job: &job.name,
-                tick: *tick,
-                ttl: job.lock_ttl,
-                overlap: job.options.overlap,
-                now,
-            })
-            .collect();
-        let answers = inner.lock.claim_many(&requests).await;
-        drop(requests);
-        let mut too_early = Vec::new();
-        for ((job, tick), answer) in pending.into_iter().zip(answers) {
-            let span = info_span!("job", job = %job.name, tick = %tick);
-            match answer {
-                Ok(Claimed::Acquired(claim)) => {
-                    // Counted before the task starts, so the next tick sees it running.
-                    job.running.fetch_add(1, Ordering::SeqCst);
-                    runs.spawn(
-                        run_claimed(Arc::clone(&inner), job, claim, stop_runs.clone())
-                            .instrument(span),
-                    );
-                }
-                Ok(Claimed::TickTaken) => {
-                    span.in_scope(|| debug!("skipped: another instance holds this tick"));
-                    metrics::tick_not_run(&job.name, "skipped_elsewhere", 1);
-                }
-                Ok(Claimed::StillRunning) => {
-                    span.in_scope(|| info!("skipped: a previous run still holds the lock"));
-                    metrics::tick_not_run(&job.name, "skipped_overlap", 1);
-                }
-                Ok(Claimed::TooEarly) => {
-                    span.in_scope(|| {
-                        debug!("the lock says this tick is not due yet: this clock runs ahead")
-                    });
-                    too_early.push((job, tick));
-                }
-                Err(err) if err.is_reported() => {
-                    metrics::lock_error();
-                    span.in_scope(|| debug!(error = %err, "not running this tick: no lock"))
-                }
-                Err(err) => {
-                    metrics::lock_error();
-                    span.in_scope(
-                        || error!(error = %err, "not running this tick: the lock could not be claimed"),
-                    )
-                }
-            }
-        }
-        pending = too_early;
+        pending = claim_and_start(&inner, pending, &stop_runs, &mut runs).await;
         if !pending.is_empty() {
             tokio::select! {
                 () = tokio::time::sleep(TOO_EARLY_RETRY) => {}
@@ -106,17 +58,86 @@ pub(super) async fn run_due(
     while runs.join_next().await.is_some() {}
 }
 
+/// Claims `batch` and starts every tick this instance won; returns the ticks
+/// the lock called too early.
+async fn claim_and_start(
+    inner: &Arc<Inner>,
+    batch: Vec<(Arc<JobEntry>, DateTime<Utc>)>,
+    stop_runs: &CancellationToken,
+    runs: &mut JoinSet<()>,
+) -> Vec<(Arc<JobEntry>, DateTime<Utc>)> {
+    let pending = batch;
+    let now = inner.clock.now();
+    let requests: Vec<ClaimRequest<'_>> = pending
+        .iter()
+        .map(|(job, tick)| ClaimRequest {
+            job: &job.name,
+            tick: *tick,
+            ttl: job.lock_ttl,
+            overlap: job.options.overlap,
+            now,
+        })
+        .collect();
+    let answers = inner.lock.claim_many(&requests).await;
+    drop(requests);
+    let mut too_early = Vec::new();
+    let mut started = Vec::with_capacity(pending.len());
+    for ((job, tick), answer) in pending.into_iter().zip(answers) {
+        let span = info_span!("job", job = %job.name, tick = %tick);
+        match answer {
+            Ok(Claimed::Acquired(claim)) => {
+                // Counted before the task starts, so the next tick sees it running.
+                job.running.fetch_add(1, Ordering::SeqCst);
+                // The job's own task starts now; its supervisor (timeout,
+                // watchdog, release, history) is spawned after every job of
+                // the batch, so bookkeeping never delays another job's start.
+                let run_cancel = stop_runs.child_token();
+                let first = Attempt::start(inner, &job, &claim, 1, &run_cancel, &span);
+                started.push((job, claim, run_cancel, first, span));
+            }
+            Ok(Claimed::TickTaken) => {
+                span.in_scope(|| debug!("skipped: another instance holds this tick"));
+                metrics::tick_not_run(&job.name, "skipped_elsewhere", 1);
+            }
+            Ok(Claimed::StillRunning) => {
+                span.in_scope(|| info!("skipped: a previous run still holds the lock"));
+                metrics::tick_not_run(&job.name, "skipped_overlap", 1);
+            }
+            Ok(Claimed::TooEarly) => {
+                span.in_scope(|| {
+                    debug!("the lock says this tick is not due yet: this clock runs ahead")
+                });
+                too_early.push((job, tick));
+            }
+            Err(err) if err.is_reported() => {
+                metrics::lock_error();
+                span.in_scope(|| debug!(error = %err, "not running this tick: no lock"))
+            }
+            Err(err) => {
+                metrics::lock_error();
+                span.in_scope(
+                    || error!(error = %err, "not running this tick: the lock could not be claimed"),
+                )
+            }
+        }
+    }
+    for (job, claim, run_cancel, first, span) in started {
+        runs.spawn(run_claimed(Arc::clone(inner), job, claim, run_cancel, first).instrument(span));
+    }
+    too_early
+}
+
 /// Runs a claimed tick, keeping its run lock alive, then releases it.
 async fn run_claimed(
     inner: Arc<Inner>,
     job: Arc<JobEntry>,
     claim: Claim,
-    stop_runs: CancellationToken,
+    run_cancel: CancellationToken,
+    first: Attempt,
 ) {
-    let started = Instant::now();
-    let started_at = inner.clock.now();
-    let run_cancel = stop_runs.child_token();
-    let attempts = attempts(&inner, &job, &claim, started, &run_cancel);
+    let started = first.started;
+    let started_at = first.started_at;
+    let attempts = attempts(&inner, &job, &claim, &run_cancel, first);
     tokio::pin!(attempts);
     let outcome = if job.options.overlap == Overlap::Skip {
         tokio::select! {
@@ -191,9 +212,10 @@ async fn attempts(
     inner: &Inner,
     job: &JobEntry,
     claim: &Claim,
-    started: Instant,
     run_cancel: &CancellationToken,
+    first: Attempt,
 ) -> RunOutcome {
+    let started = first.started;
     let deadline = started + job.timeout;
     // Never retry into the next tick: that one belongs to the next run.
     let next_tick = job
@@ -204,9 +226,19 @@ async fn attempts(
     let total = job.options.retries.saturating_add(1);
     let mut backoff = job.options.backoff;
     let mut attempt = 1;
+    let mut first = Some(first);
     loop {
-        let (outcome, retry_allowed) =
-            attempt_once(inner, job, claim, attempt, deadline, run_cancel).await;
+        let current = first.take().unwrap_or_else(|| {
+            Attempt::start(
+                inner,
+                job,
+                claim,
+                attempt,
+                run_cancel,
+                &tracing::Span::current(),
+            )
+        });
+        let (outcome, retry_allowed) = current.finish(inner, job, deadline).await;
         let RunOutcome::Failed { .. } = &outcome else {
             return outcome;
         };
@@ -253,111 +285,138 @@ fn with_jitter(backoff: Duration, token: &str, attempt: u32) -> Duration {
     backoff.mul_f64(factor)
 }
 
-/// One attempt; also says whether a failure may be retried (the job can
-/// mark it permanent with [`JobContext::no_retry`]).
-async fn attempt_once(
-    inner: &Inner,
-    job: &JobEntry,
-    claim: &Claim,
-    attempt: u32,
-    deadline: Instant,
-    run_cancel: &CancellationToken,
-) -> (RunOutcome, bool) {
-    let cancel = run_cancel.child_token();
-    let ctx = JobContext::new(
-        Arc::clone(&job.name),
-        claim.tick,
-        attempt,
-        claim.fencing_token,
-        cancel.clone(),
-    );
-    let outcome = run_attempt(inner, job, claim, &ctx, cancel, deadline).await;
-    (outcome, ctx.retry_allowed())
+/// One attempt of a run, its job already started in its own task.
+struct Attempt {
+    ctx: JobContext,
+    cancel: CancellationToken,
+    /// When the attempt started, for timeouts and durations.
+    started: Instant,
+    /// The same instant on the scheduler's clock, for the history.
+    started_at: DateTime<Utc>,
+    /// `None` when a `State<T>` parameter had no value (checked at build).
+    task: Option<AbortOnDrop<Result<(), String>>>,
 }
 
-async fn run_attempt(
-    inner: &Inner,
-    job: &JobEntry,
-    claim: &Claim,
-    ctx: &JobContext,
-    cancel: CancellationToken,
-    deadline: Instant,
-) -> RunOutcome {
-    let attempt = ctx.attempt();
-    info!(attempt, fencing_token = claim.fencing_token, "run started");
-    if attempt == 1 {
-        metrics::lateness(&job.name, inner.clock.now() - claim.tick);
-    }
-    let started = Instant::now();
-    let future = match &job.runner {
-        Runner::Closure(run) => Some(run(ctx.clone())),
-        Runner::Registered(run) => run(ctx.clone(), &inner.states),
-    };
-    let Some(future) = future else {
-        // Checked at build; reaching this means the state map changed under us.
-        error!("run failed: a State<T> parameter has no registered value");
-        return RunOutcome::Failed {
-            error: "missing state".into(),
+impl Attempt {
+    /// Starts the job's task for attempt number `attempt` of `claim`.
+    fn start(
+        inner: &Inner,
+        job: &JobEntry,
+        claim: &Claim,
+        attempt: u32,
+        run_cancel: &CancellationToken,
+        span: &tracing::Span,
+    ) -> Attempt {
+        let cancel = run_cancel.child_token();
+        let ctx = JobContext::new(
+            Arc::clone(&job.name),
+            claim.tick,
+            attempt,
+            claim.fencing_token,
+            cancel.clone(),
+        );
+        let started_at = inner.clock.now();
+        span.in_scope(|| info!(attempt, fencing_token = claim.fencing_token, "run started"));
+        if attempt == 1 {
+            metrics::lateness(&job.name, started_at - claim.tick);
+        }
+        let future = match &job.runner {
+            Runner::Closure(run) => Some(run(ctx.clone())),
+            Runner::Registered(run) => run(ctx.clone(), &inner.states),
         };
-    };
-    // The job runs in its own task, so a job that blocks its thread cannot
-    // stall this one: the timeout and the lock watchdog keep running.
-    let mut task = AbortOnDrop(tokio::spawn(future.instrument(tracing::Span::current())));
-    let finished = tokio::select! {
-        result = &mut task.0 => Some(result),
-        () = tokio::time::sleep_until(deadline) => None,
-        () = cancel.cancelled() => None,
-    };
-    let timed_out = finished.is_none() && !cancel.is_cancelled();
-    let result = match finished {
-        Some(result) => result,
-        None => {
-            // Give the job a moment to observe cancelled() and clean up, then
-            // abort it and wait until it has stopped.
-            cancel.cancel();
-            if tokio::time::timeout(inner.cancel_grace, &mut task.0)
-                .await
-                .is_err()
-            {
-                task.0.abort();
-                let _ = (&mut task.0).await;
-            }
-            let duration_ms = started.elapsed().as_millis() as u64;
-            if timed_out {
-                error!(
-                    duration_ms,
-                    timeout_ms = job.timeout.as_millis() as u64,
-                    "run timed out and was cancelled"
-                );
-                return RunOutcome::TimedOut;
-            }
-            warn!(duration_ms, "run cancelled");
-            return RunOutcome::Cancelled;
+        // The job runs in its own task, so a job that blocks its thread cannot
+        // stall its supervisor: the timeout and the lock watchdog keep running.
+        let task = future.map(|future| AbortOnDrop(tokio::spawn(future.instrument(span.clone()))));
+        Attempt {
+            ctx,
+            cancel,
+            started: Instant::now(),
+            started_at,
+            task,
         }
-    };
-    let duration_ms = started.elapsed().as_millis() as u64;
-    match result {
-        Ok(Ok(())) => match ctx.skip_reason() {
-            Some(reason) => {
-                info!(duration_ms, reason = %reason, "run skipped by the job");
-                RunOutcome::Skipped { reason }
-            }
-            None => {
-                info!(duration_ms, "run completed");
-                RunOutcome::Completed
-            }
-        },
-        Ok(Err(error)) => {
-            error!(duration_ms, attempt, error = %error, "run failed");
-            RunOutcome::Failed { error }
-        }
-        Err(join_error) => {
-            let message = match join_error.try_into_panic() {
-                Ok(payload) => panic_message(payload.as_ref()),
-                Err(_) => "the job's task was cancelled".to_owned(),
+    }
+
+    /// Waits for the attempt within `deadline`; also says whether a failure
+    /// may be retried (the job can mark it permanent with
+    /// [`JobContext::no_retry`]).
+    async fn finish(self, inner: &Inner, job: &JobEntry, deadline: Instant) -> (RunOutcome, bool) {
+        let ctx = self.ctx.clone();
+        let outcome = self.wait(inner, job, deadline).await;
+        (outcome, ctx.retry_allowed())
+    }
+
+    async fn wait(self, inner: &Inner, job: &JobEntry, deadline: Instant) -> RunOutcome {
+        let Attempt {
+            ctx,
+            cancel,
+            started,
+            task,
+            ..
+        } = self;
+        let attempt = ctx.attempt();
+        let Some(mut task) = task else {
+            // Checked at build; reaching this means the state map changed under us.
+            error!("run failed: a State<T> parameter has no registered value");
+            return RunOutcome::Failed {
+                error: "missing state".into(),
             };
-            error!(duration_ms, panic = %message, "run panicked; the scheduler carries on");
-            RunOutcome::Panicked { message }
+        };
+        let finished = tokio::select! {
+            result = &mut task.0 => Some(result),
+            () = tokio::time::sleep_until(deadline) => None,
+            () = cancel.cancelled() => None,
+        };
+        let timed_out = finished.is_none() && !cancel.is_cancelled();
+        let result = match finished {
+            Some(result) => result,
+            None => {
+                // Give the job a moment to observe cancelled() and clean up, then
+                // abort it and wait until it has stopped.
+                cancel.cancel();
+                if tokio::time::timeout(inner.cancel_grace, &mut task.0)
+                    .await
+                    .is_err()
+                {
+                    task.0.abort();
+                    let _ = (&mut task.0).await;
+                }
+                let duration_ms = started.elapsed().as_millis() as u64;
+                if timed_out {
+                    error!(
+                        duration_ms,
+                        timeout_ms = job.timeout.as_millis() as u64,
+                        "run timed out and was cancelled"
+                    );
+                    return RunOutcome::TimedOut;
+                }
+                warn!(duration_ms, "run cancelled");
+                return RunOutcome::Cancelled;
+            }
+        };
+        let duration_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(Ok(())) => match ctx.skip_reason() {
+                Some(reason) => {
+                    info!(duration_ms, reason = %reason, "run skipped by the job");
+                    RunOutcome::Skipped { reason }
+                }
+                None => {
+                    info!(duration_ms, "run completed");
+                    RunOutcome::Completed
+                }
+            },
+            Ok(Err(error)) => {
+                error!(duration_ms, attempt, error = %error, "run failed");
+                RunOutcome::Failed { error }
+            }
+            Err(join_error) => {
+                let message = match join_error.try_into_panic() {
+                    Ok(payload) => panic_message(payload.as_ref()),
+                    Err(_) => "the job's task was cancelled".to_owned(),
+                };
+                error!(duration_ms, panic = %message, "run panicked; the scheduler carries on");
+                RunOutcome::Panicked { message }
+            }
         }
     }
 }

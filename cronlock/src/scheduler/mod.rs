@@ -68,6 +68,8 @@ struct Inner {
     paused: Mutex<std::collections::BTreeSet<String>>,
     /// This scheduler in run histories: `host:pid:random`.
     instance: Arc<str>,
+    /// Where this instance starts claiming the jobs due at one instant.
+    claim_start: usize,
 }
 
 pub(crate) struct JobEntry {
@@ -207,6 +209,18 @@ impl Inner {
         for job in &jobs {
             job.status().next = job.schedule.next_after(now).filter(|_| job.options.enabled);
         }
+        let instance: Arc<str> = control::instance_id().into();
+        // Instances sharing a lock start claiming a crowd of due jobs at
+        // different places, so each first claims jobs nobody has claimed
+        // yet: every job is decided after about one claim per job instead of
+        // one per instance and job.
+        let claim_start = if lock.is_distributed() && !jobs.is_empty() {
+            use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+            let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(&*instance);
+            (hash % jobs.len() as u64) as usize
+        } else {
+            0
+        };
         Inner {
             jobs: jobs.into_iter().map(Arc::new).collect(),
             states: Arc::new(states),
@@ -217,8 +231,19 @@ impl Inner {
             shutdown: CancellationToken::new(),
             started: AtomicBool::new(false),
             paused: Mutex::new(std::collections::BTreeSet::new()),
-            instance: control::instance_id().into(),
+            instance,
+            claim_start,
         }
+    }
+
+    /// The place of job `index` in this instance's claim order.
+    fn claim_rank(&self, index: usize) -> usize {
+        (index + self.jobs.len() - self.claim_start) % self.jobs.len()
+    }
+
+    /// The job at place `rank` of this instance's claim order.
+    fn job_at_rank(&self, rank: usize) -> usize {
+        (rank + self.claim_start) % self.jobs.len()
     }
 
     fn warn_about_setup(&self) {
@@ -234,7 +259,7 @@ impl Inner {
         }
     }
 
-    /// The first tick of every enabled job, as a min-heap.
+    /// The first tick of every enabled job, as a min-heap of (tick, claim rank).
     fn first_ticks(&self) -> BinaryHeap<Reverse<(DateTime<Utc>, usize)>> {
         let now = self.clock.now();
         let mut queue = BinaryHeap::with_capacity(self.jobs.len());
@@ -250,7 +275,7 @@ impl Inner {
             );
             job.status().next = next;
             if let Some(next) = next {
-                queue.push(Reverse((next, index)));
+                queue.push(Reverse((next, self.claim_rank(index))));
             }
         }
         queue
@@ -265,30 +290,45 @@ impl Inner {
         stop_runs: &CancellationToken,
     ) {
         let now = self.clock.now();
-        let mut due = Vec::new();
-        while let Some(&Reverse((tick, index))) = queue.peek() {
+        let mut due = Vec::with_capacity(execute::CLAIM_BATCH);
+        let mut requeue = Vec::new();
+        // A task per batch, spawned as soon as the batch is full: the first
+        // runs start while later ones are still being collected, the batches
+        // claim concurrently (a pipeline each with Redis), and the runtime's
+        // threads share starting the runs.
+        let mut hand_off = |due: &mut Vec<_>| {
+            runs.spawn(execute::run_due(
+                Arc::clone(self),
+                std::mem::replace(due, Vec::with_capacity(execute::CLAIM_BATCH)),
+                stop_claims.clone(),
+                stop_runs.clone(),
+            ));
+        };
+        while let Some(&Reverse((tick, rank))) = queue.peek() {
             if tick > now {
                 break;
             }
             queue.pop();
+            let index = self.job_at_rank(rank);
             let job = &self.jobs[index];
-            let (latest, missed) = latest_due(&job.schedule, tick, now);
+            let (latest, missed, next) = latest_due(&job.schedule, tick, now);
             if self.should_run(job, latest, missed, now) {
                 due.push((Arc::clone(job), latest));
+                if due.len() == execute::CLAIM_BATCH {
+                    hand_off(&mut due);
+                }
             }
-            let next = job.schedule.next_after(latest);
-            job.status().next = next;
-            if let Some(next) = next {
-                queue.push(Reverse((next, index)));
-            }
+            requeue.push((index, next));
         }
         if !due.is_empty() {
-            runs.spawn(execute::run_due(
-                Arc::clone(self),
-                due,
-                stop_claims.clone(),
-                stop_runs.clone(),
-            ));
+            hand_off(&mut due);
+        }
+        // After the runs are handed off: nothing here delays a start.
+        for (index, next) in requeue {
+            self.jobs[index].status().next = next;
+            if let Some(next) = next {
+                queue.push(Reverse((next, self.claim_rank(index))));
+            }
         }
     }
 
@@ -373,28 +413,27 @@ async fn next_signal(signals: &mut Option<Signals>) -> &'static str {
     }
 }
 
-/// The latest tick at or before `now`, starting from the due `tick`, and how
-/// many due ticks came before it.
+/// The latest due tick from `tick` on, how many due ticks it passed, and the
+/// tick after it (the first one not yet due).
 fn latest_due(
     schedule: &Schedule,
     tick: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> (DateTime<Utc>, u64) {
+) -> (DateTime<Utc>, u64, Option<DateTime<Utc>>) {
     // Bounded: after a very long stall of a very frequent job, counting every
     // missed tick is not worth the time; the count then says "at least".
     const MAX_STEPS: u64 = 100_000;
     let mut latest = tick;
     let mut missed = 0;
-    while missed < MAX_STEPS {
+    loop {
         match schedule.next_after(latest) {
-            Some(next) if next <= now => {
+            Some(next) if next <= now && missed < MAX_STEPS => {
                 latest = next;
                 missed += 1;
             }
-            _ => break,
+            next => return (latest, missed, next),
         }
     }
-    (latest, missed)
 }
 
 impl JobEntry {

@@ -39,28 +39,48 @@ use config::{Manager, connection_manager, redact, scrub};
 use super::{BoxFuture, Claim, ClaimRequest, Claimed, Control, Lock, LockError, random_token};
 use crate::job::Overlap;
 
+/// Claims a batch of ticks in one call: four keys and five arguments per
+/// claim (after the skew margin), one `status, fence` pair per claim in the
+/// reply after Redis's time. Each claim runs under `pcall`, so a bad key
+/// fails its own claim (status 4 and the error) and not the batch.
 const CLAIM: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local tick = tonumber(ARGV[1])
-if tick > now + tonumber(ARGV[5]) then return {3, 0, now} end
-local window = tonumber(ARGV[6])
-local mark = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if tick <= mark - window then return {0, 0, now} end
--- The set holds no tick above the mark: only an older tick can be in it.
-if tick <= mark and redis.call('ZSCORE', KEYS[4], ARGV[1]) then return {0, 0, now} end
-if ARGV[4] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return {2, 0, now} end
-redis.call('ZADD', KEYS[4], tick, ARGV[1])
-if tick > mark then
-  mark = tick
-  redis.call('SET', KEYS[1], ARGV[1])
-  -- Pruning is only due when the window moved.
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', string.format('%.0f', mark - window))
+local margin = tonumber(ARGV[1])
+local function claim(k, a)
+  local tick = tonumber(ARGV[a + 1])
+  if tick > now + margin then return 3, 0 end
+  local window = tonumber(ARGV[a + 5])
+  local mark = tonumber(redis.call('GET', KEYS[k + 1]) or '-1')
+  if tick <= mark - window then return 0, 0 end
+  -- The set holds no tick above the mark: only an older tick can be in it.
+  if tick <= mark and redis.call('ZSCORE', KEYS[k + 4], ARGV[a + 1]) then return 0, 0 end
+  local skip = ARGV[a + 4] == '1'
+  if skip and redis.call('EXISTS', KEYS[k + 3]) == 1 then return 2, 0 end
+  redis.call('ZADD', KEYS[k + 4], tick, ARGV[a + 1])
+  if tick > mark then
+    mark = tick
+    redis.call('SET', KEYS[k + 1], ARGV[a + 1])
+    -- Pruning is only due when the window moved.
+    redis.call('ZREMRANGEBYSCORE', KEYS[k + 4], '-inf', string.format('%.0f', mark - window))
+  end
+  local fence = math.max(tonumber(redis.call('GET', KEYS[k + 2]) or '0') + 1, tick)
+  redis.call('SET', KEYS[k + 2], string.format('%.0f', fence))
+  if skip then redis.call('SET', KEYS[k + 3], ARGV[a + 2], 'PX', ARGV[a + 3]) end
+  return 1, fence
 end
-local fence = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, tick)
-redis.call('SET', KEYS[2], string.format('%.0f', fence))
-if ARGV[4] == '1' then redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3]) end
-return {1, fence, now}
+local out = {now}
+for i = 0, #KEYS / 4 - 1 do
+  local ok, status, fence = pcall(claim, i * 4, 1 + i * 5)
+  if ok then
+    out[#out + 1] = status
+    out[#out + 1] = fence
+  else
+    out[#out + 1] = 4
+    out[#out + 1] = tostring(status.err or status)
+  end
+end
+return out
 ";
 
 const EXTEND: &str = r"
@@ -189,25 +209,24 @@ impl RedisLock {
         result
     }
 
-    /// Sends the claims in one pipeline, loading the script first if Redis
-    /// lost it (a restart empties the script cache).
+    /// Sends the claims in one script call, loading the script first if
+    /// Redis lost it (a restart empties the script cache). The reply is
+    /// Redis's time and a (status, fence or error) pair per claim.
     async fn send_claims(
         &self,
         requests: &[ClaimRequest<'_>],
         tokens: &[String],
-    ) -> Result<Vec<Result<Value, RedisError>>, RedisError> {
-        let margin_ms = self.skew_margin.as_millis() as u64;
-        let mut pipe = redis::pipe();
-        pipe.ignore_errors();
+    ) -> Result<(i64, Vec<(i64, Value)>), RedisError> {
+        let mut call = redis::cmd("EVALSHA");
+        call.arg(self.claim.get_hash()).arg(requests.len() * 4);
+        for request in requests {
+            for part in ["mark", "fence", "run", "claimed"] {
+                call.arg(self.key(request.job, part));
+            }
+        }
+        call.arg(self.skew_margin.as_millis() as u64);
         for (request, token) in requests.iter().zip(tokens) {
-            pipe.cmd("EVALSHA")
-                .arg(self.claim.get_hash())
-                .arg(4)
-                .arg(self.key(request.job, "mark"))
-                .arg(self.key(request.job, "fence"))
-                .arg(self.key(request.job, "run"))
-                .arg(self.key(request.job, "claimed"))
-                .arg(request.tick.timestamp_millis())
+            call.arg(request.tick.timestamp_millis())
                 .arg(token)
                 .arg(request.ttl.as_millis() as u64)
                 .arg(if request.overlap == Overlap::Skip {
@@ -215,28 +234,29 @@ impl RedisLock {
                 } else {
                     "0"
                 })
-                .arg(margin_ms)
                 .arg(claim_window(request.ttl, self.skew_margin).as_millis() as u64);
         }
-        let pipe = &pipe;
+        let call = &call;
         for _ in 0..2 {
-            let answers: Vec<Result<Value, RedisError>> = self
-                .with_connection(|mut conn| async move { pipe.query_async(&mut conn).await })
-                .await?;
-            let missing_script = answers
-                .iter()
-                .any(|answer| matches!(answer, Err(err) if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)));
-            if !missing_script {
-                return Ok(answers);
+            let reply: Result<Vec<Value>, RedisError> = self
+                .with_connection(|mut conn| async move { call.query_async(&mut conn).await })
+                .await;
+            match reply {
+                Ok(values) => return read_claims(values, requests.len()),
+                Err(err)
+                    if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+                {
+                    self.with_connection(|mut conn| async move {
+                        redis::cmd("SCRIPT")
+                            .arg("LOAD")
+                            .arg(CLAIM)
+                            .query_async::<String>(&mut conn)
+                            .await
+                    })
+                    .await?;
+                }
+                Err(err) => return Err(err),
             }
-            self.with_connection(|mut conn| async move {
-                redis::cmd("SCRIPT")
-                    .arg("LOAD")
-                    .arg(CLAIM)
-                    .query_async::<String>(&mut conn)
-                    .await
-            })
-            .await?;
         }
         Err(RedisError::from((
             redis::ErrorKind::Client,
@@ -244,35 +264,33 @@ impl RedisLock {
         )))
     }
 
-    /// Turns one script reply into a claim answer.
+    /// Turns one claim's status and fence into its answer.
     fn read_claim(
         &self,
         request: &ClaimRequest<'_>,
         token: String,
-        reply: Value,
-    ) -> Result<(Claimed, i64), LockError> {
-        let fields: Vec<i64> = redis::from_redis_value(reply).map_err(|err| {
-            LockError::new(
-                format!("unexpected reply to the claim script: {err}"),
-                Some(Box::new(err)),
-            )
-        })?;
-        let (status, fence, redis_now) = match fields[..] {
-            [status, fence, now] => (status, fence, now),
-            _ => return Err(LockError::new("unexpected reply to the claim script", None)),
-        };
+        status: i64,
+        fence: Value,
+    ) -> Result<Claimed, LockError> {
         let claimed = match status {
             0 => Claimed::TickTaken,
             1 => Claimed::Acquired(Claim {
                 job: request.job.to_owned(),
                 tick: request.tick,
                 token,
-                fencing_token: u64::try_from(fence).unwrap_or(0),
+                fencing_token: redis::from_redis_value::<u64>(fence).unwrap_or(0),
             }),
             2 => Claimed::StillRunning,
-            _ => Claimed::TooEarly,
+            3 => Claimed::TooEarly,
+            _ => {
+                let error = redis::from_redis_value::<String>(fence).unwrap_or_default();
+                return Err(LockError::new(
+                    format!("claim script failed: {error}"),
+                    None,
+                ));
+            }
         };
-        Ok((claimed, redis_now))
+        Ok(claimed)
     }
 
     fn record_offset(&self, redis_now_ms: i64, local: DateTime<Utc>) {
@@ -350,7 +368,7 @@ impl Lock for RedisLock {
     ) -> BoxFuture<'a, Vec<Result<Claimed, LockError>>> {
         Box::pin(async move {
             let tokens: Vec<String> = requests.iter().map(|_| random_token()).collect();
-            let replies = match self.send_claims(requests, &tokens).await {
+            let (redis_now, replies) = match self.send_claims(requests, &tokens).await {
                 Ok(replies) => replies,
                 Err(err) => {
                     let jobs: Vec<&str> = requests.iter().map(|r| r.job).collect();
@@ -362,22 +380,17 @@ impl Lock for RedisLock {
                 }
             };
             self.outage_over();
-            let mut answers = Vec::with_capacity(requests.len());
-            for ((request, token), reply) in requests.iter().zip(tokens).zip(replies) {
-                let answer = reply
-                    .map_err(|err| {
-                        LockError::new(
-                            format!("claim script failed: {}", scrub(&err, "")),
-                            Some(Box::new(err)),
-                        )
-                    })
-                    .and_then(|reply| self.read_claim(request, token, reply));
-                answers.push(answer.map(|(claimed, redis_now)| {
-                    self.record_offset(redis_now, request.now);
-                    claimed
-                }));
+            if let Some(first) = requests.first() {
+                self.record_offset(redis_now, first.now);
             }
-            answers
+            requests
+                .iter()
+                .zip(tokens)
+                .zip(replies)
+                .map(|((request, token), (status, fence))| {
+                    self.read_claim(request, token, status, fence)
+                })
+                .collect()
         })
     }
 
@@ -453,6 +466,31 @@ impl Lock for RedisLock {
     fn control(&self) -> Option<&dyn Control> {
         Some(self)
     }
+}
+
+/// Splits the claim script's reply into Redis's time and a (status, fence
+/// or error) pair per claim.
+fn read_claims(values: Vec<Value>, claims: usize) -> Result<(i64, Vec<(i64, Value)>), RedisError> {
+    let malformed = || {
+        RedisError::from((
+            redis::ErrorKind::Client,
+            "unexpected reply to the claim script",
+        ))
+    };
+    if values.len() != 1 + 2 * claims {
+        return Err(malformed());
+    }
+    let mut values = values.into_iter();
+    let now = redis::from_redis_value::<i64>(values.next().ok_or_else(malformed)?)
+        .map_err(|_| malformed())?;
+    let mut pairs = Vec::with_capacity(claims);
+    while let (Some(status), Some(fence)) = (values.next(), values.next()) {
+        pairs.push((
+            redis::from_redis_value::<i64>(status).map_err(|_| malformed())?,
+            fence,
+        ));
+    }
+    Ok((now, pairs))
 }
 
 impl fmt::Debug for RedisLock {
