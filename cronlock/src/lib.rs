@@ -42,8 +42,8 @@
 //! instance is up at the tick; with [`Overlap::Skip`] (the default) no two
 //! runs of a job overlap anywhere in the fleet. How it holds:
 //!
-//! - One Lua script per claim (`EVALSHA`, one round trip; claims due at the
-//!   same instant share one pipeline) records the tick as claimed, takes the
+//! - One Lua script call per claim (`EVALSHA`, one round trip; claims due
+//!   at the same instant go 50 to a call) records the tick as claimed, takes the
 //!   run lock with a random token and advances the fencing token,
 //!   atomically. Claimed ticks are remembered (the newest, and each one within
 //!   a window of the lock TTL plus twice the skew margin behind it; older

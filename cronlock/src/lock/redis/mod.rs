@@ -15,8 +15,9 @@
 //!   while a run of a job with `overlap = "skip"` is going.
 //!
 //! The claim script checks and advances the mark, takes the run lock and
-//! advances the fencing token atomically, in one `EVALSHA`; claims due at
-//! the same instant go out in one pipeline.
+//! advances the fencing token atomically, in one `EVALSHA`; one call claims
+//! a batch of ticks due at the same instant (up to
+//! [`MAX_CLAIM_BATCH`](crate::lock::MAX_CLAIM_BATCH)).
 
 use std::collections::BTreeSet;
 use std::fmt;
