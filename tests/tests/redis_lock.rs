@@ -257,3 +257,41 @@ async fn a_corrupt_key_fails_its_own_claim_and_not_the_batch() {
         "{answers:?}"
     );
 }
+
+#[tokio::test]
+async fn releases_sent_together_each_free_their_own_lock_only() {
+    let redis = RedisServer::start();
+    let lock = std::sync::Arc::new(lock(&redis).await);
+    let names: Vec<String> = (0..300).map(|i| format!("job-{i}")).collect();
+    let requests: Vec<ClaimRequest<'_>> =
+        names.iter().map(|name| request(name, 1, 60_000)).collect();
+    let mut claims = Vec::new();
+    for answer in lock.claim_many(&requests).await {
+        match answer.unwrap() {
+            Claimed::Acquired(claim) => claims.push(claim),
+            other => panic!("claim refused: {other:?}"),
+        }
+    }
+    // One stale claim among them: its token is not the lock's.
+    let mut stale = claims[7].clone();
+    stale.token = "not-the-token".into();
+    let mut releases = tokio::task::JoinSet::new();
+    for claim in claims.iter().cloned().filter(|claim| claim.job != "job-7") {
+        let lock = std::sync::Arc::clone(&lock);
+        releases.spawn(async move { lock.release(&claim).await });
+    }
+    releases.spawn({
+        let lock = std::sync::Arc::clone(&lock);
+        async move { lock.release(&stale).await }
+    });
+    while let Some(result) = releases.join_next().await {
+        result.unwrap().unwrap();
+    }
+    assert_eq!(redis.command(&["EXISTS", "{cronlock:job-0}:run"]), ":0");
+    assert_eq!(redis.command(&["EXISTS", "{cronlock:job-299}:run"]), ":0");
+    assert_eq!(
+        redis.command(&["EXISTS", "{cronlock:job-7}:run"]),
+        ":1",
+        "a stale token must not free the lock"
+    );
+}

@@ -39,6 +39,7 @@ use config::{Manager, connection_manager, redact, scrub};
 
 use super::{BoxFuture, Claim, ClaimRequest, Claimed, Control, Lock, LockError, random_token};
 use crate::job::Overlap;
+use tokio::sync::oneshot;
 
 /// Claims a batch of ticks in one call: four keys and five arguments per
 /// claim (after the skew margin), one `status, fence` pair per claim in the
@@ -53,9 +54,10 @@ local function claim(k, a)
   if tick > now + margin then return 3, 0 end
   local window = tonumber(ARGV[a + 5])
   local mark = tonumber(redis.call('GET', KEYS[k + 1]) or '-1')
-  if tick <= mark - window then return 0, 0 end
-  -- The set holds no tick above the mark: only an older tick can be in it.
-  if tick <= mark and redis.call('ZSCORE', KEYS[k + 4], ARGV[a + 1]) then return 0, 0 end
+  -- The mark is a claimed tick; the set holds every claimed tick within the
+  -- window below it.
+  if tick <= mark - window or tick == mark then return 0, 0 end
+  if tick < mark and redis.call('ZSCORE', KEYS[k + 4], ARGV[a + 1]) then return 0, 0 end
   local skip = ARGV[a + 4] == '1'
   if skip and redis.call('EXISTS', KEYS[k + 3]) == 1 then return 2, 0 end
   redis.call('ZADD', KEYS[k + 4], tick, ARGV[a + 1])
@@ -89,10 +91,47 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[
 return 0
 ";
 
+/// Releases a batch of run locks: key `i` is deleted if it still holds token `i`.
 const RELEASE: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+local released = {}
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[i] then
+    released[i] = redis.call('DEL', KEYS[i])
+  else
+    released[i] = 0
+  end
+end
+return released
 ";
+
+/// The most run locks released in one script call.
+const MAX_RELEASE_BATCH: usize = 100;
+
+/// Releases waiting to be sent: runs that end together share one script
+/// call. The first waiting caller sends batches until the queue is empty.
+#[derive(Default)]
+struct ReleaseQueue {
+    waiting: Vec<(String, String, oneshot::Sender<Result<(), String>>)>,
+    sending: bool,
+}
+
+/// Marks the queue as no longer being sent if the sending caller is
+/// cancelled; the releases still waiting then fail (their locks expire with
+/// their TTL) rather than wait for a sender that is gone.
+struct SendingGuard<'a> {
+    queue: &'a Mutex<ReleaseQueue>,
+    finished: bool,
+}
+
+impl Drop for SendingGuard<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            queue.sending = false;
+            queue.waiting.clear();
+        }
+    }
+}
 
 /// The Redis lock: every tick of every job starts once across all schedulers
 /// sharing the Redis and the key prefix.
@@ -106,6 +145,7 @@ pub struct RedisLock {
     extend: redis::Script,
     release: redis::Script,
     outage: Mutex<Option<Outage>>,
+    releases: Mutex<ReleaseQueue>,
     offset_ms: AtomicI64,
     offset_warned: AtomicBool,
 }
@@ -147,6 +187,7 @@ impl RedisLock {
             extend: redis::Script::new(EXTEND),
             release: redis::Script::new(RELEASE),
             outage: Mutex::new(None),
+            releases: Mutex::new(ReleaseQueue::default()),
             offset_ms: AtomicI64::new(0),
             offset_warned: AtomicBool::new(false),
         };
@@ -263,6 +304,43 @@ impl RedisLock {
             redis::ErrorKind::Client,
             "Redis keeps forgetting the claim script",
         )))
+    }
+
+    /// Sends the waiting releases, a batch per script call, until none wait.
+    async fn send_releases(&self) {
+        let mut guard = SendingGuard {
+            queue: &self.releases,
+            finished: false,
+        };
+        loop {
+            let batch: Vec<_> = {
+                let mut queue = self.releases.lock().unwrap_or_else(|p| p.into_inner());
+                let count = queue.waiting.len().min(MAX_RELEASE_BATCH);
+                if count == 0 {
+                    // Under the same lock as the check, so a release queued
+                    // after it sends itself.
+                    queue.sending = false;
+                    guard.finished = true;
+                    break;
+                }
+                queue.waiting.drain(..count).collect()
+            };
+            let mut invocation = self.release.prepare_invoke();
+            for (key, _, _) in &batch {
+                invocation.key(key);
+            }
+            for (_, token, _) in &batch {
+                invocation.arg(token);
+            }
+            let invocation = &invocation;
+            let result: Result<Vec<i64>, RedisError> = self
+                .with_connection(|mut conn| async move { invocation.invoke_async(&mut conn).await })
+                .await;
+            let error = result.err().map(|err| scrub(&err, ""));
+            for (_, _, answer) in batch {
+                let _ = answer.send(error.clone().map_or(Ok(()), Err));
+            }
+        }
     }
 
     /// Turns one claim's status and fence into its answer.
@@ -418,19 +496,26 @@ impl Lock for RedisLock {
 
     fn release<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<(), LockError>> {
         Box::pin(async move {
-            let mut invocation = self.release.key(self.key(&claim.job, "run"));
-            invocation.arg(&claim.token);
-            self.with_connection(|mut conn| async move {
-                invocation.invoke_async::<i64>(&mut conn).await
-            })
-            .await
-            .map(|_| ())
-            .map_err(|err| {
-                LockError::new(
-                    format!("could not release the run lock: {}", scrub(&err, "")),
-                    Some(Box::new(err)),
-                )
-            })
+            let (answer, answered) = oneshot::channel();
+            let send = {
+                let mut queue = self.releases.lock().unwrap_or_else(|p| p.into_inner());
+                queue
+                    .waiting
+                    .push((self.key(&claim.job, "run"), claim.token.clone(), answer));
+                !std::mem::replace(&mut queue.sending, true)
+            };
+            if send {
+                self.send_releases().await;
+            }
+            match answered.await {
+                Ok(result) => result.map_err(|error| {
+                    LockError::new(format!("could not release the run lock: {error}"), None)
+                }),
+                Err(_) => Err(LockError::new(
+                    "could not release the run lock: the release was dropped",
+                    None,
+                )),
+            }
         })
     }
 
