@@ -111,8 +111,14 @@ const MAX_RELEASE_BATCH: usize = 100;
 /// call. The first waiting caller sends batches until the queue is empty.
 #[derive(Default)]
 struct ReleaseQueue {
-    waiting: Vec<(String, String, oneshot::Sender<Result<(), String>>)>,
+    waiting: Vec<PendingRelease>,
     sending: bool,
+}
+
+struct PendingRelease {
+    key: String,
+    token: String,
+    answer: oneshot::Sender<Result<(), String>>,
 }
 
 /// Marks the queue as no longer being sent if the sending caller is
@@ -326,19 +332,19 @@ impl RedisLock {
                 queue.waiting.drain(..count).collect()
             };
             let mut invocation = self.release.prepare_invoke();
-            for (key, _, _) in &batch {
-                invocation.key(key);
+            for release in &batch {
+                invocation.key(&release.key);
             }
-            for (_, token, _) in &batch {
-                invocation.arg(token);
+            for release in &batch {
+                invocation.arg(&release.token);
             }
             let invocation = &invocation;
             let result: Result<Vec<i64>, RedisError> = self
                 .with_connection(|mut conn| async move { invocation.invoke_async(&mut conn).await })
                 .await;
             let error = result.err().map(|err| scrub(&err, ""));
-            for (_, _, answer) in batch {
-                let _ = answer.send(error.clone().map_or(Ok(()), Err));
+            for release in batch {
+                let _ = release.answer.send(error.clone().map_or(Ok(()), Err));
             }
         }
     }
@@ -499,9 +505,11 @@ impl Lock for RedisLock {
             let (answer, answered) = oneshot::channel();
             let send = {
                 let mut queue = self.releases.lock().unwrap_or_else(|p| p.into_inner());
-                queue
-                    .waiting
-                    .push((self.key(&claim.job, "run"), claim.token.clone(), answer));
+                queue.waiting.push(PendingRelease {
+                    key: self.key(&claim.job, "run"),
+                    token: claim.token.clone(),
+                    answer,
+                });
                 !std::mem::replace(&mut queue.sending, true)
             };
             if send {
