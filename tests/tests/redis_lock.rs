@@ -276,7 +276,7 @@ async fn releases_sent_together_each_free_their_own_lock_only() {
     let mut stale = claims[7].clone();
     stale.token = "not-the-token".into();
     let mut releases = tokio::task::JoinSet::new();
-    for claim in claims.iter().filter(|&claim| claim.job != "job-7").cloned() {
+    for claim in claims.into_iter().filter(|claim| claim.job != "job-7") {
         let lock = std::sync::Arc::clone(&lock);
         releases.spawn(async move { lock.release(&claim).await });
     }
