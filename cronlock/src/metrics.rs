@@ -11,6 +11,7 @@
 //! | `cronlock_jobs_registered` | gauge | |
 //! | `cronlock_clock_offset_seconds` | gauge (Redis − this instance) | |
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::scheduler::RunOutcome;
@@ -28,22 +29,26 @@ pub const JOBS_REGISTERED: &str = "cronlock_jobs_registered";
 /// The offset of Redis's clock against this instance's.
 pub const CLOCK_OFFSET_SECONDS: &str = "cronlock_clock_offset_seconds";
 
-pub(crate) fn run_finished(job: &str, outcome: &RunOutcome, duration: Duration) {
+// Job names are shared (`Arc<str>`) into the labels: no copy per run.
+
+pub(crate) fn run_finished(job: &Arc<str>, outcome: &RunOutcome, duration: Duration) {
     let label = outcome.label();
-    ::metrics::counter!(RUNS_TOTAL, "job" => job.to_owned(), "outcome" => label).increment(1);
-    ::metrics::histogram!(DURATION_SECONDS, "job" => job.to_owned()).record(duration.as_secs_f64());
+    ::metrics::counter!(RUNS_TOTAL, "job" => Arc::clone(job), "outcome" => label).increment(1);
+    ::metrics::histogram!(DURATION_SECONDS, "job" => Arc::clone(job))
+        .record(duration.as_secs_f64());
 }
 
 /// A tick this instance did not run: `skipped_overlap`, `skipped_elsewhere`, `missed` or `paused`.
-pub(crate) fn tick_not_run(job: &str, outcome: &'static str, count: u64) {
-    ::metrics::counter!(RUNS_TOTAL, "job" => job.to_owned(), "outcome" => outcome).increment(count);
+pub(crate) fn tick_not_run(job: &Arc<str>, outcome: &'static str, count: u64) {
+    ::metrics::counter!(RUNS_TOTAL, "job" => Arc::clone(job), "outcome" => outcome)
+        .increment(count);
 }
 
-pub(crate) fn lateness(job: &str, late: chrono::TimeDelta) {
+pub(crate) fn lateness(job: &Arc<str>, late: chrono::TimeDelta) {
     let seconds = late
         .num_microseconds()
         .map_or(f64::MAX, |us| us as f64 / 1e6);
-    ::metrics::histogram!(LATENESS_SECONDS, "job" => job.to_owned()).record(seconds.max(0.0));
+    ::metrics::histogram!(LATENESS_SECONDS, "job" => Arc::clone(job)).record(seconds.max(0.0));
 }
 
 pub(crate) fn lock_error() {

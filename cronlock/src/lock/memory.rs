@@ -100,7 +100,14 @@ impl Lock for MemoryLock {
                 .last_claimed
                 .map_or(request.tick, |last| last.max(request.tick));
             state.last_claimed = Some(newest);
-            state.claimed = state.claimed.split_off(&(newest - window));
+            let oldest_kept = newest - window;
+            while state
+                .claimed
+                .first()
+                .is_some_and(|oldest| *oldest < oldest_kept)
+            {
+                state.claimed.pop_first();
+            }
             state.fencing = next_fencing_token(state.fencing, request.tick);
             let token = random_token();
             if request.overlap == Overlap::Skip {

@@ -140,7 +140,9 @@ async fn run_claimed(
     let attempts = attempts(&inner, &job, &claim, &run_cancel, first);
     tokio::pin!(attempts);
     let outcome = if job.options.overlap == Overlap::Skip {
+        // Biased: a run that is already over never arms the watchdog's timer.
         tokio::select! {
+            biased;
             outcome = &mut attempts => outcome,
             () = keep_lock(&inner, &job, &claim, &run_cancel) => attempts.await,
         }
@@ -168,11 +170,16 @@ async fn run_claimed(
             warn!(error = %err, "could not record the run in the history");
         }
     }
-    job.status().last = Some(Box::new(LastRun {
+    let last = LastRun {
         tick: claim.tick,
         outcome,
         duration,
-    }));
+    };
+    // In place after the first run: no allocation per run.
+    match &mut job.status().last {
+        Some(previous) => **previous = last,
+        empty => *empty = Some(Box::new(last)),
+    }
 }
 
 /// Extends the run lock every third of its TTL while the run lasts. Returns
@@ -361,10 +368,14 @@ impl Attempt {
                 error: "missing state".into(),
             };
         };
+        // Biased: a cancelled run reports as cancelled even if the job ended
+        // as it saw the cancellation; a job that already finished never arms
+        // the deadline timer.
         let finished = tokio::select! {
+            biased;
+            () = cancel.cancelled() => None,
             result = &mut task.0 => Some(result),
             () = tokio::time::sleep_until(deadline) => None,
-            () = cancel.cancelled() => None,
         };
         let timed_out = finished.is_none() && !cancel.is_cancelled();
         let result = match finished {
