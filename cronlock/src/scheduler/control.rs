@@ -77,21 +77,28 @@ pub(super) async fn publish(inner: &Inner) {
     let Some(control) = inner.lock.control().filter(|_| inner.lock.is_distributed()) else {
         return;
     };
-    let jobs: Vec<JobSummary> = inner
-        .jobs
-        .iter()
-        .map(|job| JobSummary {
-            name: job.name.to_string(),
-            spec: job.schedule.source().to_owned(),
-            tz: job.schedule.timezone().name().to_owned(),
-            timeout: job.timeout,
-            enabled: job.options.enabled,
-        })
-        .collect();
-    if let Err(err) = control.publish_jobs(&jobs).await {
-        warn!(error = %err, "could not publish the jobs for the command line");
+    // In slices: a large fleet's list never exists twice in memory at once,
+    // and the allocator can reuse one slice's memory for the next.
+    for slice in inner.jobs.chunks(PUBLISH_SLICE) {
+        let jobs: Vec<JobSummary> = slice
+            .iter()
+            .map(|job| JobSummary {
+                name: job.name.to_string(),
+                spec: job.schedule.source().to_owned(),
+                tz: job.schedule.timezone().name().to_owned(),
+                timeout: job.timeout,
+                enabled: job.options.enabled,
+            })
+            .collect();
+        if let Err(err) = control.publish_jobs(&jobs).await {
+            warn!(error = %err, "could not publish the jobs for the command line");
+            return;
+        }
     }
 }
+
+/// Jobs published to the lock in one request.
+const PUBLISH_SLICE: usize = 256;
 
 impl Inner {
     pub(super) fn is_paused(&self, job: &str) -> bool {
