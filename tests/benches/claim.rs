@@ -6,7 +6,9 @@
 //! ```
 //!
 //! Prints p50/p99 round trips and claims per second first (criterion reports
-//! means and medians, not tails), then runs the criterion benchmarks.
+//! means and medians, not tails), with an empty script (`return 1`) as the
+//! floor any claim made atomic in Lua pays, then runs the criterion
+//! benchmarks.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -85,9 +87,16 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// p50/p99 of single round trips, alternating the two so drift hits both.
+/// The cheapest possible script: the floor of any claim done in Lua.
+async fn empty_script(conn: &mut redis::aio::MultiplexedConnection, script: &redis::Script) {
+    let _: i64 = script.invoke_async(conn).await.unwrap();
+}
+
+/// p50/p99 of single round trips, alternating the three so drift hits all.
 fn tails(setup: &mut Setup, samples: usize) {
     let (mut claims, mut raws) = (Vec::with_capacity(samples), Vec::with_capacity(samples));
+    let mut empties = Vec::with_capacity(samples);
+    let empty = redis::Script::new("return 1");
     setup.runtime.block_on(async {
         for i in 0..samples {
             let started = Instant::now();
@@ -100,11 +109,19 @@ fn tails(setup: &mut Setup, samples: usize) {
             let started = Instant::now();
             raw_set_nx_px(&mut setup.raw, &format!("raw:{i}")).await;
             raws.push(started.elapsed());
+            let started = Instant::now();
+            empty_script(&mut setup.raw, &empty).await;
+            empties.push(started.elapsed());
         }
     });
     claims.sort();
     raws.sort();
-    for (name, sorted) in [("cronlock claim", &claims), ("raw SET NX PX", &raws)] {
+    empties.sort();
+    for (name, sorted) in [
+        ("cronlock claim", &claims),
+        ("raw SET NX PX", &raws),
+        ("empty script", &empties),
+    ] {
         let total: Duration = sorted.iter().sum();
         println!(
             "{name:>15}: p50 {:>7.1} µs  p99 {:>7.1} µs  {:>8.0} sequential round trips/s ({samples} samples)",
@@ -113,9 +130,12 @@ fn tails(setup: &mut Setup, samples: usize) {
             samples as f64 / total.as_secs_f64()
         );
     }
+    let p50 = |sorted: &[Duration]| percentile(sorted, 0.5).as_secs_f64();
     println!(
-        "   claim / raw p50 ratio: {:.2}",
-        percentile(&claims, 0.5).as_secs_f64() / percentile(&raws, 0.5).as_secs_f64()
+        "   p50 ratios: claim / raw {:.2}, empty script / raw {:.2} (the floor of a Lua claim), claim / empty script {:.2}",
+        p50(&claims) / p50(&raws),
+        p50(&empties) / p50(&raws),
+        p50(&claims) / p50(&empties)
     );
 }
 

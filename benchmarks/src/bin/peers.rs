@@ -166,7 +166,17 @@ fn fire(options: &Options) {
     }
     let series: Vec<(String, Vec<i64>)> = rows
         .into_iter()
-        .map(|(label, report)| (label, report.late_us))
+        .map(|(label, report)| {
+            let label = if report.missed > 0 {
+                format!(
+                    "{label}: {:.1} % of fires missed",
+                    report.missed as f64 * 100.0 / report.expected as f64
+                )
+            } else {
+                label
+            };
+            (label, report.late_us)
+        })
         .collect();
     let svg = plot::lateness_cdf(
         &format!(
