@@ -67,7 +67,8 @@ pub(super) async fn poll(
             None => warn!(job = %name, "trigger for a job this instance does not have: dropped"),
         }
     }
-    execute::run_due(Arc::clone(&inner), due, stop_claims, stop_runs).await;
+    let phase = execute::PhaseShare::new(execute::StartPhase::new());
+    execute::run_due(Arc::clone(&inner), due, phase, stop_claims, stop_runs).await;
 }
 
 /// Publishes this scheduler's jobs for the command line's `list`.

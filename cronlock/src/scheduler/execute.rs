@@ -2,7 +2,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -29,9 +29,13 @@ pub(super) const CLAIM_BATCH: usize = crate::lock::MAX_CLAIM_BATCH;
 pub(super) async fn run_due(
     inner: Arc<Inner>,
     due: Vec<(Arc<JobEntry>, DateTime<Utc>)>,
+    phase: PhaseShare,
     stop_claims: CancellationToken,
     stop_runs: CancellationToken,
 ) {
+    // Given back however this batch ends, so no batch waits for it longer
+    // than it has to.
+    let mut phase = Some(phase);
     let mut pending: Vec<(Arc<JobEntry>, DateTime<Utc>)> = due
         .into_iter()
         .filter(|(job, tick)| {
@@ -47,7 +51,7 @@ pub(super) async fn run_due(
         .collect();
     let mut runs = JoinSet::new();
     while !pending.is_empty() {
-        pending = claim_and_start(&inner, pending, &stop_runs, &mut runs).await;
+        pending = claim_and_start(&inner, pending, phase.take(), &stop_runs, &mut runs).await;
         if !pending.is_empty() {
             tokio::select! {
                 () = tokio::time::sleep(TOO_EARLY_RETRY) => {}
@@ -63,6 +67,7 @@ pub(super) async fn run_due(
 async fn claim_and_start(
     inner: &Arc<Inner>,
     batch: Vec<(Arc<JobEntry>, DateTime<Utc>)>,
+    phase: Option<PhaseShare>,
     stop_runs: &CancellationToken,
     runs: &mut JoinSet<()>,
 ) -> Vec<(Arc<JobEntry>, DateTime<Utc>)> {
@@ -121,10 +126,96 @@ async fn claim_and_start(
             }
         }
     }
+    if let Some(phase) = phase {
+        phase.started_then_wait().await;
+    }
     for (job, claim, run_cancel, first, span) in started {
         runs.spawn(run_claimed(Arc::clone(inner), job, claim, run_cancel, first).instrument(span));
     }
     too_early
+}
+
+/// Every job due at one instant is spawned before any of their supervisors:
+/// a supervisor's first poll and its bookkeeping when a run ends (release,
+/// history, metrics) would otherwise delay the jobs queued behind it. The
+/// dispatcher and each batch hold a share; the phase is over when all are
+/// given back.
+///
+/// Jobs hold no share, by design: the wake-up from a job's own task would
+/// put a waiting batch in that worker's next-task slot, which no other
+/// worker can take, and a job blocking its thread would then hold back its
+/// own watchdog (the long-runs test caught exactly that). Batches never
+/// block, so their wake-ups are safe.
+#[derive(Debug)]
+pub(super) struct StartPhase {
+    batches_starting: AtomicUsize,
+    all_started: CancellationToken,
+}
+
+/// The longest supervisors wait for the phase: a batch whose claims hang on
+/// the network does not hold back the others' timeouts and watchdogs longer.
+const MAX_START_PHASE: Duration = Duration::from_millis(100);
+
+impl StartPhase {
+    /// A phase with one share, held by its creator (the dispatcher, until it
+    /// has handed off every batch, or a lone batch).
+    pub(super) fn new() -> Arc<StartPhase> {
+        Arc::new(StartPhase {
+            batches_starting: AtomicUsize::new(1),
+            all_started: CancellationToken::new(),
+        })
+    }
+
+    /// A share for one more batch.
+    pub(super) fn share(self: &Arc<Self>) -> Arc<StartPhase> {
+        self.batches_starting.fetch_add(1, Ordering::SeqCst);
+        Arc::clone(self)
+    }
+
+    /// One share is done starting; the last one opens the phase.
+    pub(super) fn started(&self) {
+        if self.batches_starting.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.all_started.cancel();
+        }
+    }
+
+    async fn wait_for_all(&self) {
+        let _ = tokio::time::timeout(MAX_START_PHASE, self.all_started.cancelled()).await;
+    }
+}
+
+/// A batch's share of a [`StartPhase`]: given back when its jobs are
+/// started, or when the batch is dropped before that.
+pub(super) struct PhaseShare {
+    phase: Arc<StartPhase>,
+    given_back: bool,
+}
+
+impl PhaseShare {
+    pub(super) fn new(phase: Arc<StartPhase>) -> PhaseShare {
+        PhaseShare {
+            phase,
+            given_back: false,
+        }
+    }
+
+    /// Gives the share back, then waits (a bounded time) for the others.
+    async fn started_then_wait(mut self) {
+        self.give_back();
+        self.phase.wait_for_all().await;
+    }
+
+    fn give_back(&mut self) {
+        if !std::mem::replace(&mut self.given_back, true) {
+            self.phase.started();
+        }
+    }
+}
+
+impl Drop for PhaseShare {
+    fn drop(&mut self) {
+        self.give_back();
+    }
 }
 
 /// Runs a claimed tick, keeping its run lock alive, then releases it.
@@ -331,6 +422,8 @@ impl Attempt {
             Runner::Closure(run) => Some(run(ctx.clone())),
             Runner::Registered(run) => run(ctx.clone(), &inner.states),
         };
+        // The job runs in its own task, so a job that blocks its thread cannot
+        // stall its supervisor: the timeout and the lock watchdog keep running.
         // The job runs in its own task, so a job that blocks its thread cannot
         // stall its supervisor: the timeout and the lock watchdog keep running.
         let task = future.map(|future| AbortOnDrop(tokio::spawn(future.instrument(span.clone()))));
