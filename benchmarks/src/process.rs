@@ -2,13 +2,7 @@
 
 /// Resident set size of this process in KiB (`VmRSS`), 0 when unreadable.
 pub fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .unwrap_or(0)
+    cronlock_tests::load::rss_kib(std::process::id())
 }
 
 /// CPU time of every thread of this process so far, in nanoseconds.
@@ -28,7 +22,7 @@ pub fn cpu_ns() -> u64 {
         .sum()
 }
 
-/// Milliseconds since the Unix epoch, from the wall clock the schedulers use.
+/// Microseconds since the Unix epoch, from the wall clock the schedulers use.
 pub fn now_us() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -163,20 +163,28 @@ impl Schedule {
     /// Whether `instant`, read in the schedule's zone, matches the fields (ignores DST rules).
     #[cfg(test)]
     fn matches_wall_clock(&self, instant: DateTime<Utc>) -> bool {
-        use chrono::{Datelike, Timelike};
         match &self.kind {
-            Kind::Cron(fields) => {
-                let local = instant.with_timezone(&self.timezone());
-                fields.matches(
-                    local.second(),
-                    local.minute(),
-                    local.hour(),
-                    local.day(),
-                    local.month(),
-                    local.weekday().num_days_from_sunday(),
-                )
+            Kind::Cron(_) => {
+                self.matches_local(instant.with_timezone(&self.timezone()).naive_local())
             }
             Kind::Every { seconds } => instant.timestamp().rem_euclid(*seconds) == 0,
+        }
+    }
+
+    /// Whether a wall-clock time matches the fields (`@every` matches none).
+    #[cfg(test)]
+    fn matches_local(&self, local: chrono::NaiveDateTime) -> bool {
+        use chrono::{Datelike, Timelike};
+        match &self.kind {
+            Kind::Cron(fields) => fields.matches(
+                local.second(),
+                local.minute(),
+                local.hour(),
+                local.day(),
+                local.month(),
+                local.weekday().num_days_from_sunday(),
+            ),
+            Kind::Every { .. } => false,
         }
     }
 }

@@ -35,7 +35,8 @@ pub struct LoadReport {
     pub lateness_ms: (i64, i64),
 }
 
-fn rss_kib(pid: u32) -> u64 {
+/// Resident set size of process `pid` in KiB (`VmRSS`), 0 when unreadable.
+pub fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()

@@ -40,6 +40,14 @@ fn next_bit(bits: u64, from: u32) -> Option<u32> {
     (masked != 0).then(|| masked.trailing_zeros())
 }
 
+fn month_after(year: i32, month: u32) -> (i32, u32) {
+    if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    }
+}
+
 fn days_in_month(year: i32, month: u32) -> u32 {
     match month {
         4 | 6 | 9 | 11 => 30,
@@ -107,11 +115,7 @@ impl Engine {
             match self.next_day(year, month, day) {
                 None => {
                     (day, hour, minute, second) = (1, 0, 0, 0);
-                    if month == 12 {
-                        (year, month) = (year + 1, 1);
-                    } else {
-                        month += 1;
-                    }
+                    (year, month) = month_after(year, month);
                     continue;
                 }
                 Some(found) if found != day => (day, hour, minute, second) = (found, 0, 0, 0),
@@ -125,11 +129,7 @@ impl Engine {
                 }
                 None => {
                     (day, hour, minute, second) = (1, 0, 0, 0);
-                    if month == 12 {
-                        (year, month) = (year + 1, 1);
-                    } else {
-                        month += 1;
-                    }
+                    (year, month) = month_after(year, month);
                     continue;
                 }
                 Some(found) if found != hour => (hour, minute, second) = (found, 0, 0),
