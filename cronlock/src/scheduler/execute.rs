@@ -62,16 +62,15 @@ pub(super) async fn run_due(
     while runs.join_next().await.is_some() {}
 }
 
-/// Claims `batch` and starts every tick this instance won; returns the ticks
-/// the lock called too early.
+/// Claims `pending` and starts every tick this instance won; returns the
+/// ticks the lock called too early.
 async fn claim_and_start(
     inner: &Arc<Inner>,
-    batch: Vec<(Arc<JobEntry>, DateTime<Utc>)>,
+    pending: Vec<(Arc<JobEntry>, DateTime<Utc>)>,
     phase: Option<PhaseShare>,
     stop_runs: &CancellationToken,
     runs: &mut JoinSet<()>,
 ) -> Vec<(Arc<JobEntry>, DateTime<Utc>)> {
-    let pending = batch;
     let now = inner.clock.now();
     let requests: Vec<ClaimRequest<'_>> = pending
         .iter()
@@ -94,8 +93,8 @@ async fn claim_and_start(
                 // Counted before the task starts, so the next tick sees it running.
                 job.running.fetch_add(1, Ordering::SeqCst);
                 // The job's own task starts now; its supervisor (timeout,
-                // watchdog, release, history) is spawned after every job of
-                // the batch, so bookkeeping never delays another job's start.
+                // watchdog, release, history) is spawned once every batch due
+                // at this instant has spawned its jobs (see StartPhase).
                 let run_cancel = stop_runs.child_token();
                 let first = Attempt::start(inner, &job, &claim, 1, &run_cancel, &span);
                 started.push((job, claim, run_cancel, first, span));

@@ -294,7 +294,7 @@ impl Inner {
         let mut requeue = Vec::new();
         // A task per batch, spawned as soon as the batch is full: the first
         // runs start while later ones are still being collected, the batches
-        // claim concurrently (a pipeline each with Redis), and the runtime's
+        // claim concurrently (one script call each with Redis), and the runtime's
         // threads share starting the runs.
         let phase = execute::StartPhase::new();
         let mut hand_off = |due: &mut Vec<_>| {
