@@ -174,8 +174,10 @@ impl Control for MemoryLock {
                     .insert(job.to_owned(), VecDeque::with_capacity(keep));
             }
             if let Some(runs) = control.history.get_mut(job) {
+                // Room first, so a full history never grows its buffer.
                 runs.truncate(keep.saturating_sub(1));
                 runs.push_front(entry.clone());
+                runs.truncate(keep);
             }
         });
         Box::pin(async { Ok(()) })
