@@ -67,7 +67,7 @@ pub(super) async fn poll(
             None => warn!(job = %name, "trigger for a job this instance does not have: dropped"),
         }
     }
-    let phase = execute::PhaseShare::new(execute::StartPhase::new());
+    let phase = execute::StartPhase::begin();
     execute::run_due(Arc::clone(&inner), due, phase, stop_claims, stop_runs).await;
 }
 

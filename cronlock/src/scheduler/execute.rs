@@ -156,23 +156,20 @@ pub(super) struct StartPhase {
 const MAX_START_PHASE: Duration = Duration::from_millis(100);
 
 impl StartPhase {
-    /// A phase with one share, held by its creator (the dispatcher, until it
-    /// has handed off every batch, or a lone batch).
-    pub(super) fn new() -> Arc<StartPhase> {
-        Arc::new(StartPhase {
-            batches_starting: AtomicUsize::new(1),
-            all_started: CancellationToken::new(),
-        })
-    }
-
-    /// A share for one more batch.
-    pub(super) fn share(self: &Arc<Self>) -> Arc<StartPhase> {
-        self.batches_starting.fetch_add(1, Ordering::SeqCst);
-        Arc::clone(self)
+    /// A new phase and its first share, held by its creator: the dispatcher
+    /// until it has handed off every batch, or a lone batch.
+    pub(super) fn begin() -> PhaseShare {
+        PhaseShare {
+            phase: Arc::new(StartPhase {
+                batches_starting: AtomicUsize::new(1),
+                all_started: CancellationToken::new(),
+            }),
+            given_back: false,
+        }
     }
 
     /// One share is done starting; the last one opens the phase.
-    pub(super) fn started(&self) {
+    fn started(&self) {
         if self.batches_starting.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.all_started.cancel();
         }
@@ -183,17 +180,19 @@ impl StartPhase {
     }
 }
 
-/// A batch's share of a [`StartPhase`]: given back when its jobs are
-/// started, or when the batch is dropped before that.
+/// A share of a [`StartPhase`]: given back when its holder is done starting
+/// (a batch: its jobs are spawned), or when it is dropped before that.
 pub(super) struct PhaseShare {
     phase: Arc<StartPhase>,
     given_back: bool,
 }
 
 impl PhaseShare {
-    pub(super) fn new(phase: Arc<StartPhase>) -> PhaseShare {
+    /// A share of the same phase for one more batch.
+    pub(super) fn another(&self) -> PhaseShare {
+        self.phase.batches_starting.fetch_add(1, Ordering::SeqCst);
         PhaseShare {
-            phase,
+            phase: Arc::clone(&self.phase),
             given_back: false,
         }
     }

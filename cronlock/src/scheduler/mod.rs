@@ -296,12 +296,12 @@ impl Inner {
         // runs start while later ones are still being collected, the batches
         // claim concurrently (one script call each with Redis), and the runtime's
         // threads share starting the runs.
-        let phase = execute::StartPhase::new();
+        let dispatcher_share = execute::StartPhase::begin();
         let mut hand_off = |due: &mut Vec<_>| {
             runs.spawn(execute::run_due(
                 Arc::clone(self),
                 std::mem::replace(due, Vec::with_capacity(execute::CLAIM_BATCH)),
-                execute::PhaseShare::new(phase.share()),
+                dispatcher_share.another(),
                 stop_claims.clone(),
                 stop_runs.clone(),
             ));
@@ -325,8 +325,8 @@ impl Inner {
         if !due.is_empty() {
             hand_off(&mut due);
         }
-        // The dispatcher's own share: every batch is handed off.
-        phase.started();
+        // Every batch is handed off: the dispatcher's share goes back.
+        drop(dispatcher_share);
         // After the runs are handed off: nothing here delays a start.
         for (index, next) in requeue {
             self.jobs[index].status().next = next;
