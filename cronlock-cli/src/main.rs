@@ -10,30 +10,40 @@
 //! cronlock next "0 */15 9-17 * * MON-FRI" --tz Europe/Berlin -n 5
 //! ```
 //!
-//! Every command takes `--json`. Exit codes: 0 success, 1 Redis or another
-//! runtime failure, 2 invalid arguments or spec, 3 unknown job.
+//! Every command takes `--json`. The fleet's Redis comes from `REDIS_URL`
+//! (or `--redis`, which other users can see in `ps`), its key prefix from
+//! `CRONLOCK_PREFIX` (or `--prefix`). Exit codes: 0 success, 1 Redis or
+//! another runtime failure, 2 invalid arguments or spec, 3 unknown job.
 
 use std::process::ExitCode;
 
 use chrono::Utc;
 use clap::{Parser, Subcommand};
-use cronlock::lock::{Control, JobSummary, Lock, RedisLock, RedisLockConfig};
-use cronlock::{Schedule, SpecError};
+use cronlock::lock::{HistoryEntry, Pause};
+use cronlock::{Error, Fleet, FleetJob, Schedule, SpecError};
 use serde_json::json;
+
+/// The most fire times `next` prints.
+const MAX_NEXT: usize = 1_000;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "cronlock",
     version,
     about = "Look at and operate the jobs of a cronlock fleet; explain cron specs",
-    after_help = "Exit codes: 0 success, 1 Redis or other runtime failure, 2 invalid arguments or spec, 3 unknown job."
+    after_help = "Give the fleet's Redis in REDIS_URL rather than --redis: a command line is visible to every user of the machine (ps), the environment is not.\n\nExit codes: 0 success, 1 Redis or other runtime failure, 2 invalid arguments or spec, 3 unknown job."
 )]
 struct Cli {
-    /// Redis of the fleet, such as redis://127.0.0.1:6379
-    #[arg(long, env = "REDIS_URL", global = true)]
+    /// Redis of the fleet, such as redis://127.0.0.1:6379 (prefer REDIS_URL)
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
     redis: Option<String>,
     /// Key prefix the fleet uses
-    #[arg(long, default_value = "cronlock:", global = true)]
+    #[arg(
+        long,
+        env = "CRONLOCK_PREFIX",
+        default_value = "cronlock:",
+        global = true
+    )]
     prefix: String,
     /// Print JSON instead of a table
     #[arg(long, global = true)]
@@ -56,10 +66,16 @@ enum Command {
         /// Job name
         job: String,
     },
-    /// Stops a job's ticks on every instance until `resume`
+    /// Stops a job's ticks on every instance until `resume` (or for a while)
     Pause {
         /// Job name
         job: String,
+        /// Why, shown by `list`
+        #[arg(long)]
+        note: Option<String>,
+        /// Resume by itself after this long, such as 30m or 2h
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: Option<String>,
     },
     /// Resumes a paused job
     Resume {
@@ -73,7 +89,7 @@ enum Command {
         /// IANA zone to read the spec in (default UTC)
         #[arg(long)]
         tz: Option<String>,
-        /// How many fire times
+        /// How many fire times (at most 1000)
         #[arg(short = 'n', default_value_t = 5)]
         count: usize,
     },
@@ -86,10 +102,32 @@ struct Failure {
 }
 
 impl Failure {
-    fn runtime(message: impl ToString) -> Failure {
+    fn usage(message: impl ToString) -> Failure {
         Failure {
-            code: 1,
+            code: 2,
             message: message.to_string(),
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(err: Error) -> Failure {
+        let code = match err {
+            Error::UnknownJob { .. } => 3,
+            Error::JobDisabled { .. } => 2,
+            _ => 1,
+        };
+        Failure {
+            code,
+            message: match err {
+                Error::UnknownJob { job } => {
+                    format!(
+                        "no job named `{}` in this fleet (see `cronlock list`)",
+                        clean(&job)
+                    )
+                }
+                other => other.to_string(),
+            },
         }
     }
 }
@@ -103,7 +141,7 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(failure) => {
-            eprintln!("error: {}", failure.message);
+            eprintln!("error: {}", clean_lines(&failure.message));
             ExitCode::from(failure.code)
         }
     }
@@ -114,67 +152,73 @@ async fn run(cli: Cli) -> Result<String, Failure> {
         return next(spec, tz.as_deref(), *count, cli.json);
     }
     let Some(url) = &cli.redis else {
-        return Err(Failure {
-            code: 2,
-            message: "no Redis: pass --redis URL or set REDIS_URL".into(),
-        });
+        return Err(Failure::usage(
+            "no Redis: set REDIS_URL (or pass --redis URL)",
+        ));
     };
-    let lock =
-        RedisLock::connect(RedisLockConfig::new(url.as_str()).key_prefix(cli.prefix.as_str()))
-            .await
-            .map_err(Failure::runtime)?;
-    let control = lock
-        .control()
-        .ok_or_else(|| Failure::runtime("this lock has no control"))?;
-    let jobs = control.published_jobs().await.map_err(Failure::runtime)?;
-    let known = |job: &str| {
-        if jobs.iter().any(|summary| summary.name == job) {
-            Ok(())
-        } else {
-            Err(Failure {
-                code: 3,
-                message: format!("no job named `{job}` in this fleet (see `cronlock list`)"),
-            })
-        }
-    };
+    let fleet = Fleet::connect(url, &cli.prefix).await?;
     match &cli.command {
-        Command::List => list(control, &jobs, cli.json).await,
-        Command::History { job } => {
-            known(job)?;
-            history(control, job, cli.json).await
-        }
+        Command::List => list(&fleet, cli.json).await,
+        Command::History { job } => history(&fleet, job, cli.json).await,
         Command::Trigger { job } => {
-            known(job)?;
-            control.trigger(job).await.map_err(Failure::runtime)?;
-            Ok(done(
-                cli.json,
-                "triggered",
-                job,
-                "runs once within a second, on one instance",
-            ))
+            let added = fleet.trigger(job, Some(&who())).await?;
+            let detail = if added {
+                "runs once within a second, on an instance that has the job"
+            } else {
+                "a trigger was already waiting: the two are one run"
+            };
+            Ok(done(cli.json, "triggered", job, detail))
         }
-        Command::Pause { job } => {
-            known(job)?;
-            control
-                .set_paused(job, true)
-                .await
-                .map_err(Failure::runtime)?;
-            Ok(done(
-                cli.json,
-                "paused",
-                job,
-                "every instance skips its ticks within a second",
-            ))
+        Command::Pause {
+            job,
+            note,
+            duration,
+        } => {
+            let now = Utc::now();
+            let until = match duration {
+                Some(text) => {
+                    let duration = cronlock_spec::parse_duration(text)
+                        .map_err(|err| Failure::usage(err.report()))?;
+                    Some(now + chrono::Duration::from_std(duration).map_err(Failure::usage)?)
+                }
+                None => None,
+            };
+            let pause = Pause {
+                since: now,
+                until,
+                note: note.clone(),
+                by: Some(who()),
+            };
+            fleet.pause(job, &pause).await?;
+            let detail = match until {
+                Some(until) => format!(
+                    "every instance skips its ticks within a second, until {}",
+                    until.format("%Y-%m-%d %H:%M:%S UTC")
+                ),
+                None => "every instance skips its ticks within a second".to_owned(),
+            };
+            Ok(done(cli.json, "paused", job, &detail))
         }
         Command::Resume { job } => {
-            known(job)?;
-            control
-                .set_paused(job, false)
-                .await
-                .map_err(Failure::runtime)?;
+            fleet.resume(job).await?;
             Ok(done(cli.json, "resumed", job, "its ticks run again"))
         }
         Command::Next { .. } => unreachable!("handled above"),
+    }
+}
+
+/// Who runs this command, for the history and pauses: `user@host`.
+fn who() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "someone".to_owned());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_default();
+    if host.is_empty() {
+        format!("{user} (cli)")
+    } else {
+        format!("{user}@{host} (cli)")
     }
 }
 
@@ -182,39 +226,63 @@ fn done(json: bool, action: &str, job: &str, detail: &str) -> String {
     if json {
         json!({ "job": job, "action": action }).to_string()
     } else {
-        format!("{job}: {action}; {detail}")
+        format!("{}: {action}; {detail}", clean(job))
     }
 }
 
-fn schedule_of(summary: &JobSummary) -> Option<Schedule> {
-    let tz = summary.tz.parse().ok()?;
-    Some(Schedule::parse(&summary.spec).ok()?.with_timezone(tz))
+/// Text from the fleet (job names, error texts) made safe for a terminal:
+/// control characters, escape sequences included, are shown escaped.
+fn clean(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
-async fn list(control: &dyn Control, jobs: &[JobSummary], json: bool) -> Result<String, Failure> {
-    let paused = control.paused().await.map_err(Failure::runtime)?;
-    let now = Utc::now();
-    let mut rows = Vec::new();
-    for job in jobs {
-        let next = schedule_of(job).and_then(|schedule| schedule.next_after(now));
-        let last = control
-            .history(&job.name)
-            .await
-            .map_err(Failure::runtime)?
-            .into_iter()
-            .next();
-        rows.push((job, next, paused.contains(&job.name), last));
+/// As [`clean`], keeping line breaks.
+fn clean_lines(text: &str) -> String {
+    text.lines().map(clean).collect::<Vec<_>>().join("\n")
+}
+
+fn state(job: &FleetJob) -> String {
+    match &job.pause {
+        Some(pause) => {
+            let mut state = "paused".to_owned();
+            if let Some(until) = pause.until {
+                state.push_str(&format!(" until {}", until.format("%m-%d %H:%M")));
+            }
+            if let Some(note) = &pause.note {
+                state.push_str(&format!(": {note}"));
+            }
+            state
+        }
+        None if job.summary.enabled => "active".to_owned(),
+        None => "disabled".to_owned(),
     }
+}
+
+async fn list(fleet: &Fleet, json: bool) -> Result<String, Failure> {
+    let jobs = fleet.jobs().await?;
     if json {
-        let list: Vec<_> = rows
+        let list: Vec<_> = jobs
             .iter()
-            .map(|(job, next, paused, last)| {
+            .map(|job| {
+                let summary = &job.summary;
                 json!({
-                    "name": job.name, "spec": job.spec, "tz": job.tz,
-                    "timeout_ms": job.timeout.as_millis() as u64, "enabled": job.enabled,
-                    "next": next.map(|t| t.to_rfc3339()), "paused": paused,
-                    "last_outcome": last.as_ref().map(|l| l.outcome.clone()),
-                    "last_tick": last.as_ref().map(|l| l.tick.to_rfc3339()),
+                    "name": summary.name, "spec": summary.spec, "tz": summary.tz,
+                    "timeout_ms": summary.timeout.as_millis() as u64, "enabled": summary.enabled,
+                    "service": summary.service,
+                    "next": job.next.map(|t| t.to_rfc3339()),
+                    "paused": job.pause.is_some(),
+                    "pause_note": job.pause.as_ref().and_then(|p| p.note.clone()),
+                    "paused_until": job.pause.as_ref().and_then(|p| p.until).map(|t| t.to_rfc3339()),
+                    "last_outcome": job.last_run.as_ref().map(|l| l.outcome.label()),
+                    "last_tick": job.last_run.as_ref().map(|l| l.tick.to_rfc3339()),
                 })
             })
             .collect();
@@ -233,32 +301,27 @@ async fn list(control: &dyn Control, jobs: &[JobSummary], json: bool) -> Result<
         .map(String::from)
         .to_vec(),
     ];
-    for (job, next, paused, last) in rows {
-        let state = if paused {
-            "paused"
-        } else if job.enabled {
-            "active"
-        } else {
-            "disabled"
-        };
+    for job in &jobs {
+        let summary = &job.summary;
         table.push(vec![
-            job.name.clone(),
-            job.spec.clone(),
-            job.tz.clone(),
-            cronlock_spec::format_duration(job.timeout),
-            next.map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
-            state.into(),
-            last.map_or_else(
+            clean(&summary.name),
+            clean(&summary.spec),
+            clean(&summary.tz),
+            cronlock_spec::format_duration(summary.timeout),
+            job.next
+                .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+            clean(&state(job)),
+            job.last_run.as_ref().map_or_else(
                 || "-".into(),
-                |l| format!("{} at {}", l.outcome, l.tick.format("%H:%M:%S")),
+                |l| format!("{} at {}", l.outcome.label(), l.tick.format("%H:%M:%S")),
             ),
         ]);
     }
     Ok(render(&table))
 }
 
-async fn history(control: &dyn Control, job: &str, json: bool) -> Result<String, Failure> {
-    let runs = control.history(job).await.map_err(Failure::runtime)?;
+async fn history(fleet: &Fleet, job: &str, json: bool) -> Result<String, Failure> {
+    let runs: Vec<HistoryEntry> = fleet.history(job).await?;
     if json {
         let list: Vec<_> = runs
             .iter()
@@ -266,7 +329,7 @@ async fn history(control: &dyn Control, job: &str, json: bool) -> Result<String,
                 json!({
                     "tick": run.tick.to_rfc3339(), "started": run.started.to_rfc3339(),
                     "instance": run.instance, "duration_ms": run.duration.as_millis() as u64,
-                    "outcome": run.outcome, "error": run.error,
+                    "outcome": run.outcome.label(), "error": run.outcome.message(),
                 })
             })
             .collect();
@@ -288,33 +351,27 @@ async fn history(control: &dyn Control, job: &str, json: bool) -> Result<String,
         table.push(vec![
             run.tick.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
             run.started.format("%H:%M:%S%.3f").to_string(),
-            run.instance,
+            clean(&run.instance),
             format!("{} ms", run.duration.as_millis()),
-            run.outcome,
-            run.error.unwrap_or_default(),
+            run.outcome.label().to_owned(),
+            clean(run.outcome.message().unwrap_or_default()),
         ]);
     }
     Ok(render(&table))
 }
 
 fn next(spec: &str, tz: Option<&str>, count: usize, json: bool) -> Result<String, Failure> {
-    let invalid = |err: SpecError| Failure {
-        code: 2,
-        message: err.report(),
-    };
+    if count > MAX_NEXT {
+        return Err(Failure::usage(format!(
+            "-n {count} is more than {MAX_NEXT} fire times"
+        )));
+    }
+    let invalid = |err: SpecError| Failure::usage(err.report());
     let mut schedule = Schedule::parse(spec).map_err(invalid)?;
     if let Some(tz) = tz {
         schedule = schedule.with_timezone(cronlock_spec::parse_time_zone(tz).map_err(invalid)?);
     }
-    let english = match cronlock_spec::parse_spec(spec).map_err(invalid)?.body {
-        cronlock_spec::SpecBody::Cron(fields) => fields.describe(),
-        cronlock_spec::SpecBody::Every(interval) => {
-            format!(
-                "every {}, counted from the Unix epoch",
-                cronlock_spec::format_duration(interval)
-            )
-        }
-    };
+    let english = schedule.describe();
     let zone = schedule.timezone();
     let times: Vec<_> = schedule.upcoming(Utc::now()).take(count).collect();
     if json {

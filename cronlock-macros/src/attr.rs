@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cronlock_spec::{ParsedSpec, SpecError, format_duration};
+use cronlock_spec::{ParsedSpec, SpecError};
 use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
@@ -108,12 +108,8 @@ impl JobAttr {
             }
             "timeout" => string(value, "timeout", "\"2m\"").and_then(|lit| {
                 let duration = duration(&lit, "timeout")?;
-                if duration.is_zero() {
-                    return Err(syn::Error::new(
-                        lit.span(),
-                        "timeout must be greater than zero",
-                    ));
-                }
+                cronlock_spec::check_timeout(duration)
+                    .map_err(|message| syn::Error::new(lit.span(), message))?;
                 self.timeout = Some(Spanned {
                     value: duration,
                     span: lit.span(),
@@ -159,12 +155,8 @@ impl JobAttr {
             }),
             "backoff" => string(value, "backoff", "\"10s\"").and_then(|lit| {
                 let backoff = duration(&lit, "backoff")?;
-                if backoff.is_zero() {
-                    return Err(syn::Error::new(
-                        lit.span(),
-                        "backoff must be greater than zero",
-                    ));
-                }
+                cronlock_spec::check_backoff(backoff)
+                    .map_err(|message| syn::Error::new(lit.span(), message))?;
                 self.backoff = Some(Spanned {
                     value: backoff,
                     span: lit.span(),
@@ -172,19 +164,19 @@ impl JobAttr {
                 Ok(())
             }),
             "retries" => match literal(value) {
-                Some(Lit::Int(int)) => match int.base10_parse::<u32>() {
-                    Ok(retries) if retries <= 100 => {
-                        self.retries = Some(Spanned {
-                            value: retries,
-                            span: int.span(),
-                        });
-                        Ok(())
+                Some(Lit::Int(int)) => {
+                    let retries = int.base10_parse::<u32>().unwrap_or(u32::MAX);
+                    match cronlock_spec::check_retries(retries) {
+                        Ok(()) => {
+                            self.retries = Some(Spanned {
+                                value: retries,
+                                span: int.span(),
+                            });
+                            Ok(())
+                        }
+                        Err(message) => Err(syn::Error::new(int.span(), message)),
                     }
-                    _ => Err(syn::Error::new(
-                        int.span(),
-                        "retries must be a whole number from 0 to 100",
-                    )),
-                },
+                }
                 _ => Err(syn::Error::new(
                     value.span(),
                     "`retries` expects a whole number, such as `retries = 3`",
@@ -237,18 +229,13 @@ impl JobAttr {
                 "missing `timeout` key: every run needs a limit, such as timeout = \"2m\"",
             ));
         }
-        if let (Some(ttl), Some(timeout)) = (&self.lock_ttl, &self.timeout)
-            && ttl.value < timeout.value
+        if let Some(ttl) = &self.lock_ttl
+            && let Err(message) = cronlock_spec::check_lock_ttl(
+                ttl.value,
+                self.timeout.as_ref().map_or(Duration::ZERO, |t| t.value),
+            )
         {
-            errors.push(syn::Error::new(
-                    ttl.span,
-                    format!(
-                        "lock_ttl {} is shorter than timeout {}: the lock would expire while a run may still be going, and another instance could start the same job again\nuse a lock_ttl of at least {}, or leave it out (it defaults to the timeout)",
-                        format_duration(ttl.value),
-                        format_duration(timeout.value),
-                        format_duration(timeout.value)
-                    ),
-                ));
+            errors.push(syn::Error::new(ttl.span, message));
         }
         if let (Some(backoff), None | Some(Spanned { value: 0, .. })) =
             (&self.backoff, &self.retries)

@@ -20,6 +20,7 @@ mod describe;
 mod duration;
 mod error;
 mod fields;
+mod options;
 mod tz;
 
 use std::time::Duration;
@@ -28,6 +29,9 @@ pub use chrono_tz::Tz;
 pub use duration::{format_duration, parse_duration};
 pub use error::{Field, SpecError, SpecErrorKind};
 pub use fields::CronFields;
+pub use options::{
+    MAX_DURATION, MAX_RETRIES, check_backoff, check_lock_ttl, check_retries, check_timeout,
+};
 pub use tz::{closest_time_zones, closest_word, parse_time_zone};
 
 /// A spec that passed every check.

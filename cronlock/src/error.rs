@@ -83,6 +83,12 @@ pub enum Error {
         /// The name given.
         job: String,
     },
+    /// A disabled job was triggered: disabled jobs never run.
+    #[error("job `{job}` is disabled (enabled = false): it never runs, also not when triggered")]
+    JobDisabled {
+        /// The job.
+        job: String,
+    },
     /// The environment asks for something this build cannot do.
     #[error("configuration: {0}")]
     Config(String),

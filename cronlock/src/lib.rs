@@ -103,9 +103,11 @@
 pub mod clock;
 mod context;
 mod error;
+mod fleet;
 mod job;
 pub mod lock;
 pub mod metrics;
+mod outcome;
 pub mod schedule;
 mod scheduler;
 mod shutdown;
@@ -118,9 +120,11 @@ pub mod __private;
 pub use context::JobContext;
 pub use cronlock_macros::scheduled;
 pub use error::Error;
+pub use fleet::{Fleet, FleetJob};
 pub use job::{CatchUp, IntoJobResult, Job, JobParam, Overlap};
+pub use outcome::RunOutcome;
 pub use schedule::{Schedule, SpecError, Upcoming};
-pub use scheduler::{JobInfo, LastRun, RunOutcome, Scheduler, SchedulerBuilder};
+pub use scheduler::{JobInfo, LastRun, Scheduler, SchedulerBuilder};
 pub use state::{State, StateMap, StateRequirement};
 
 /// Runs every `#[scheduled]` fn in the binary until SIGINT or SIGTERM.

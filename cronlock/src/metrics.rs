@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::scheduler::RunOutcome;
+use crate::outcome::RunOutcome;
 
 /// Runs and skipped ticks, by job and outcome.
 pub const RUNS_TOTAL: &str = "cronlock_job_runs_total";

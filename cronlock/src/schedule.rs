@@ -120,6 +120,28 @@ impl Schedule {
         self.tz.unwrap_or(Tz::UTC)
     }
 
+    /// The spec in English (the zone is [`Schedule::timezone`]).
+    ///
+    /// ```
+    /// let schedule = cronlock::Schedule::parse("0 30 2 * * MON-FRI")?;
+    /// assert_eq!(
+    ///     schedule.describe(),
+    ///     "at second 0 of minute 30 of hour 2, on Monday-Friday, every month"
+    /// );
+    /// # Ok::<(), cronlock::SpecError>(())
+    /// ```
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            Kind::Cron(fields) => fields.describe(),
+            Kind::Every { seconds } => format!(
+                "every {}, counted from the Unix epoch",
+                cronlock_spec::format_duration(std::time::Duration::from_secs(
+                    u64::try_from(*seconds).unwrap_or(0)
+                ))
+            ),
+        }
+    }
+
     /// True when second, minute and hour each match one value (see the DST table above).
     pub fn is_fixed_time(&self) -> bool {
         match &self.kind {

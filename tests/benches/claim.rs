@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::Criterion;
 use cronlock::Overlap;
-use cronlock::lock::{ClaimRequest, Lock, MAX_CLAIM_BATCH, RedisLock, RedisLockConfig};
+use cronlock::lock::{
+    ClaimRequest, Lock, MAX_CLAIM_BATCH, RedisLock, RedisLockConfig, random_token,
+};
 use cronlock_tests::RedisServer;
 
 /// Distinct, increasing ticks in the past (never "too early").
@@ -26,11 +28,12 @@ fn next_tick(counter: &AtomicI64) -> DateTime<Utc> {
     base + chrono::Duration::milliseconds(counter.fetch_add(1, Ordering::Relaxed))
 }
 
-fn claim_request(tick: DateTime<Utc>) -> ClaimRequest<'static> {
+fn claim_request(tick: DateTime<Utc>, token: &str) -> ClaimRequest<'_> {
     // Overlap::Allow: no run lock, so every claim succeeds without a release.
     ClaimRequest {
         job: "bench",
         tick,
+        token,
         ttl: Duration::from_secs(60),
         overlap: Overlap::Allow,
         now: Utc::now(),
@@ -102,7 +105,7 @@ fn tails(setup: &mut Setup, samples: usize) {
             let started = Instant::now();
             setup
                 .lock
-                .claim(claim_request(next_tick(&setup.ticks)))
+                .claim(claim_request(next_tick(&setup.ticks), &random_token()))
                 .await
                 .unwrap();
             claims.push(started.elapsed());
@@ -147,11 +150,13 @@ fn batch_throughput(setup: &mut Setup, rounds: usize) {
     setup.runtime.block_on(async {
         for _ in 0..rounds {
             let tick = next_tick(&setup.ticks);
+            let tokens: Vec<String> = names.iter().map(|_| random_token()).collect();
             let requests: Vec<ClaimRequest<'_>> = names
                 .iter()
-                .map(|job| ClaimRequest {
+                .zip(&tokens)
+                .map(|(job, token)| ClaimRequest {
                     job,
-                    ..claim_request(tick)
+                    ..claim_request(tick, token)
                 })
                 .collect();
             for batch in requests.chunks(MAX_CLAIM_BATCH) {
@@ -181,11 +186,10 @@ fn main() {
         b.iter(|| {
             setup
                 .runtime
-                .block_on(
-                    setup
-                        .lock
-                        .claim(black_box(claim_request(next_tick(&setup.ticks)))),
-                )
+                .block_on(setup.lock.claim(black_box(claim_request(
+                    next_tick(&setup.ticks),
+                    &random_token(),
+                ))))
                 .unwrap()
         })
     });

@@ -303,6 +303,7 @@ pub fn ledger_line(event: &str, ctx: &cronlock::JobContext, detail: &str) -> Str
 /// One run as the ledgers tell it.
 #[derive(Debug, Clone)]
 pub(crate) struct Run {
+    tick: i64,
     pid: u32,
     token: u64,
     pub(crate) start: i64,
@@ -333,6 +334,7 @@ pub(crate) fn read_ledgers(dir: &Path) -> BTreeMap<(String, i64), Vec<Run>> {
             };
             match event {
                 "start" => runs.entry((job.to_owned(), tick)).or_default().push(Run {
+                    tick,
                     pid,
                     token,
                     start: real,
@@ -383,8 +385,7 @@ fn check(
             report.ticks_checked += 1;
             let count = runs.get(&(job.to_owned(), tick)).map_or(0, Vec::len);
             if count > 1 {
-                let near_outage = faults.iter().any(|f| matches!(f, Fault::RedisDown { from, to } if tick >= from - 3_000 && tick <= to + 3_000));
-                if !persistence && near_outage {
+                if !persistence && near_outage(tick, faults) {
                     *report
                         .excused
                         .entry("ran twice: Redis restarted without persistence")
@@ -424,10 +425,17 @@ fn check(
                 earlier += 1;
             }
             if run.token <= newest_earlier_token && !paused_pids.contains(&run.pid) {
-                report.violations.push(format!(
-                    "{job}: fencing token {} after {newest_earlier_token} (run {run:?})",
-                    run.token
-                ));
+                if !persistence && near_outage(run.tick, faults) {
+                    *report
+                        .excused
+                        .entry("fencing token repeated: Redis restarted without persistence")
+                        .or_default() += 1;
+                } else {
+                    report.violations.push(format!(
+                        "{job}: fencing token {} after {newest_earlier_token} (run {run:?})",
+                        run.token
+                    ));
+                }
             }
             if let Some((until, pid)) = busy_until {
                 if run.start < until && !paused_pids.contains(&pid) {
@@ -449,6 +457,14 @@ fn check(
             }
         }
     }
+}
+
+/// Whether `tick` is close enough to a Redis restart that a Redis without
+/// persistence may have forgotten its claim.
+fn near_outage(tick: i64, faults: &[Fault]) -> bool {
+    faults.iter().any(|f| {
+        matches!(f, Fault::RedisDown { from, to } if tick >= from - 3_000 && tick <= to + 3_000)
+    })
 }
 
 /// Why a tick may be missing, or `None` when nothing excuses it.

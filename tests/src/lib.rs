@@ -5,6 +5,7 @@
 //! the test fails and says how to install it.
 
 pub mod chaos;
+pub mod contract;
 pub mod fuzz;
 pub mod load;
 
@@ -62,9 +63,24 @@ impl RedisServer {
         panic!("could not start redis-server: {last_error}");
     }
 
+    /// Starts a server on `port` (one a test chose before, with
+    /// [`free_port`]), with extra arguments.
+    ///
+    /// # Panics
+    ///
+    /// As [`RedisServer::start`], or when the port is taken.
+    pub fn start_on(port: u16, extra_args: &[&str]) -> RedisServer {
+        RedisServer::try_start_on(port, extra_args)
+            .unwrap_or_else(|err| panic!("could not start redis-server on {port}: {err}"))
+    }
+
     fn try_start(extra_args: &[&str]) -> Result<RedisServer, String> {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
         let port = free_port().map_err(|err| format!("no free port: {err}"))?;
+        RedisServer::try_start_on(port, extra_args)
+    }
+
+    fn try_start_on(port: u16, extra_args: &[&str]) -> Result<RedisServer, String> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "cronlock-redis-{}-{}",
             std::process::id(),

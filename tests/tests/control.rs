@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use cronlock::lock::RedisLockConfig;
-use cronlock::{Error, Job, JobContext, Scheduler};
+use cronlock::{Error, Job, JobContext, RunOutcome, Scheduler};
 use cronlock_tests::RedisServer;
 use cronlock_tests::paused::{Log, builder, second};
 
@@ -75,8 +75,10 @@ async fn pause_resume_trigger_and_history_in_one_process() {
         .find(|entry| entry.tick == second(1))
         .unwrap();
     assert_eq!(
-        (odd.outcome.as_str(), odd.error.as_deref()),
-        ("failed", Some("odd tick"))
+        odd.outcome,
+        RunOutcome::Failed {
+            error: "odd tick".into()
+        }
     );
     assert_eq!(
         history
@@ -84,7 +86,7 @@ async fn pause_resume_trigger_and_history_in_one_process() {
             .find(|entry| entry.tick == second(2))
             .unwrap()
             .outcome,
-        "ok"
+        RunOutcome::Completed
     );
     assert!(matches!(
         scheduler.pause("nope").await,

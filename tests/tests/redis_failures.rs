@@ -1,6 +1,7 @@
 //! Redis failures: an outage is survived (fail closed, logged once, resumed
-//! without double runs); bad credentials and unreachable servers are clear
-//! startup errors; a lost run lock cancels the run.
+//! without double runs), also one at start; bad credentials are clear
+//! startup errors, and so is an unreachable server within a start timeout;
+//! a lost run lock cancels the run.
 
 use std::time::Duration;
 
@@ -91,7 +92,9 @@ async fn an_outage_is_survived_logged_once_and_nothing_runs_twice() {
     let log = capture.lines().join("\n");
     let outage_errors = log
         .lines()
-        .filter(|l| l.contains("not running ticks while Redis is unreachable"))
+        .filter(|l| {
+            l.contains("not running ticks while Redis is unreachable") && l.contains("every-second")
+        })
         .count();
     assert!(
         (1..=2).contains(&outage_errors),
@@ -135,7 +138,7 @@ async fn acl_user_and_password() {
     assert!(matches!(err, Error::Lock(_)), "{err:?}");
     assert!(
         text.contains(&format!(
-            "cannot use Redis at redis://scheduler:***@127.0.0.1:{port}"
+            "cannot use Redis at redis://scheduler:***@127.0.0.1:{port}: the credentials were refused"
         )),
         "{text}"
     );
@@ -149,23 +152,69 @@ async fn acl_user_and_password() {
     );
 }
 
+/// Redis down at start is the same outage as Redis down later: the
+/// scheduler starts fail-closed and runs ticks once Redis answers, so a
+/// Redis blip during a deploy does not crash-loop new instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_at_start_is_survived_and_ticks_run_when_it_answers() {
+    let port = free_port().unwrap();
+    let ran = Log::default();
+    let log = ran.clone();
+    let scheduler = builder(&format!("redis://127.0.0.1:{port}"))
+        .job(Job::new(
+            "down-at-start",
+            "* * * * * *",
+            Duration::from_secs(5),
+            move |ctx: JobContext| {
+                let log = log.clone();
+                async move { log.push(ctx.tick()) }
+            },
+        ))
+        .build()
+        .await
+        .expect("Redis down at start is not a startup error");
+    let running = cronlock_tests::fleet::start(&[scheduler], Duration::from_secs(6));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        ran.entries().is_empty(),
+        "ran without a lock: {:?}",
+        ran.entries()
+    );
+    let came_up = chrono::Utc::now();
+    let _redis = RedisServer::start_on(port, &["--save", "", "--appendonly", "no"]);
+    running.finish().await;
+    let after: Vec<_> = ran
+        .entries()
+        .into_iter()
+        .filter(|tick| *tick > came_up)
+        .collect();
+    assert!(after.len() >= 2, "ticks after Redis came up: {after:?}");
+}
+
+/// With a start timeout, an unreachable Redis is a startup error that says
+/// what went wrong, without the password.
 #[tokio::test]
-async fn an_unreachable_server_is_a_clear_startup_error() {
+async fn an_unreachable_server_within_the_start_timeout_is_a_clear_error() {
     let port = free_port().unwrap();
     let started = std::time::Instant::now();
-    let err = builder(&format!("redis://:pw@127.0.0.1:{port}"))
+    let err = Scheduler::builder()
+        .registered_jobs(false)
+        .redis_config(
+            RedisLockConfig::new(format!("redis://:pw@127.0.0.1:{port}"))
+                .start_timeout(Duration::from_secs(1)),
+        )
         .build()
         .await
         .unwrap_err();
     let text = err.to_string();
     assert!(
         text.starts_with(&format!(
-            "lock backend: cannot use Redis at redis://:***@127.0.0.1:{port}"
+            "lock backend: cannot use Redis at redis://:***@127.0.0.1:{port}: connection refused"
         )),
         "{text}"
     );
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < Duration::from_secs(4),
         "took {:?}",
         started.elapsed()
     );

@@ -110,9 +110,11 @@ async fn claims_over_tls_with_a_generated_certificate() {
     let lock = RedisLock::connect(RedisLockConfig::new(&url).tls_root_certificate(ca))
         .await
         .unwrap();
+    let token = cronlock::lock::random_token();
     let request = ClaimRequest {
         job: "tls-job",
         tick: Utc::now(),
+        token: &token,
         ttl: Duration::from_secs(5),
         overlap: Overlap::Skip,
         now: Utc::now(),
@@ -122,7 +124,7 @@ async fn claims_over_tls_with_a_generated_certificate() {
         Claimed::Acquired(_)
     ));
     assert_eq!(
-        redis.command(&["EXISTS", "{cronlock:tls-job}:mark"]),
+        redis.command(&["EXISTS", "{cronlock:tls-job}:tick"]),
         ":1",
         "the claim went to this server"
     );

@@ -1,15 +1,37 @@
-//! Fleet-wide operations: run history, pause and resume, manual triggers.
+//! Fleet-wide operations: run history, pause and resume, manual triggers,
+//! and the published job list.
 //!
 //! A lock backend that can share this state among instances offers it
 //! through [`Lock::control`](super::Lock::control); the in-process and the
 //! Redis lock both do.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use super::{BoxFuture, LockError};
+use crate::outcome::RunOutcome;
+
+/// How long a job's history is kept after its last run (400 days, so a
+/// yearly job keeps its history).
+pub const HISTORY_KEPT: Duration = Duration::from_secs(400 * 24 * 3600);
+/// How long a job stays in the published list (and keeps its pause) after
+/// the last instance that registers it published it. Instances publish at
+/// start and every [`REPUBLISH_EVERY`].
+pub const JOB_LIST_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often a running instance publishes its jobs again.
+pub const REPUBLISH_EVERY: Duration = Duration::from_secs(6 * 3600);
+/// How long a trigger waits for an instance that has its job.
+pub const TRIGGER_KEPT: Duration = Duration::from_secs(3600);
+
+/// The environment variable naming the service in the published job list
+/// (default: the executable's name).
+pub const SERVICE_ENV: &str = "CRONLOCK_SERVICE";
+
+/// The longest error text a history entry keeps, in bytes; longer texts are
+/// cut at a character boundary and end with `…`.
+pub const MAX_ERROR_LEN: usize = 2_000;
 
 /// One finished run, as [`crate::Scheduler::history`] returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,24 +44,25 @@ pub struct HistoryEntry {
     pub started: DateTime<Utc>,
     /// How long it took.
     pub duration: Duration,
-    /// `ok`, `failed`, `timed_out`, `panicked`, `skipped` or `cancelled`.
-    pub outcome: String,
-    /// The error or panic message, for failed runs.
-    pub error: Option<String>,
+    /// How it ended, with the error or panic message of a failed run.
+    pub outcome: RunOutcome,
 }
 
 impl HistoryEntry {
-    /// One line, tab-separated, for storage.
+    /// One line, tab-separated, for storage; the message is cut to
+    /// [`MAX_ERROR_LEN`].
     pub(crate) fn encode(&self) -> String {
-        let clean = |text: &str| text.replace(['\t', '\n', '\r'], " ");
         format!(
             "{}\t{}\t{}\t{}\t{}\t{}",
             self.tick.timestamp_millis(),
-            clean(&self.instance),
+            one_line(&self.instance),
             self.started.timestamp_millis(),
             self.duration.as_millis(),
-            clean(&self.outcome),
-            self.error.as_deref().map(clean).unwrap_or_default()
+            self.outcome.label(),
+            self.outcome
+                .message()
+                .map(|message| one_line(&truncate(message, MAX_ERROR_LEN)))
+                .unwrap_or_default()
         )
     }
 
@@ -50,15 +73,102 @@ impl HistoryEntry {
         let instance = fields.next()?.to_owned();
         let started = DateTime::from_timestamp_millis(fields.next()?.parse().ok()?)?;
         let duration = Duration::from_millis(fields.next()?.parse().ok()?);
-        let outcome = fields.next()?.to_owned();
-        let error = fields.next().filter(|e| !e.is_empty()).map(str::to_owned);
+        let label = fields.next()?;
+        let message = fields.next().filter(|e| !e.is_empty()).map(str::to_owned);
         Some(HistoryEntry {
             tick,
             instance,
             started,
             duration,
-            outcome,
-            error,
+            outcome: RunOutcome::from_parts(label, message)?,
+        })
+    }
+}
+
+/// A pause of a job, fleet-wide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pause {
+    /// When it was paused.
+    pub since: DateTime<Utc>,
+    /// When it resumes by itself; `None`: at `resume`.
+    pub until: Option<DateTime<Utc>>,
+    /// Why (shown by `cronlock list`).
+    pub note: Option<String>,
+    /// Who paused it.
+    pub by: Option<String>,
+}
+
+impl Pause {
+    /// A pause from `since` until resumed, with no note.
+    pub fn new(since: DateTime<Utc>) -> Pause {
+        Pause {
+            since,
+            until: None,
+            note: None,
+            by: None,
+        }
+    }
+
+    /// Whether the pause is still in force at `now`.
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.until.is_none_or(|until| now < until)
+    }
+
+    pub(crate) fn encode(&self) -> String {
+        format!(
+            "{}\t{}\t{}\t{}",
+            self.since.timestamp_millis(),
+            self.until
+                .map_or(String::new(), |t| t.timestamp_millis().to_string()),
+            self.note.as_deref().map(one_line).unwrap_or_default(),
+            self.by.as_deref().map(one_line).unwrap_or_default()
+        )
+    }
+
+    pub(crate) fn decode(line: &str) -> Option<Pause> {
+        let mut fields = line.splitn(4, '\t');
+        let since = DateTime::from_timestamp_millis(fields.next()?.parse().ok()?)?;
+        let until = match fields.next()? {
+            "" => None,
+            ms => Some(DateTime::from_timestamp_millis(ms.parse().ok()?)?),
+        };
+        let text = |field: Option<&str>| field.filter(|t| !t.is_empty()).map(str::to_owned);
+        Some(Pause {
+            since,
+            until,
+            note: text(fields.next()),
+            by: text(fields.next()),
+        })
+    }
+}
+
+/// A request for one run of a job now, waiting for an instance that has the
+/// job to take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trigger {
+    /// The job.
+    pub job: String,
+    /// When it was asked for.
+    pub queued: DateTime<Utc>,
+    /// Who asked.
+    pub by: Option<String>,
+}
+
+impl Trigger {
+    pub(crate) fn encode(&self) -> String {
+        format!(
+            "{}\t{}",
+            self.queued.timestamp_millis(),
+            self.by.as_deref().map(one_line).unwrap_or_default()
+        )
+    }
+
+    pub(crate) fn decode(job: &str, line: &str) -> Option<Trigger> {
+        let (queued, by) = line.split_once('\t').unwrap_or((line, ""));
+        Some(Trigger {
+            job: job.to_owned(),
+            queued: DateTime::from_timestamp_millis(queued.parse().ok()?)?,
+            by: Some(by.to_owned()).filter(|by| !by.is_empty()),
         })
     }
 }
@@ -77,16 +187,26 @@ pub struct JobSummary {
     pub timeout: Duration,
     /// Whether the job runs at all.
     pub enabled: bool,
+    /// The service that registers it (`CRONLOCK_SERVICE`, else the
+    /// executable's name).
+    pub service: String,
+    /// The instance that published it last.
+    pub instance: String,
+    /// When it was published last.
+    pub seen: DateTime<Utc>,
 }
 
 impl JobSummary {
     pub(crate) fn encode(&self) -> String {
         format!(
-            "{}\t{}\t{}\t{}",
-            self.spec,
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            one_line(&self.spec),
             self.tz,
             self.timeout.as_millis(),
-            self.enabled
+            self.enabled,
+            one_line(&self.service),
+            one_line(&self.instance),
+            self.seen.timestamp_millis()
         )
     }
 
@@ -98,8 +218,24 @@ impl JobSummary {
             tz: fields.next()?.to_owned(),
             timeout: Duration::from_millis(fields.next()?.parse().ok()?),
             enabled: fields.next()?.parse().ok()?,
+            service: fields.next().unwrap_or_default().to_owned(),
+            instance: fields.next().unwrap_or_default().to_owned(),
+            seen: fields
+                .next()
+                .and_then(|ms| DateTime::from_timestamp_millis(ms.parse().ok()?))
+                .unwrap_or(DateTime::UNIX_EPOCH),
         })
     }
+}
+
+/// What every instance reads at each control poll: the pauses and the
+/// waiting triggers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetState {
+    /// Paused jobs (including pauses whose end has passed; see [`Pause::is_active`]).
+    pub paused: BTreeMap<String, Pause>,
+    /// Triggers no instance has taken yet.
+    pub triggers: Vec<Trigger>,
 }
 
 /// Shared operational state of a fleet.
@@ -113,19 +249,65 @@ pub trait Control: Send + Sync {
     ) -> BoxFuture<'a, Result<(), LockError>>;
     /// The job's history, newest first.
     fn history<'a>(&'a self, job: &'a str) -> BoxFuture<'a, Result<Vec<HistoryEntry>, LockError>>;
-    /// Pauses or resumes a job for every instance.
-    fn set_paused<'a>(&'a self, job: &'a str, paused: bool)
-    -> BoxFuture<'a, Result<(), LockError>>;
-    /// The paused jobs.
-    fn paused(&self) -> BoxFuture<'_, Result<BTreeSet<String>, LockError>>;
-    /// Asks for one run of the job now, by whichever instance takes it.
-    fn trigger<'a>(&'a self, job: &'a str) -> BoxFuture<'a, Result<(), LockError>>;
-    /// Takes the pending triggers: each is handed to one instance only.
-    fn take_triggers(&self) -> BoxFuture<'_, Result<Vec<String>, LockError>>;
-    /// Publishes this instance's jobs (a later instance overwrites the same names).
-    fn publish_jobs<'a>(&'a self, jobs: &'a [JobSummary]) -> BoxFuture<'a, Result<(), LockError>>;
+    /// The newest history entry of each job, in the order of `jobs`.
+    fn last_runs<'a>(
+        &'a self,
+        jobs: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Option<HistoryEntry>>, LockError>> {
+        Box::pin(async move {
+            let mut last = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                last.push(self.history(job).await?.into_iter().next());
+            }
+            Ok(last)
+        })
+    }
+    /// Pauses a job for every instance (`Some`), or resumes it (`None`).
+    fn set_paused<'a>(
+        &'a self,
+        job: &'a str,
+        pause: Option<&'a Pause>,
+    ) -> BoxFuture<'a, Result<(), LockError>>;
+    /// The pauses and the waiting triggers, in one request where the backend can.
+    fn fleet_state(&self) -> BoxFuture<'_, Result<FleetState, LockError>>;
+    /// Asks for one run of the job by whichever instance that has the job
+    /// takes it. `false` when a trigger of the job was already waiting (the
+    /// two are one run).
+    fn trigger<'a>(&'a self, trigger: &'a Trigger) -> BoxFuture<'a, Result<bool, LockError>>;
+    /// Takes a waiting trigger of `job`; of all instances asking, one gets it.
+    fn take_trigger<'a>(
+        &'a self,
+        job: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Trigger>, LockError>>;
+    /// Puts a taken trigger back (its run could not start yet), unless
+    /// another trigger of the job is waiting.
+    fn return_trigger<'a>(&'a self, trigger: &'a Trigger) -> BoxFuture<'a, Result<(), LockError>>;
+    /// Publishes this instance's jobs (a later instance overwrites the same
+    /// names). Returns the entries it replaced that another service had
+    /// published, so the caller can warn about two services sharing names.
+    fn publish_jobs<'a>(
+        &'a self,
+        jobs: &'a [JobSummary],
+    ) -> BoxFuture<'a, Result<Vec<JobSummary>, LockError>>;
     /// The jobs the fleet published, by name.
     fn published_jobs(&self) -> BoxFuture<'_, Result<Vec<JobSummary>, LockError>>;
+}
+
+/// `text` on one line: tabs and line breaks become spaces.
+fn one_line(text: &str) -> String {
+    text.replace(['\t', '\n', '\r'], " ")
+}
+
+/// `text` cut to at most `max` bytes at a character boundary, ending with `…` when cut.
+pub(crate) fn truncate(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end]).into()
 }
 
 #[cfg(test)]
@@ -139,23 +321,61 @@ mod tests {
             instance: "host:42:ab".into(),
             started: DateTime::from_timestamp_millis(1_800_000_000_012).unwrap(),
             duration: Duration::from_millis(1500),
-            outcome: "failed".into(),
-            error: Some("line one\nline\ttwo".into()),
+            outcome: RunOutcome::Failed {
+                error: "line one\nline\ttwo".into(),
+            },
         };
         let decoded = HistoryEntry::decode(&entry.encode()).unwrap();
-        assert_eq!(decoded.error.as_deref(), Some("line one line two"));
         assert_eq!(
-            HistoryEntry {
-                error: entry.error.clone(),
-                ..decoded
-            },
-            entry
+            decoded.outcome,
+            RunOutcome::Failed {
+                error: "line one line two".into()
+            }
         );
         let ok = HistoryEntry {
-            error: None,
-            outcome: "ok".into(),
+            outcome: RunOutcome::Completed,
             ..entry
         };
         assert_eq!(HistoryEntry::decode(&ok.encode()), Some(ok));
+    }
+
+    #[test]
+    fn long_errors_are_cut_at_a_character_boundary() {
+        let entry = HistoryEntry {
+            tick: DateTime::UNIX_EPOCH,
+            instance: "i".into(),
+            started: DateTime::UNIX_EPOCH,
+            duration: Duration::ZERO,
+            outcome: RunOutcome::Failed {
+                error: "é".repeat(5_000),
+            },
+        };
+        let line = entry.encode();
+        assert!(line.len() < MAX_ERROR_LEN + 100, "{}", line.len());
+        let decoded = HistoryEntry::decode(&line).unwrap();
+        let message = decoded.outcome.message().unwrap();
+        assert!(message.ends_with('…') && message.len() <= MAX_ERROR_LEN);
+    }
+
+    #[test]
+    fn pauses_and_triggers_round_trip() {
+        let pause = Pause {
+            since: DateTime::from_timestamp_millis(1_000).unwrap(),
+            until: Some(DateTime::from_timestamp_millis(9_000).unwrap()),
+            note: Some("db\tmigration".into()),
+            by: Some("alice".into()),
+        };
+        let decoded = Pause::decode(&pause.encode()).unwrap();
+        assert_eq!(decoded.note.as_deref(), Some("db migration"));
+        assert!(decoded.is_active(DateTime::from_timestamp_millis(8_999).unwrap()));
+        assert!(!decoded.is_active(DateTime::from_timestamp_millis(9_000).unwrap()));
+        let forever = Pause::new(DateTime::UNIX_EPOCH);
+        assert_eq!(Pause::decode(&forever.encode()), Some(forever));
+        let trigger = Trigger {
+            job: "a".into(),
+            queued: DateTime::from_timestamp_millis(5).unwrap(),
+            by: None,
+        };
+        assert_eq!(Trigger::decode("a", &trigger.encode()), Some(trigger));
     }
 }

@@ -1,25 +1,25 @@
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use super::redis::claim_window;
+use super::control::{MAX_ERROR_LEN, truncate};
 use super::{
-    BoxFuture, Claim, ClaimRequest, Claimed, Lock, LockError, next_fencing_token, random_token,
+    BoxFuture, Claim, ClaimRequest, Claimed, DEFAULT_SKEW_MARGIN, Lock, LockError,
+    MAX_REMEMBERED_TICKS, claim_window, next_fencing_token,
 };
-use super::{Control, HistoryEntry, JobSummary};
+use super::{Control, FleetState, HistoryEntry, JobSummary, Pause, Trigger};
 use crate::job::Overlap;
-
-/// One clock in one process: the skew part of the window is the Redis default's.
-const DEFAULT_SKEW_MARGIN: Duration = Duration::from_secs(2);
+use crate::outcome::RunOutcome;
 
 /// An in-process lock: correct for one instance, and only for one.
 ///
-/// It keeps the same state as a distributed lock (the last claimed tick, a
-/// fencing counter and the run lock), so a single instance behaves exactly as
-/// a fleet of one. Used when no Redis is configured; the scheduler warns.
+/// It keeps the same state as a distributed lock (the claimed ticks, a
+/// fencing counter and the run lock) and follows the same rules, so a single
+/// instance behaves exactly as a fleet of one. Used when no Redis is
+/// configured; the scheduler warns.
 ///
 /// ```
 /// let lock = cronlock::lock::MemoryLock::new();
@@ -34,16 +34,19 @@ pub struct MemoryLock {
 #[derive(Debug, Default)]
 struct ControlState {
     history: HashMap<String, VecDeque<HistoryEntry>>,
-    paused: BTreeSet<String>,
-    triggers: Vec<String>,
-    jobs: Vec<JobSummary>,
+    paused: BTreeMap<String, Pause>,
+    triggers: BTreeMap<String, Trigger>,
+    jobs: BTreeMap<String, JobSummary>,
 }
 
 #[derive(Debug, Default)]
 struct JobLock {
-    last_claimed: Option<DateTime<Utc>>,
-    claimed: std::collections::BTreeSet<DateTime<Utc>>,
+    /// Claimed ticks within the window behind the newest, with the fencing
+    /// token and the claim token each was granted with.
+    claimed: BTreeMap<DateTime<Utc>, (u64, String)>,
     fencing: u64,
+    /// The widest window any claim asked for.
+    window: Duration,
     run: Option<(String, Instant)>,
 }
 
@@ -72,54 +75,82 @@ impl MemoryLock {
     }
 }
 
+impl JobLock {
+    /// The Redis claim script's rules, in memory. The backend's clock is the
+    /// caller's (`request.now`): one process has one clock.
+    fn claim(&mut self, request: &ClaimRequest<'_>) -> Claimed {
+        let margin = chrono::Duration::from_std(DEFAULT_SKEW_MARGIN).unwrap_or_default();
+        if request.tick > request.now + margin {
+            let retry_in = (request.tick - request.now - margin)
+                .to_std()
+                .unwrap_or_default();
+            return Claimed::TooEarly { retry_in };
+        }
+        self.window = self
+            .window
+            .max(claim_window(request.ttl, DEFAULT_SKEW_MARGIN));
+        let window = chrono::Duration::from_std(self.window).unwrap_or(chrono::Duration::MAX);
+        if let Some((fence, token)) = self.claimed.get(&request.tick) {
+            // A claim sent again after its answer was lost gets the same grant.
+            if token == request.token {
+                return Claimed::Acquired(Claim {
+                    job: request.job.to_owned(),
+                    tick: request.tick,
+                    token: token.clone(),
+                    fencing_token: *fence,
+                });
+            }
+            return Claimed::TickTaken;
+        }
+        let newest = self.claimed.last_key_value().map(|(tick, _)| *tick);
+        let oldest = self.claimed.first_key_value().map(|(tick, _)| *tick);
+        let too_old = newest.is_some_and(|newest| {
+            request.tick
+                <= newest
+                    .checked_sub_signed(window)
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        }) || (self.claimed.len() >= MAX_REMEMBERED_TICKS
+            && oldest.is_some_and(|oldest| request.tick < oldest));
+        if too_old {
+            return Claimed::TickTaken;
+        }
+        let now = Instant::now();
+        let busy = self.run.as_ref().is_some_and(|(_, expires)| *expires > now);
+        // A tick refused for a running run stays claimable: an instance
+        // that comes to it after the run ended may still run it.
+        if busy && request.overlap == Overlap::Skip {
+            return Claimed::StillRunning;
+        }
+        self.fencing = next_fencing_token(self.fencing, request.tick);
+        self.claimed
+            .insert(request.tick, (self.fencing, request.token.to_owned()));
+        let newest = newest.map_or(request.tick, |newest| newest.max(request.tick));
+        let oldest_kept = newest
+            .checked_sub_signed(window)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        while self.claimed.len() > MAX_REMEMBERED_TICKS
+            || self
+                .claimed
+                .first_key_value()
+                .is_some_and(|(oldest, _)| *oldest <= oldest_kept)
+        {
+            self.claimed.pop_first();
+        }
+        if request.overlap == Overlap::Skip {
+            self.run = Some((request.token.to_owned(), now + request.ttl));
+        }
+        Claimed::Acquired(Claim {
+            job: request.job.to_owned(),
+            tick: request.tick,
+            token: request.token.to_owned(),
+            fencing_token: self.fencing,
+        })
+    }
+}
+
 impl Lock for MemoryLock {
     fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> BoxFuture<'a, Result<Claimed, LockError>> {
-        let claimed = self.with_job(request.job, |state| {
-            // The Redis lock's rule: claimed ticks are remembered within a
-            // window behind the newest; older ones count as taken.
-            let window = chrono::Duration::from_std(claim_window(request.ttl, DEFAULT_SKEW_MARGIN))
-                .unwrap_or(chrono::Duration::MAX);
-            let too_old = state
-                .last_claimed
-                .is_some_and(|last| request.tick <= last - window);
-            if too_old || state.claimed.contains(&request.tick) {
-                return Claimed::TickTaken;
-            }
-            let now = Instant::now();
-            let busy = state
-                .run
-                .as_ref()
-                .is_some_and(|(_, expires)| *expires > now);
-            // A tick refused for a running run stays claimable: an instance
-            // that comes to it after the run ended may still run it.
-            if busy && request.overlap == Overlap::Skip {
-                return Claimed::StillRunning;
-            }
-            state.claimed.insert(request.tick);
-            let newest = state
-                .last_claimed
-                .map_or(request.tick, |last| last.max(request.tick));
-            state.last_claimed = Some(newest);
-            let oldest_kept = newest - window;
-            while state
-                .claimed
-                .first()
-                .is_some_and(|oldest| *oldest < oldest_kept)
-            {
-                state.claimed.pop_first();
-            }
-            state.fencing = next_fencing_token(state.fencing, request.tick);
-            let token = random_token();
-            if request.overlap == Overlap::Skip {
-                state.run = Some((token.clone(), now + request.ttl));
-            }
-            Claimed::Acquired(Claim {
-                job: request.job.to_owned(),
-                tick: request.tick,
-                token,
-                fencing_token: state.fencing,
-            })
-        });
+        let claimed = self.with_job(request.job, |state| state.claim(&request));
         Box::pin(async move { Ok(claimed) })
     }
 
@@ -168,17 +199,24 @@ impl Control for MemoryLock {
         keep: usize,
     ) -> BoxFuture<'a, Result<(), LockError>> {
         self.with_control(|control| {
-            if !control.history.contains_key(job) {
-                control
-                    .history
-                    .insert(job.to_owned(), VecDeque::with_capacity(keep));
+            if keep == 0 {
+                control.history.remove(job);
+                return;
             }
-            if let Some(runs) = control.history.get_mut(job) {
-                // Room first, so a full history never grows its buffer.
-                runs.truncate(keep.saturating_sub(1));
-                runs.push_front(entry.clone());
-                runs.truncate(keep);
+            let runs = control
+                .history
+                .entry(job.to_owned())
+                .or_insert_with(|| VecDeque::with_capacity(keep));
+            // Room first, so a full history never grows its buffer.
+            runs.truncate(keep - 1);
+            let mut entry = entry.clone();
+            if let Some(cut) = entry.outcome.message().map(|m| truncate(m, MAX_ERROR_LEN))
+                && let std::borrow::Cow::Owned(cut) = cut
+            {
+                entry.outcome = RunOutcome::from_parts(entry.outcome.label(), Some(cut))
+                    .unwrap_or(entry.outcome);
             }
+            runs.push_front(entry);
         });
         Box::pin(async { Ok(()) })
     }
@@ -196,162 +234,78 @@ impl Control for MemoryLock {
     fn set_paused<'a>(
         &'a self,
         job: &'a str,
-        paused: bool,
+        pause: Option<&'a Pause>,
     ) -> BoxFuture<'a, Result<(), LockError>> {
-        self.with_control(|control| {
-            if paused {
-                control.paused.insert(job.to_owned());
-            } else {
+        self.with_control(|control| match pause {
+            Some(pause) => {
+                control.paused.insert(job.to_owned(), pause.clone());
+            }
+            None => {
                 control.paused.remove(job);
             }
         });
         Box::pin(async { Ok(()) })
     }
 
-    fn paused(&self) -> BoxFuture<'_, Result<BTreeSet<String>, LockError>> {
-        let paused = self.with_control(|control| control.paused.clone());
-        Box::pin(async { Ok(paused) })
+    fn fleet_state(&self) -> BoxFuture<'_, Result<FleetState, LockError>> {
+        let state = self.with_control(|control| FleetState {
+            paused: control.paused.clone(),
+            triggers: control.triggers.values().cloned().collect(),
+        });
+        Box::pin(async { Ok(state) })
     }
 
-    fn trigger<'a>(&'a self, job: &'a str) -> BoxFuture<'a, Result<(), LockError>> {
-        self.with_control(|control| control.triggers.push(job.to_owned()));
-        Box::pin(async { Ok(()) })
+    fn trigger<'a>(&'a self, trigger: &'a Trigger) -> BoxFuture<'a, Result<bool, LockError>> {
+        let added = self.with_control(|control| {
+            if control.triggers.contains_key(&trigger.job) {
+                return false;
+            }
+            control
+                .triggers
+                .insert(trigger.job.clone(), trigger.clone());
+            true
+        });
+        Box::pin(async move { Ok(added) })
     }
 
-    fn take_triggers(&self) -> BoxFuture<'_, Result<Vec<String>, LockError>> {
-        let triggers = self.with_control(|control| std::mem::take(&mut control.triggers));
-        Box::pin(async { Ok(triggers) })
+    fn take_trigger<'a>(
+        &'a self,
+        job: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Trigger>, LockError>> {
+        let taken = self.with_control(|control| control.triggers.remove(job));
+        Box::pin(async { Ok(taken) })
     }
 
-    fn publish_jobs<'a>(&'a self, jobs: &'a [JobSummary]) -> BoxFuture<'a, Result<(), LockError>> {
+    fn return_trigger<'a>(&'a self, trigger: &'a Trigger) -> BoxFuture<'a, Result<(), LockError>> {
         self.with_control(|control| {
             control
-                .jobs
-                .retain(|known| jobs.iter().all(|job| job.name != known.name));
-            control.jobs.extend(jobs.iter().cloned());
+                .triggers
+                .entry(trigger.job.clone())
+                .or_insert_with(|| trigger.clone());
         });
         Box::pin(async { Ok(()) })
     }
 
+    fn publish_jobs<'a>(
+        &'a self,
+        jobs: &'a [JobSummary],
+    ) -> BoxFuture<'a, Result<Vec<JobSummary>, LockError>> {
+        let others = self.with_control(|control| {
+            let mut others = Vec::new();
+            for job in jobs {
+                if let Some(previous) = control.jobs.insert(job.name.clone(), job.clone())
+                    && previous.service != job.service
+                {
+                    others.push(previous);
+                }
+            }
+            others
+        });
+        Box::pin(async { Ok(others) })
+    }
+
     fn published_jobs(&self) -> BoxFuture<'_, Result<Vec<JobSummary>, LockError>> {
-        let jobs = self.with_control(|control| control.jobs.clone());
+        let jobs = self.with_control(|control| control.jobs.values().cloned().collect());
         Box::pin(async { Ok(jobs) })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    fn request(job: &str, second: u32, overlap: Overlap) -> ClaimRequest<'_> {
-        ClaimRequest {
-            job,
-            tick: Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, second).unwrap(),
-            ttl: Duration::from_secs(60),
-            overlap,
-            now: Utc::now(),
-        }
-    }
-
-    #[tokio::test]
-    async fn a_tick_is_granted_once_and_never_again() {
-        let lock = MemoryLock::new();
-        let Claimed::Acquired(first) = lock.claim(request("a", 1, Overlap::Allow)).await.unwrap()
-        else {
-            panic!("first claim refused");
-        };
-        assert_eq!(
-            lock.claim(request("a", 1, Overlap::Allow)).await.unwrap(),
-            Claimed::TickTaken
-        );
-        lock.release(&first).await.unwrap();
-        // Released, yet the tick stays claimed: a slow instance cannot re-run it.
-        assert_eq!(
-            lock.claim(request("a", 1, Overlap::Allow)).await.unwrap(),
-            Claimed::TickTaken
-        );
-        // An earlier tick nobody claimed is still granted (a fast clock went first), once.
-        assert!(matches!(
-            lock.claim(request("a", 0, Overlap::Allow)).await.unwrap(),
-            Claimed::Acquired(_)
-        ));
-        assert_eq!(
-            lock.claim(request("a", 0, Overlap::Allow)).await.unwrap(),
-            Claimed::TickTaken
-        );
-        assert!(matches!(
-            lock.claim(request("b", 1, Overlap::Allow)).await.unwrap(),
-            Claimed::Acquired(_)
-        ));
-    }
-
-    #[tokio::test]
-    async fn ticks_older_than_the_window_count_as_taken() {
-        let lock = MemoryLock::new();
-        // The window is the TTL (60 s) plus twice the skew margin (2 s): 64 s.
-        let at = |seconds: i64| ClaimRequest {
-            tick: Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap()
-                + chrono::Duration::seconds(seconds),
-            ..request("a", 0, Overlap::Allow)
-        };
-        assert!(matches!(
-            lock.claim(at(100)).await.unwrap(),
-            Claimed::Acquired(_)
-        ));
-        assert_eq!(
-            lock.claim(at(36)).await.unwrap(),
-            Claimed::TickTaken,
-            "64 s before the newest"
-        );
-        assert!(matches!(
-            lock.claim(at(37)).await.unwrap(),
-            Claimed::Acquired(_)
-        ));
-    }
-
-    #[tokio::test]
-    async fn fencing_tokens_grow_and_stale_tokens_cannot_release() {
-        let lock = MemoryLock::new();
-        let Claimed::Acquired(first) = lock.claim(request("a", 1, Overlap::Skip)).await.unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!(
-            lock.claim(request("a", 2, Overlap::Skip)).await.unwrap(),
-            Claimed::StillRunning
-        );
-        let stale = Claim {
-            token: "stale".into(),
-            ..first.clone()
-        };
-        lock.release(&stale).await.unwrap();
-        assert!(!lock.extend(&stale, Duration::from_secs(1)).await.unwrap());
-        assert_eq!(
-            lock.claim(request("a", 3, Overlap::Skip)).await.unwrap(),
-            Claimed::StillRunning
-        );
-        assert!(lock.extend(&first, Duration::from_secs(60)).await.unwrap());
-        lock.release(&first).await.unwrap();
-        let Claimed::Acquired(second) = lock.claim(request("a", 4, Overlap::Skip)).await.unwrap()
-        else {
-            panic!()
-        };
-        assert!(second.fencing_token > first.fencing_token);
-        assert_ne!(second.token, first.token);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn an_expired_run_lock_no_longer_blocks() {
-        let lock = MemoryLock::new();
-        assert!(matches!(
-            lock.claim(request("a", 1, Overlap::Skip)).await.unwrap(),
-            Claimed::Acquired(_)
-        ));
-        tokio::time::advance(Duration::from_secs(61)).await;
-        assert!(matches!(
-            lock.claim(request("a", 2, Overlap::Skip)).await.unwrap(),
-            Claimed::Acquired(_)
-        ));
     }
 }

@@ -15,9 +15,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-pub use control::{Control, HistoryEntry, JobSummary};
+pub use control::{
+    Control, FleetState, HISTORY_KEPT, HistoryEntry, JOB_LIST_KEPT, JobSummary, MAX_ERROR_LEN,
+    Pause, REPUBLISH_EVERY, SERVICE_ENV, TRIGGER_KEPT, Trigger,
+};
 pub use memory::MemoryLock;
-pub use redis::{RedisLock, RedisLockConfig};
+pub use redis::{DEFAULT_PREFIX, PREFIX_ENV, REDIS_URL_ENV, RedisLock, RedisLockConfig, redact};
 
 use crate::job::Overlap;
 
@@ -31,6 +34,11 @@ pub struct ClaimRequest<'a> {
     pub job: &'a str,
     /// The tick to claim.
     pub tick: DateTime<Utc>,
+    /// The claim's token, chosen by the caller ([`random_token`]). A claim
+    /// sent again with the same token after its answer was lost gets the
+    /// same answer: the grant it may already have won, with the same
+    /// fencing token.
+    pub token: &'a str,
     /// How long the run lock lives unless extended or released.
     pub ttl: Duration,
     /// Whether a run still holding the lock blocks this tick.
@@ -49,8 +57,12 @@ pub enum Claimed {
     /// A run of the job still holds the lock and the job does not allow overlap.
     StillRunning,
     /// The tick is further in the future, by the backend's clock, than the
-    /// skew margin allows: this instance's clock runs ahead. Claim again later.
-    TooEarly,
+    /// skew margin allows: this instance's clock runs ahead. The claim can
+    /// succeed after `retry_in` (by the backend's clock).
+    TooEarly {
+        /// How long until the backend would grant the tick.
+        retry_in: Duration,
+    },
 }
 
 /// Proof of a claim: needed to extend or release it.
@@ -68,10 +80,29 @@ pub struct Claim {
     pub fencing_token: u64,
 }
 
+/// What kind of failure a [`LockError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LockErrorKind {
+    /// The backend could not be reached or did not answer in time. A claim
+    /// may or may not have been recorded: sending it again with the same
+    /// token is safe and gives the answer it got.
+    Unavailable,
+    /// The backend answered with an error (a corrupt key, a refused write,
+    /// out of memory).
+    Backend,
+    /// The backend refused this instance's configuration or credentials;
+    /// trying again will not help.
+    Config,
+    /// This backend does not offer the operation.
+    Unsupported,
+}
+
 /// A failure of the lock backend (not a lost race: that is [`Claimed`]).
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct LockError {
+    kind: LockErrorKind,
     message: String,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -79,16 +110,23 @@ pub struct LockError {
 }
 
 impl LockError {
-    /// An error with a message and, optionally, its cause.
+    /// An error of `kind` with a message and, optionally, its cause.
     pub fn new(
+        kind: LockErrorKind,
         message: impl Into<String>,
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     ) -> LockError {
         LockError {
+            kind,
             message: message.into(),
             source,
             reported: false,
         }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> LockErrorKind {
+        self.kind
     }
 
     /// Marks the error as already logged by the backend (once per outage), so
@@ -210,8 +248,51 @@ pub(crate) fn next_fencing_token(previous: u64, tick: DateTime<Utc>) -> u64 {
     previous.saturating_add(1).max(tick_ms)
 }
 
-/// A random token for a claim.
-pub(crate) fn random_token() -> String {
+/// The clock difference between an instance and the lock backend that is
+/// tolerated unless configured otherwise.
+pub const DEFAULT_SKEW_MARGIN: Duration = Duration::from_secs(2);
+
+/// How far back from the newest claimed tick a job's claimed ticks are
+/// remembered one by one: twice the skew margin (the most two instances'
+/// claims of one tick can be apart) plus the lock TTL (at least the timeout,
+/// the lateness that catch-up still runs). An unclaimed tick inside the
+/// window can still be claimed, so a fast clock claiming a later tick first
+/// loses no tick; a tick older than the window counts as taken.
+///
+/// Backends keep the largest window any instance asked for, per job, so
+/// instances with different settings (a rolling deploy that changes a
+/// timeout) agree on which ticks are too old.
+pub fn claim_window(ttl: Duration, skew_margin: Duration) -> Duration {
+    ttl.saturating_add(skew_margin.saturating_mul(2))
+}
+
+/// The most claimed ticks a backend remembers per job, however wide its
+/// window: a tick older than the newest this many claimed ticks counts as
+/// taken. Bounds the memory of a frequent job with a long timeout (an
+/// every-second job with a one-hour timeout remembers 17 minutes of ticks,
+/// not an hour).
+pub const MAX_REMEMBERED_TICKS: usize = 1_024;
+
+/// This instance in run histories and the job list: `host:pid:random`.
+pub fn instance_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    let random = random_token();
+    format!("{host}:{}:{}", std::process::id(), &random[..8])
+}
+
+/// A random token for a claim: 128 bits in 32 hex digits.
+///
+/// ```
+/// let token = cronlock::lock::random_token();
+/// assert_eq!(token.len(), 32);
+/// assert_ne!(token, cronlock::lock::random_token());
+/// ```
+pub fn random_token() -> String {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
     use std::sync::OnceLock;

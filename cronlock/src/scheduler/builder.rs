@@ -44,6 +44,7 @@ pub struct SchedulerBuilder {
     redis: Option<RedisLockConfig>,
     redis_from_env: bool,
     clock: Arc<dyn Clock>,
+    history_len: usize,
 }
 
 impl Default for SchedulerBuilder {
@@ -60,6 +61,7 @@ impl Default for SchedulerBuilder {
             redis: None,
             redis_from_env: false,
             clock: Arc::new(SystemClock),
+            history_len: super::control::DEFAULT_HISTORY_LEN,
         }
     }
 }
@@ -120,8 +122,9 @@ impl SchedulerBuilder {
     }
 
     /// Coordinates through Redis at `$REDIS_URL` when it is set, as
-    /// [`crate::run`] does; otherwise the in-process lock is used (with a
-    /// warning at start). An explicit [`SchedulerBuilder::redis`] wins.
+    /// [`crate::run`] does, with the key prefix `$CRONLOCK_PREFIX` when that
+    /// is set; otherwise the in-process lock is used (with a warning at
+    /// start). An explicit [`SchedulerBuilder::redis`] wins.
     pub fn redis_from_env(mut self) -> Self {
         self.redis_from_env = true;
         self
@@ -131,6 +134,12 @@ impl SchedulerBuilder {
     /// prefix, timeouts, skew margin).
     pub fn redis_config(mut self, config: RedisLockConfig) -> Self {
         self.redis = Some(config);
+        self
+    }
+
+    /// How many runs each job's history keeps, fleet-wide (default 20).
+    pub fn history_len(mut self, runs: usize) -> Self {
+        self.history_len = runs;
         self
     }
 
@@ -182,13 +191,7 @@ impl SchedulerBuilder {
             .collect::<Result<Vec<_>, Error>>()?;
         let mut redis = self.redis;
         if redis.is_none() && self.redis_from_env {
-            match std::env::var("REDIS_URL") {
-                Ok(url) => redis = Some(RedisLockConfig::new(url)),
-                Err(std::env::VarError::NotUnicode(_)) => {
-                    return Err(Error::Config("REDIS_URL is not valid UTF-8".into()));
-                }
-                Err(std::env::VarError::NotPresent) => {}
-            }
+            redis = RedisLockConfig::from_env().map_err(Error::Config)?;
         }
         let lock: Arc<dyn Lock> = match (self.lock, redis) {
             (Some(lock), _) => lock,
@@ -203,6 +206,7 @@ impl SchedulerBuilder {
                 self.clock,
                 self.grace,
                 self.cancel_grace,
+                self.history_len,
             )),
         })
     }
@@ -222,17 +226,11 @@ fn entry(job: Job, default_tz: Tz, states: &StateMap) -> Result<JobEntry, Error>
         Some(tz) => schedule.with_timezone(tz),
         None => schedule.with_default_timezone(default_tz),
     };
-    if job.timeout.is_zero() {
-        return Err(invalid("timeout must be greater than zero".into()));
-    }
+    cronlock_spec::check_timeout(job.timeout).map_err(invalid)?;
     let lock_ttl = job.options.lock_ttl.unwrap_or(job.timeout);
-    if lock_ttl < job.timeout {
-        return Err(invalid(format!(
-            "lock_ttl {} is shorter than timeout {}: the lock could expire during a run and another instance start the job again",
-            cronlock_spec::format_duration(lock_ttl),
-            cronlock_spec::format_duration(job.timeout)
-        )));
-    }
+    cronlock_spec::check_lock_ttl(lock_ttl, job.timeout).map_err(invalid)?;
+    cronlock_spec::check_retries(job.options.retries).map_err(invalid)?;
+    cronlock_spec::check_backoff(job.options.backoff).map_err(invalid)?;
     if let Some(missing) = job.requirements.iter().find(|r| !states.contains(r)) {
         return Err(Error::MissingState {
             job: job.name.clone(),

@@ -2,9 +2,11 @@
 //! each due tick to its own run task.
 
 mod builder;
+mod claim;
 mod control;
-mod execute;
 mod report;
+mod start;
+mod supervise;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -17,10 +19,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
+pub(crate) use crate::outcome::RunOutcome;
 pub use builder::SchedulerBuilder;
-pub use report::{JobInfo, LastRun, RunOutcome};
+pub use report::{JobInfo, LastRun};
 
 use crate::clock::Clock;
 use crate::error::Error;
@@ -65,9 +68,13 @@ struct Inner {
     shutdown: CancellationToken,
     started: AtomicBool,
     /// Jobs paused fleet-wide, as of the last control poll.
-    paused: Mutex<std::collections::BTreeSet<String>>,
+    paused: Mutex<std::collections::BTreeMap<String, crate::lock::Pause>>,
     /// This scheduler in run histories: `host:pid:random`.
     instance: Arc<str>,
+    /// The service these jobs belong to, in the published job list.
+    service: String,
+    /// Runs kept in each job's history.
+    history_len: usize,
     /// Where this instance starts claiming the jobs due at one instant.
     claim_start: usize,
 }
@@ -81,6 +88,7 @@ pub(crate) struct JobEntry {
     origin: Origin,
     runner: Runner,
     running: AtomicUsize,
+    slot: claim::ClaimSlot,
     status: Mutex<JobStatus>,
 }
 
@@ -111,7 +119,7 @@ impl Scheduler {
                     enabled: job.options.enabled,
                     next_fire: status.next,
                     last_run: status.last.as_deref().cloned(),
-                    paused: self.inner.is_paused(&job.name),
+                    paused: self.inner.is_paused(&job.name, self.inner.clock.now()),
                 }
             })
             .collect()
@@ -165,6 +173,10 @@ impl Scheduler {
         let mut control_poll = tokio::time::interval(control::POLL_EVERY);
         control_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let has_control = inner.lock.control().is_some();
+        let mut republish = tokio::time::interval_at(
+            tokio::time::Instant::now() + crate::lock::REPUBLISH_EVERY,
+            crate::lock::REPUBLISH_EVERY,
+        );
         let mut runs = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
@@ -187,6 +199,10 @@ impl Scheduler {
                 _ = control_poll.tick(), if has_control => {
                     runs.spawn(control::poll(Arc::clone(inner), stop_claims.clone(), stop_runs.clone()));
                 }
+                _ = republish.tick(), if has_control => {
+                    let inner = Arc::clone(inner);
+                    runs.spawn(async move { control::publish(&inner).await });
+                }
                 () = tokio::time::sleep(sleep) => inner.dispatch_due(&mut queue, &mut runs, &stop_claims, &stop_runs),
             }
         }
@@ -204,12 +220,13 @@ impl Inner {
         clock: Arc<dyn Clock>,
         grace: Duration,
         cancel_grace: Duration,
+        history_len: usize,
     ) -> Inner {
         let now = clock.now();
         for job in &jobs {
             job.status().next = job.schedule.next_after(now).filter(|_| job.options.enabled);
         }
-        let instance: Arc<str> = control::instance_id().into();
+        let instance: Arc<str> = crate::lock::instance_id().into();
         // Instances sharing a lock start claiming a crowd of due jobs at
         // different places, so each first claims jobs nobody has claimed
         // yet: every job is decided after about one claim per job instead of
@@ -230,8 +247,10 @@ impl Inner {
             cancel_grace,
             shutdown: CancellationToken::new(),
             started: AtomicBool::new(false),
-            paused: Mutex::new(std::collections::BTreeSet::new()),
+            paused: Mutex::new(std::collections::BTreeMap::new()),
             instance,
+            service: control::service_name(),
+            history_len,
             claim_start,
         }
     }
@@ -290,17 +309,17 @@ impl Inner {
         stop_runs: &CancellationToken,
     ) {
         let now = self.clock.now();
-        let mut due = Vec::with_capacity(execute::CLAIM_BATCH);
+        let mut due = Vec::with_capacity(claim::CLAIM_BATCH);
         let mut requeue = Vec::new();
         // A task per batch, spawned as soon as the batch is full: the first
         // runs start while later ones are still being collected, the batches
         // claim concurrently (one script call each with Redis), and the runtime's
         // threads share starting the runs.
-        let dispatcher_share = execute::StartPhase::begin();
+        let dispatcher_share = start::StartPhase::begin();
         let mut hand_off = |due: &mut Vec<_>| {
-            runs.spawn(execute::run_due(
+            runs.spawn(claim::run_due(
                 Arc::clone(self),
-                std::mem::replace(due, Vec::with_capacity(execute::CLAIM_BATCH)),
+                std::mem::replace(due, Vec::with_capacity(claim::CLAIM_BATCH)),
                 dispatcher_share.another(),
                 stop_claims.clone(),
                 stop_runs.clone(),
@@ -315,9 +334,17 @@ impl Inner {
             let job = &self.jobs[index];
             let (latest, missed, next) = latest_due(&job.schedule, tick, now);
             if self.should_run(job, latest, missed, now) {
-                due.push((Arc::clone(job), latest));
-                if due.len() == execute::CLAIM_BATCH {
-                    hand_off(&mut due);
+                if job.slot.begin(latest) {
+                    due.push(claim::Due {
+                        job: Arc::clone(job),
+                        tick: latest,
+                        trigger: None,
+                    });
+                    if due.len() == claim::CLAIM_BATCH {
+                        hand_off(&mut due);
+                    }
+                } else {
+                    debug!(job = %job.name, tick = %latest, "a claim of an earlier tick is still pending: this tick waits for it");
                 }
             }
             requeue.push((index, next));
@@ -346,25 +373,19 @@ impl Inner {
         missed: u64,
         now: DateTime<Utc>,
     ) -> bool {
-        if self.is_paused(&job.name) {
+        if self.is_paused(&job.name, now) {
             info!(job = %job.name, tick = %latest, "skipped: the job is paused");
             crate::metrics::tick_not_run(&job.name, "paused", missed + 1);
             return false;
         }
-        let late = now - latest;
-        let on_time = match job.options.catch_up {
-            CatchUp::Latest => {
-                late < chrono::TimeDelta::from_std(job.timeout).unwrap_or(chrono::TimeDelta::MAX)
-            }
-            CatchUp::Skip => late < ON_TIME,
-        };
+        let on_time = job.still_runnable(latest, now);
         let skipped = missed + u64::from(!on_time);
         if skipped > 0 {
             warn!(
                 job = %job.name,
                 skipped,
                 latest = %latest,
-                late_ms = late.num_milliseconds(),
+                late_ms = (now - latest).num_milliseconds(),
                 "scheduler was late: skipped missed ticks"
             );
             crate::metrics::tick_not_run(&job.name, "missed", skipped);
@@ -440,7 +461,26 @@ fn latest_due(
     }
 }
 
+/// How many ticks of `schedule` lie strictly between `after` and `before`
+/// (bounded like [`latest_due`]).
+fn ticks_between(schedule: &Schedule, after: DateTime<Utc>, before: DateTime<Utc>) -> u64 {
+    let (_, passed, _) = latest_due(schedule, after, before);
+    passed.saturating_sub(1)
+}
+
 impl JobEntry {
+    /// Whether `tick` may still start at `now`, as late as the job's
+    /// catch-up policy allows.
+    fn still_runnable(&self, tick: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        let late = now - tick;
+        match self.options.catch_up {
+            CatchUp::Latest => {
+                late < chrono::TimeDelta::from_std(self.timeout).unwrap_or(chrono::TimeDelta::MAX)
+            }
+            CatchUp::Skip => late < ON_TIME,
+        }
+    }
+
     fn new(
         name: String,
         schedule: Schedule,
@@ -459,6 +499,7 @@ impl JobEntry {
             origin,
             runner,
             running: AtomicUsize::new(0),
+            slot: claim::ClaimSlot::default(),
             status: Mutex::new(JobStatus::default()),
         }
     }

@@ -1,13 +1,17 @@
-//! Connecting: the configuration, the bb8 manager, URL redaction.
+//! How to reach Redis and name the keys; URL redaction.
 
 use std::fmt;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use bb8_redis::RedisConnectionManager;
-use bb8_redis::bb8::ManageConnection;
-use redis::RedisError;
-use redis::aio::MultiplexedConnection;
+use crate::lock::DEFAULT_SKEW_MARGIN;
+
+/// The environment variable naming the fleet's Redis.
+pub const REDIS_URL_ENV: &str = "REDIS_URL";
+/// The environment variable giving a key prefix, so that several services
+/// can share one Redis without sharing jobs.
+pub const PREFIX_ENV: &str = "CRONLOCK_PREFIX";
+/// The prefix used when none is configured.
+pub const DEFAULT_PREFIX: &str = "cronlock:";
 
 /// How to reach Redis and name the keys.
 ///
@@ -16,7 +20,7 @@ use redis::aio::MultiplexedConnection;
 /// let config = cronlock::lock::RedisLockConfig::new("redis://:secret@127.0.0.1:6379")
 ///     .key_prefix("billing:")
 ///     .pool_size(4)
-///     .connection_timeout(Duration::from_secs(1));
+///     .reply_timeout(Duration::from_secs(1));
 /// assert!(!format!("{config:?}").contains("secret"));
 /// ```
 #[derive(Clone)]
@@ -24,22 +28,45 @@ pub struct RedisLockConfig {
     pub(super) url: String,
     pub(super) prefix: String,
     pub(super) pool_size: u32,
-    pub(super) connection_timeout: Duration,
+    pub(super) connect_timeout: Duration,
+    pub(super) reply_timeout: Duration,
     pub(super) skew_margin: Duration,
-    tls_root: Option<Vec<u8>>,
+    pub(super) start_timeout: Option<Duration>,
+    pub(super) tls_root: Option<Vec<u8>>,
 }
 
 impl RedisLockConfig {
-    /// `redis://[user][:password]@host[:port][/db]`, or `rediss://` for TLS.
+    /// `redis://[user][:password]@host[:port][/db]`, `rediss://` for TLS, or
+    /// `redis+unix:///path/to/socket[?db=N&user=U&pass=P]`.
     pub fn new(url: impl Into<String>) -> RedisLockConfig {
         RedisLockConfig {
             url: url.into(),
-            prefix: "cronlock:".to_owned(),
+            prefix: DEFAULT_PREFIX.to_owned(),
             pool_size: 8,
-            connection_timeout: Duration::from_secs(2),
-            skew_margin: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(2),
+            reply_timeout: Duration::from_secs(2),
+            skew_margin: DEFAULT_SKEW_MARGIN,
+            start_timeout: None,
             tls_root: None,
         }
+    }
+
+    /// The configuration the environment gives: `$REDIS_URL`, and the key
+    /// prefix from `$CRONLOCK_PREFIX` when it is set. `None` when
+    /// `REDIS_URL` is not set.
+    ///
+    /// # Errors
+    ///
+    /// A variable that is not valid UTF-8, named in the message.
+    pub fn from_env() -> Result<Option<RedisLockConfig>, String> {
+        let Some(url) = env_var(REDIS_URL_ENV)? else {
+            return Ok(None);
+        };
+        let mut config = RedisLockConfig::new(url);
+        if let Some(prefix) = env_var(PREFIX_ENV)? {
+            config = config.key_prefix(prefix);
+        }
+        Ok(Some(config))
     }
 
     /// For `rediss://` URLs: trust this CA certificate (PEM) instead of the
@@ -50,8 +77,9 @@ impl RedisLockConfig {
         self
     }
 
-    /// Prefix of every key (default `cronlock:`); schedulers coordinate only
-    /// with others using the same prefix.
+    /// Prefix of every key (default `cronlock:`, or `$CRONLOCK_PREFIX` with
+    /// [`RedisLockConfig::from_env`]); schedulers coordinate only with others
+    /// using the same prefix. Give each service sharing a Redis its own.
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
@@ -63,9 +91,25 @@ impl RedisLockConfig {
         self
     }
 
-    /// How long to wait for a connection or a reply (default 2 s).
-    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
-        self.connection_timeout = timeout;
+    /// How long to wait for a new connection, including the TLS and
+    /// `AUTH` handshakes (default 2 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets both the connect and the reply timeout (default 2 s each).
+    pub fn connection_timeout(self, timeout: Duration) -> Self {
+        self.connect_timeout(timeout).reply_timeout(timeout)
+    }
+
+    /// How long to wait for the reply to a request (default 2 s). A claim
+    /// whose reply does not come in time is sent again with the same token
+    /// (it gets the same answer if the first one reached Redis), and Redis
+    /// refuses a claim that waited longer than this before it ran (a stalled
+    /// server's queue), so a late claim never takes a tick nobody will run.
+    pub fn reply_timeout(mut self, timeout: Duration) -> Self {
+        self.reply_timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
@@ -76,6 +120,35 @@ impl RedisLockConfig {
         self.skew_margin = margin;
         self
     }
+
+    /// How long [`RedisLock::connect`](super::RedisLock::connect) waits for
+    /// an unreachable Redis before it fails. By default it does not fail:
+    /// the scheduler starts fail-closed (no tick runs, an error is logged)
+    /// and runs ticks as soon as Redis answers, so a Redis blip during a
+    /// deploy does not crash-loop new instances. Refused credentials and a
+    /// malformed URL fail at once either way.
+    pub fn start_timeout(mut self, timeout: Duration) -> Self {
+        self.start_timeout = Some(timeout);
+        self
+    }
+
+    /// The URL with its password hidden.
+    pub fn redacted_url(&self) -> String {
+        redact(&self.url)
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+}
+
+fn env_var(name: &str) -> Result<Option<String>, String> {
+    match std::env::var(name) {
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
+    }
 }
 
 impl fmt::Debug for RedisLockConfig {
@@ -84,111 +157,170 @@ impl fmt::Debug for RedisLockConfig {
             .field("url", &redact(&self.url))
             .field("prefix", &self.prefix)
             .field("pool_size", &self.pool_size)
-            .field("connection_timeout", &self.connection_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("reply_timeout", &self.reply_timeout)
             .field("skew_margin", &self.skew_margin)
+            .field("start_timeout", &self.start_timeout)
             .field("tls_root", &self.tls_root.as_ref().map(|_| "<certificate>"))
             .finish()
     }
 }
 
-/// A bb8 manager around bb8-redis's that retires a connection once a
-/// request on it failed (bb8-redis never reports a connection as broken, and
-/// checkout tests cost a round trip per claim).
-#[derive(Debug)]
-pub(super) struct Manager(pub(super) RedisConnectionManager);
+/// Query parameters that carry a password in Redis URLs.
+const SECRET_PARAMETERS: [&str; 2] = ["pass", "password"];
 
-pub(super) struct Connection {
-    pub(super) inner: MultiplexedConnection,
-    pub(super) broken: AtomicBool,
+/// The URL with every password replaced by `***`: the one in the user
+/// information (whatever characters it holds, `/`, `?` and `@` included) and
+/// the ones in `pass=`/`password=` query parameters (Unix-socket URLs).
+///
+/// ```
+/// use cronlock::lock::redact;
+/// assert_eq!(redact("redis://app:s3/cr@t@cache:6379/0"), "redis://app:***@cache:6379/0");
+/// assert_eq!(redact("redis+unix:///run/redis.sock?db=1&pass=hunter2"), "redis+unix:///run/redis.sock?db=1&pass=***");
+/// ```
+pub fn redact(url: &str) -> String {
+    let parts = UrlParts::split(url);
+    let mut out = parts.scheme.to_owned();
+    if let Some(user_info) = parts.user_info {
+        match user_info.split_once(':') {
+            Some((user, _)) => out.push_str(&format!("{user}:***@")),
+            None => out.push_str(&format!("{user_info}@")),
+        }
+    }
+    out.push_str(parts.location);
+    if let Some(query) = parts.query {
+        out.push('?');
+        let parameters: Vec<String> = query
+            .split('&')
+            .map(|parameter| match parameter.split_once('=') {
+                Some((name, _)) if is_secret(name) => format!("{name}=***"),
+                _ => parameter.to_owned(),
+            })
+            .collect();
+        out.push_str(&parameters.join("&"));
+    }
+    out
 }
 
-impl ManageConnection for Manager {
-    type Connection = Connection;
-    type Error = RedisError;
-
-    async fn connect(&self) -> Result<Connection, RedisError> {
-        Ok(Connection {
-            inner: self.0.connect().await?,
-            broken: AtomicBool::new(false),
-        })
-    }
-
-    async fn is_valid(&self, conn: &mut Connection) -> Result<(), RedisError> {
-        self.0.is_valid(&mut conn.inner).await
-    }
-
-    fn has_broken(&self, conn: &mut Connection) -> bool {
-        *conn.broken.get_mut()
-    }
+fn is_secret(parameter: &str) -> bool {
+    SECRET_PARAMETERS.contains(&parameter.to_ascii_lowercase().as_str())
 }
 
-/// bb8-redis's manager for the URL, with TLS settings where asked for.
-pub(super) fn connection_manager(
-    config: &RedisLockConfig,
-) -> Result<RedisConnectionManager, RedisError> {
-    let tls = config.url.starts_with("rediss://");
-    if tls && !cfg!(feature = "tls") {
-        return Err(RedisError::from((
-            redis::ErrorKind::InvalidClientConfig,
-            "rediss:// needs cronlock's `tls` feature",
-        )));
-    }
-    #[cfg(feature = "tls")]
-    if let (true, Some(root)) = (tls, &config.tls_root) {
-        let certificates = redis::TlsCertificates {
-            client_tls: None,
-            root_cert: Some(root.clone()),
+/// A URL cut where a password can hide.
+struct UrlParts<'a> {
+    /// `redis://`, or everything before the location when there is no `://`.
+    scheme: &'a str,
+    /// Everything before the last `@` of the authority.
+    user_info: Option<&'a str>,
+    /// Hosts, port, path.
+    location: &'a str,
+    query: Option<&'a str>,
+}
+
+impl<'a> UrlParts<'a> {
+    fn split(url: &'a str) -> UrlParts<'a> {
+        let (scheme, rest) = match url.find("://") {
+            Some(end) => url.split_at(end + 3),
+            None => ("", url),
         };
-        let client = redis::Client::build_with_tls(config.url.as_str(), certificates)?;
-        return RedisConnectionManager::new(client.get_connection_info().clone());
+        // A Unix-socket path has no authority; otherwise the user
+        // information ends at the last `@` (a password may hold `/`, `?` or
+        // `@`; a host never does), and the query starts after it.
+        let (user_info, after) = match rest.rfind('@') {
+            Some(at) if !rest.starts_with('/') => (Some(&rest[..at]), &rest[at + 1..]),
+            _ => (None, rest),
+        };
+        let (location, query) = match after.split_once('?') {
+            Some((location, query)) => (location, Some(query)),
+            None => (after, None),
+        };
+        UrlParts {
+            scheme,
+            user_info,
+            location,
+            query,
+        }
     }
-    RedisConnectionManager::new(config.url.as_str())
+
+    /// The passwords the URL holds.
+    fn secrets(&self) -> Vec<&'a str> {
+        let mut found = Vec::new();
+        if let Some((_, password)) = self.user_info.and_then(|info| info.split_once(':')) {
+            found.push(password);
+        }
+        for parameter in self.query.into_iter().flat_map(|query| query.split('&')) {
+            if let Some((name, value)) = parameter.split_once('=')
+                && is_secret(name)
+            {
+                found.push(value);
+            }
+        }
+        found
+    }
 }
 
-/// The URL with its password replaced by `***`.
-pub(crate) fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_owned();
-    };
-    let user_info = &rest[..at];
-    let user = match user_info.split_once(':') {
-        Some((user, _)) => format!("{user}:***"),
-        None => user_info.to_owned(),
-    };
-    format!("{}{user}{}", &url[..scheme_end], &rest[at..])
-}
-
-/// The error's text, with the URL (which may hold a password) redacted.
-pub(super) fn scrub(err: &RedisError, url: &str) -> String {
-    let text = err.to_string();
+/// `text` with every occurrence of `url`, and of the passwords in it, hidden.
+pub(super) fn scrub(text: &str, url: &str) -> String {
     if url.is_empty() {
-        text
-    } else {
-        text.replace(url, &redact(url))
+        return text.to_owned();
     }
+    let mut text = text.replace(url, &redact(url));
+    for secret in UrlParts::split(url).secrets() {
+        if secret.len() >= 3 {
+            text = text.replace(secret, "***");
+        }
+    }
+    text
 }
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{redact, scrub};
 
     #[test]
     fn passwords_never_show() {
-        assert_eq!(
-            redact("redis://:hunter2@127.0.0.1:6379/0"),
-            "redis://:***@127.0.0.1:6379/0"
+        let cases = [
+            (
+                "redis://:hunter2@127.0.0.1:6379/0",
+                "redis://:***@127.0.0.1:6379/0",
+            ),
+            (
+                "rediss://app:hunter2@cache:6380",
+                "rediss://app:***@cache:6380",
+            ),
+            ("redis://app@cache", "redis://app@cache"),
+            ("redis://127.0.0.1", "redis://127.0.0.1"),
+            ("redis://u:p@ss@host/1", "redis://u:***@host/1"),
+            ("redis://u:a/b/c@host:1/2", "redis://u:***@host:1/2"),
+            ("redis://:with/slash@host", "redis://:***@host"),
+            ("redis://:a?b@host/0", "redis://:***@host/0"),
+            (
+                "redis+unix:///tmp/redis.sock?db=2&pass=hunter2",
+                "redis+unix:///tmp/redis.sock?db=2&pass=***",
+            ),
+            (
+                "unix:///tmp/r.sock?PASSWORD=x&user=u",
+                "unix:///tmp/r.sock?PASSWORD=***&user=u",
+            ),
+            (
+                "redis+sentinel://:pw@h1:26379,h2:26379/mymaster",
+                "redis+sentinel://:***@h1:26379,h2:26379/mymaster",
+            ),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(redact(url), expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn errors_lose_the_password_wherever_it_appears() {
+        let url = "redis://app:s3cret/x@cache:6379";
+        let text = format!("cannot connect to {url}: auth s3cret/x refused");
+        let scrubbed = scrub(&text, url);
+        assert!(!scrubbed.contains("s3cret"), "{scrubbed}");
+        assert!(
+            scrubbed.contains("redis://app:***@cache:6379"),
+            "{scrubbed}"
         );
-        assert_eq!(
-            redact("rediss://app:hunter2@cache:6380"),
-            "rediss://app:***@cache:6380"
-        );
-        assert_eq!(redact("redis://app@cache"), "redis://app@cache");
-        assert_eq!(redact("redis://127.0.0.1"), "redis://127.0.0.1");
-        assert_eq!(redact("redis://u:p@ss@host/1"), "redis://u:***@host/1");
     }
 }

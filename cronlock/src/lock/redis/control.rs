@@ -1,10 +1,23 @@
 //! History, pause and resume, triggers and the published jobs, in Redis.
+//!
+//! Every key is bounded (see the constants in [`crate::lock`]): histories
+//! are capped lists of capped entries that expire after the job's last run;
+//! the job list forgets a job that no instance published for a week (with
+//! its pause); a trigger that no instance took within an hour is dropped.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
-use super::RedisLock;
-use super::config::scrub;
-use crate::lock::{BoxFuture, Control, HistoryEntry, JobSummary, LockError};
+use chrono::Utc;
+use redis::RedisError;
+
+use super::{RedisLock, millis};
+use crate::lock::{
+    BoxFuture, Control, FleetState, HISTORY_KEPT, HistoryEntry, JOB_LIST_KEPT, JobSummary,
+    LockError, Pause, TRIGGER_KEPT, Trigger,
+};
+
+/// Histories read in one pipeline.
+const LAST_RUNS_CHUNK: usize = 500;
 
 impl RedisLock {
     /// A fleet-wide key outside any job's hash tag.
@@ -12,18 +25,14 @@ impl RedisLock {
         format!("{{{}}}:{part}", self.prefix)
     }
 
-    async fn query<T: redis::FromRedisValue + Send>(
+    async fn query<T: redis::FromRedisValue>(
         &self,
-        command: redis::Cmd,
+        what: &str,
+        request: &(dyn super::connection::Request + Sync),
     ) -> Result<T, LockError> {
-        self.with_connection(|mut conn| async move { command.query_async(&mut conn).await })
+        self.request(request)
             .await
-            .map_err(|err| {
-                LockError::new(
-                    format!("Redis at {}: {}", self.url, scrub(&err, "")),
-                    Some(Box::new(err)),
-                )
-            })
+            .map_err(|err: RedisError| self.error(&err, what))
     }
 }
 
@@ -41,23 +50,20 @@ impl Control for RedisLock {
                 .lpush(&key, entry.encode())
                 .ignore()
                 .ltrim(&key, 0, keep as isize - 1)
+                .ignore()
+                .pexpire(&key, millis(HISTORY_KEPT) as i64)
                 .ignore();
-            let pipe = &pipe;
-            self.with_connection(|mut conn| async move { pipe.query_async::<()>(&mut conn).await })
-                .await
-                .map_err(|err| {
-                    LockError::new(
-                        format!("could not record the run: {}", scrub(&err, "")),
-                        Some(Box::new(err)),
-                    )
-                })
+            self.query::<()>("could not record the run", &pipe).await
         })
     }
 
     fn history<'a>(&'a self, job: &'a str) -> BoxFuture<'a, Result<Vec<HistoryEntry>, LockError>> {
         Box::pin(async move {
             let lines: Vec<String> = self
-                .query(redis::Cmd::lrange(self.key(job, "history"), 0, -1))
+                .query(
+                    "could not read the history",
+                    &redis::Cmd::lrange(self.key(job, "history"), 0, -1),
+                )
                 .await?;
             Ok(lines
                 .iter()
@@ -66,75 +72,190 @@ impl Control for RedisLock {
         })
     }
 
+    fn last_runs<'a>(
+        &'a self,
+        jobs: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Option<HistoryEntry>>, LockError>> {
+        Box::pin(async move {
+            let mut last = Vec::with_capacity(jobs.len());
+            for chunk in jobs.chunks(LAST_RUNS_CHUNK) {
+                let mut pipe = redis::pipe();
+                for job in chunk {
+                    pipe.lindex(self.key(job, "history"), 0);
+                }
+                let lines: Vec<Option<String>> =
+                    self.query("could not read the histories", &pipe).await?;
+                last.extend(
+                    lines
+                        .into_iter()
+                        .map(|line| line.and_then(|line| HistoryEntry::decode(&line))),
+                );
+            }
+            Ok(last)
+        })
+    }
+
     fn set_paused<'a>(
         &'a self,
         job: &'a str,
-        paused: bool,
+        pause: Option<&'a Pause>,
     ) -> BoxFuture<'a, Result<(), LockError>> {
         Box::pin(async move {
             let key = self.fleet_key("paused");
-            let command = if paused {
-                redis::Cmd::sadd(key, job)
-            } else {
-                redis::Cmd::srem(key, job)
+            let mut pipe = redis::pipe();
+            match pause {
+                Some(pause) => pipe
+                    .hset(&key, job, pause.encode())
+                    .ignore()
+                    .pexpire(&key, millis(JOB_LIST_KEPT) as i64)
+                    .ignore(),
+                None => pipe.hdel(&key, job).ignore(),
             };
-            self.query::<i64>(command).await.map(|_| ())
+            self.query::<()>("could not pause or resume", &pipe).await
         })
     }
 
-    fn paused(&self) -> BoxFuture<'_, Result<BTreeSet<String>, LockError>> {
+    fn fleet_state(&self) -> BoxFuture<'_, Result<FleetState, LockError>> {
         Box::pin(async move {
-            self.query(redis::Cmd::smembers(self.fleet_key("paused")))
-                .await
-        })
-    }
-
-    fn trigger<'a>(&'a self, job: &'a str) -> BoxFuture<'a, Result<(), LockError>> {
-        Box::pin(async move {
-            self.query::<i64>(redis::Cmd::rpush(self.fleet_key("triggers"), job))
-                .await
-                .map(|_| ())
-        })
-    }
-
-    fn take_triggers(&self) -> BoxFuture<'_, Result<Vec<String>, LockError>> {
-        Box::pin(async move {
-            // LPOP with a count: each trigger goes to exactly one instance.
-            let taken: Option<Vec<String>> = self
-                .query(
-                    redis::cmd("LPOP")
-                        .arg(self.fleet_key("triggers"))
-                        .arg(100)
-                        .clone(),
-                )
+            let mut pipe = redis::pipe();
+            pipe.hgetall(self.fleet_key("paused"))
+                .hgetall(self.fleet_key("triggers"));
+            let (paused, triggers): (BTreeMap<String, String>, BTreeMap<String, String>) = self
+                .query("could not read the pauses and triggers", &pipe)
                 .await?;
-            Ok(taken.unwrap_or_default())
+            Ok(FleetState {
+                paused: paused
+                    .into_iter()
+                    .filter_map(|(job, line)| Some((job, Pause::decode(&line)?)))
+                    .collect(),
+                triggers: triggers
+                    .iter()
+                    .filter_map(|(job, line)| Trigger::decode(job, line))
+                    .collect(),
+            })
         })
     }
 
-    fn publish_jobs<'a>(&'a self, jobs: &'a [JobSummary]) -> BoxFuture<'a, Result<(), LockError>> {
+    fn trigger<'a>(&'a self, trigger: &'a Trigger) -> BoxFuture<'a, Result<bool, LockError>> {
+        Box::pin(async move {
+            let key = self.fleet_key("triggers");
+            let mut pipe = redis::pipe();
+            pipe.atomic()
+                .hset_nx(&key, &trigger.job, trigger.encode())
+                .pexpire(&key, millis(TRIGGER_KEPT) as i64)
+                .ignore();
+            let (added,): (bool,) = self.query("could not trigger", &pipe).await?;
+            Ok(added)
+        })
+    }
+
+    fn take_trigger<'a>(
+        &'a self,
+        job: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Trigger>, LockError>> {
+        Box::pin(async move {
+            let key = self.fleet_key("triggers");
+            let mut pipe = redis::pipe();
+            pipe.atomic().hget(&key, job).hdel(&key, job);
+            let (line, taken): (Option<String>, i64) =
+                self.query("could not take a trigger", &pipe).await?;
+            Ok(line
+                .filter(|_| taken == 1)
+                .and_then(|line| Trigger::decode(job, &line)))
+        })
+    }
+
+    fn return_trigger<'a>(&'a self, trigger: &'a Trigger) -> BoxFuture<'a, Result<(), LockError>> {
+        Box::pin(async move {
+            let key = self.fleet_key("triggers");
+            let mut pipe = redis::pipe();
+            pipe.hset_nx(&key, &trigger.job, trigger.encode())
+                .ignore()
+                .pexpire(&key, millis(TRIGGER_KEPT) as i64)
+                .ignore();
+            self.query::<()>("could not put a trigger back", &pipe)
+                .await
+        })
+    }
+
+    fn publish_jobs<'a>(
+        &'a self,
+        jobs: &'a [JobSummary],
+    ) -> BoxFuture<'a, Result<Vec<JobSummary>, LockError>> {
         Box::pin(async move {
             if jobs.is_empty() {
-                return Ok(());
+                return Ok(Vec::new());
             }
-            let fields: Vec<(String, String)> = jobs
+            let (list, seen) = (self.fleet_key("jobs"), self.fleet_key("jobs:seen"));
+            let names: Vec<&str> = jobs.iter().map(|job| job.name.as_str()).collect();
+            let before: Vec<Option<String>> = self
+                .query(
+                    "could not read the job list",
+                    redis::cmd("HMGET").arg(&list).arg(&names),
+                )
+                .await?;
+            let now = Utc::now();
+            let recent = now - chrono::Duration::from_std(JOB_LIST_KEPT).unwrap_or_default();
+            let others: Vec<JobSummary> = jobs
                 .iter()
-                .map(|job| (job.name.clone(), job.encode()))
+                .zip(before)
+                .filter_map(|(job, line)| {
+                    let previous = JobSummary::decode(&job.name, &line?)?;
+                    (previous.service != job.service && previous.seen > recent).then_some(previous)
+                })
                 .collect();
-            self.query::<i64>(redis::Cmd::hset_multiple(self.fleet_key("jobs"), &fields))
-                .await
-                .map(|_| ())
+            let fields: Vec<(&str, String)> = jobs
+                .iter()
+                .map(|job| (job.name.as_str(), job.encode()))
+                .collect();
+            let scores: Vec<(i64, &str)> = jobs
+                .iter()
+                .map(|job| (job.seen.timestamp_millis(), job.name.as_str()))
+                .collect();
+            let kept = millis(JOB_LIST_KEPT) as i64;
+            let mut pipe = redis::pipe();
+            pipe.atomic()
+                .hset_multiple(&list, &fields)
+                .ignore()
+                .zadd_multiple(&seen, &scores)
+                .ignore()
+                .pexpire(&list, kept)
+                .ignore()
+                .pexpire(&seen, kept)
+                .ignore()
+                .zrangebyscore(&seen, "-inf", recent.timestamp_millis());
+            let (forgotten,): (Vec<String>,) =
+                self.query("could not publish the jobs", &pipe).await?;
+            if !forgotten.is_empty() {
+                // Jobs no instance registers any more: out of the list, with their pauses.
+                let mut pipe = redis::pipe();
+                pipe.atomic()
+                    .hdel(&list, &forgotten)
+                    .ignore()
+                    .zrem(&seen, &forgotten)
+                    .ignore()
+                    .hdel(self.fleet_key("paused"), &forgotten)
+                    .ignore();
+                self.query::<()>("could not prune the job list", &pipe)
+                    .await?;
+            }
+            Ok(others)
         })
     }
 
     fn published_jobs(&self) -> BoxFuture<'_, Result<Vec<JobSummary>, LockError>> {
         Box::pin(async move {
-            let all: std::collections::BTreeMap<String, String> = self
-                .query(redis::Cmd::hgetall(self.fleet_key("jobs")))
+            let all: BTreeMap<String, String> = self
+                .query(
+                    "could not read the job list",
+                    &redis::Cmd::hgetall(self.fleet_key("jobs")),
+                )
                 .await?;
+            let recent = Utc::now() - chrono::Duration::from_std(JOB_LIST_KEPT).unwrap_or_default();
             Ok(all
                 .iter()
                 .filter_map(|(name, line)| JobSummary::decode(name, line))
+                .filter(|job| job.seen > recent)
                 .collect())
         })
     }

@@ -1,23 +1,33 @@
 //! The fleet-wide lock: Redis, pooled with bb8.
 //!
-//! Per job, four keys share one hash tag, `{<prefix><job>}`, so the scripts
+//! # Key layout
+//!
+//! Per job, three keys share one hash tag, `{<prefix><job>}`, so the scripts
 //! also work on a Redis Cluster:
 //!
-//! - `{cronlock:job}:mark`: the newest claimed tick (Unix ms), and
-//!   `{cronlock:job}:claimed`: the ticks claimed within a window before it
-//!   (a sorted set, pruned on every claim). A tick in the set, or older than
-//!   the window, is never granted again, even after its run finished and
-//!   released the run lock, and whatever the instances' clocks say; a tick
-//!   inside the window that nobody claimed yet (a fast clock claimed a later
-//!   one first) still can be.
-//! - `{cronlock:job}:fence`: the last fencing token.
+//! - `{cronlock:job}:tick`: `mark fence window token` — the newest claimed
+//!   tick (Unix ms), the last fencing token, the job's claim window (the
+//!   widest any instance asked for, so instances with different settings
+//!   agree), and the newest claim's token (a claim sent again after a lost
+//!   reply is recognised). Expires a day after the window of the newest claim.
+//! - `{cronlock:job}:claimed`: the ticks claimed within the window before the
+//!   mark (a sorted set of `tick:fence:token`, at most
+//!   [`MAX_REMEMBERED_TICKS`](crate::lock::MAX_REMEMBERED_TICKS)). A tick in
+//!   the set, or older than the window, is never granted again, even after
+//!   its run finished and released the run lock, and whatever the
+//!   instances' clocks say; a tick inside the window that nobody claimed yet
+//!   (a fast clock claimed a later one first) still can be.
 //! - `{cronlock:job}:run`: the run lock (a random token with a TTL), held
 //!   while a run of a job with `overlap = "skip"` is going.
+//! - `{cronlock:job}:history`: the last runs (see [`Control`]).
 //!
-//! The claim script checks and advances the mark, takes the run lock and
-//! advances the fencing token atomically, in one `EVALSHA`; one call claims
-//! a batch of ticks due at the same instant (up to
-//! [`MAX_CLAIM_BATCH`](crate::lock::MAX_CLAIM_BATCH)).
+//! Fleet-wide keys share the tag `{<prefix>}`: `jobs` and `jobs:seen` (the
+//! published job list), `paused`, `triggers`.
+//!
+//! One `EVALSHA` claims a batch of ticks due at the same instant (up to
+//! [`MAX_CLAIM_BATCH`](crate::lock::MAX_CLAIM_BATCH)): for each, it checks
+//! and advances the mark, takes the run lock and advances the fencing token,
+//! atomically and all or nothing.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -25,87 +35,37 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use bb8_redis::bb8;
 use chrono::{DateTime, Utc};
-use redis::aio::MultiplexedConnection;
 use redis::{RedisError, Value};
+use tokio::sync::oneshot;
 use tracing::{error, info, warn};
 
 mod config;
+mod connection;
 mod control;
+mod scripts;
 
-pub use config::RedisLockConfig;
-use config::{Manager, connection_manager, redact, scrub};
+use config::scrub;
+pub use config::{DEFAULT_PREFIX, PREFIX_ENV, REDIS_URL_ENV, RedisLockConfig, redact};
+use connection::{ConnectFailures, Manager, Request, lock_error, retire_if_needed};
+use scripts::Script;
 
-use super::{BoxFuture, Claim, ClaimRequest, Claimed, Control, Lock, LockError, random_token};
+use super::{
+    BoxFuture, Claim, ClaimRequest, Claimed, Control, Lock, LockError, LockErrorKind,
+    MAX_REMEMBERED_TICKS, claim_window,
+};
 use crate::job::Overlap;
-use tokio::sync::oneshot;
 
-/// Claims a batch of ticks in one call: four keys and five arguments per
-/// claim (after the skew margin), one `status, fence` pair per claim in the
-/// reply after Redis's time. Each claim runs under `pcall`, so a bad key
-/// fails its own claim (status 4 and the error) and not the batch.
-const CLAIM: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local margin = tonumber(ARGV[1])
-local function claim(k, a)
-  local tick = tonumber(ARGV[a + 1])
-  if tick > now + margin then return 3, 0 end
-  local window = tonumber(ARGV[a + 5])
-  local mark = tonumber(redis.call('GET', KEYS[k + 1]) or '-1')
-  -- The mark is a claimed tick; the set holds every claimed tick within the
-  -- window below it.
-  if tick <= mark - window or tick == mark then return 0, 0 end
-  if tick < mark and redis.call('ZSCORE', KEYS[k + 4], ARGV[a + 1]) then return 0, 0 end
-  local skip = ARGV[a + 4] == '1'
-  if skip and redis.call('EXISTS', KEYS[k + 3]) == 1 then return 2, 0 end
-  redis.call('ZADD', KEYS[k + 4], tick, ARGV[a + 1])
-  if tick > mark then
-    mark = tick
-    redis.call('SET', KEYS[k + 1], ARGV[a + 1])
-    -- Pruning is only due when the window moved.
-    redis.call('ZREMRANGEBYSCORE', KEYS[k + 4], '-inf', string.format('%.0f', mark - window))
-  end
-  local fence = math.max(tonumber(redis.call('GET', KEYS[k + 2]) or '0') + 1, tick)
-  redis.call('SET', KEYS[k + 2], string.format('%.0f', fence))
-  if skip then redis.call('SET', KEYS[k + 3], ARGV[a + 2], 'PX', ARGV[a + 3]) end
-  return 1, fence
-end
-local out = {now}
-for i = 0, #KEYS / 4 - 1 do
-  local ok, status, fence = pcall(claim, i * 4, 1 + i * 5)
-  if ok then
-    out[#out + 1] = status
-    out[#out + 1] = fence
-  else
-    out[#out + 1] = 4
-    out[#out + 1] = tostring(status.err or status)
-  end
-end
-return out
-";
-
-const EXTEND: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-";
-
-/// Releases a batch of run locks: key `i` is deleted if it still holds token `i`.
-const RELEASE: &str = r"
-local released = {}
-for i = 1, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[i] then
-    released[i] = redis.call('DEL', KEYS[i])
-  else
-    released[i] = 0
-  end
-end
-return released
-";
+/// How long a job's claim state outlives the window of its newest claim.
+const STATE_KEPT: Duration = Duration::from_secs(24 * 3600);
 
 /// The most run locks released in one script call.
 const MAX_RELEASE_BATCH: usize = 100;
+
+/// The longest round trip whose reply is used to measure the clock offset:
+/// the script reads Redis's time somewhere between send and reply, so the
+/// measure is only as good as half the round trip.
+const OFFSET_MAX_ROUND_TRIP: Duration = Duration::from_millis(100);
 
 /// Releases waiting to be sent: runs that end together share one script
 /// call. The first waiting caller sends batches until the queue is empty.
@@ -118,7 +78,7 @@ struct ReleaseQueue {
 struct PendingRelease {
     key: String,
     token: String,
-    answer: oneshot::Sender<Result<(), String>>,
+    answer: oneshot::Sender<Result<(), LockError>>,
 }
 
 /// Marks the queue as no longer being sent if the sending caller is
@@ -143,13 +103,17 @@ impl Drop for SendingGuard<'_> {
 /// sharing the Redis and the key prefix.
 pub struct RedisLock {
     pool: bb8::Pool<Manager>,
+    failures: ConnectFailures,
+    /// The URL as given, only to scrub it out of error texts.
+    secret_url: String,
+    /// The URL with its password hidden, for messages.
     url: String,
     prefix: String,
-    timeout: Duration,
+    reply_timeout: Duration,
     skew_margin: Duration,
-    claim: redis::Script,
-    extend: redis::Script,
-    release: redis::Script,
+    claim: Script,
+    extend: Script,
+    release: Script,
     outage: Mutex<Option<Outage>>,
     releases: Mutex<ReleaseQueue>,
     offset_ms: AtomicI64,
@@ -163,55 +127,79 @@ struct Outage {
 }
 
 impl RedisLock {
-    /// Connects, checks that Redis answers, and loads the scripts.
+    /// Connects and checks that Redis answers.
+    ///
+    /// An unreachable Redis is not an error unless
+    /// [`RedisLockConfig::start_timeout`] says so: the lock is returned, no
+    /// tick runs until Redis answers (fail closed, logged), and the pool
+    /// keeps trying.
     ///
     /// # Errors
     ///
-    /// A malformed URL, an unreachable server, or refused credentials; the
-    /// message never contains the password.
+    /// A malformed URL, refused credentials, a database that does not exist,
+    /// or no answer within the start timeout; the message says which and
+    /// never contains the password.
     pub async fn connect(config: RedisLockConfig) -> Result<RedisLock, LockError> {
         let url = redact(&config.url);
-        let manager = connection_manager(&config).map_err(|err| {
+        let manager = Manager::new(&config).map_err(|err| {
             LockError::new(
-                format!("invalid Redis URL {url}: {}", scrub(&err, &config.url)),
+                LockErrorKind::Config,
+                format!(
+                    "invalid Redis URL {url}: {}",
+                    scrub(&err.to_string(), &config.url)
+                ),
                 None,
             )
         })?;
+        let failures = ConnectFailures::default();
         let pool = bb8::Pool::builder()
             .max_size(config.pool_size)
-            .min_idle(Some(1))
-            .connection_timeout(config.connection_timeout)
+            .connection_timeout(config.connect_timeout + config.reply_timeout)
+            .retry_connection(false)
             .test_on_check_out(false)
-            .build_unchecked(Manager(manager));
+            .error_sink(Box::new(failures.clone()))
+            .build_unchecked(manager);
         let lock = RedisLock {
             pool,
+            failures,
+            secret_url: config.url.clone(),
             url: url.clone(),
             prefix: config.prefix,
-            timeout: config.connection_timeout,
+            reply_timeout: config.reply_timeout,
             skew_margin: config.skew_margin,
-            claim: redis::Script::new(CLAIM),
-            extend: redis::Script::new(EXTEND),
-            release: redis::Script::new(RELEASE),
+            claim: Script::new(scripts::CLAIM),
+            extend: Script::new(scripts::EXTEND),
+            release: Script::new(scripts::RELEASE),
             outage: Mutex::new(None),
             releases: Mutex::new(ReleaseQueue::default()),
             offset_ms: AtomicI64::new(0),
             offset_warned: AtomicBool::new(false),
         };
-        let answer = lock
-            .with_connection(|mut conn| async move {
-                redis::cmd("SCRIPT")
-                    .arg("LOAD")
-                    .arg(CLAIM)
-                    .query_async::<String>(&mut conn)
-                    .await
-            })
-            .await;
-        match answer {
-            Ok(_) => Ok(lock),
-            Err(err) => Err(LockError::new(
-                format!("cannot use Redis at {url}: {}", scrub(&err, &config.url)),
-                None,
-            )),
+        let started = Instant::now();
+        let mut logged = false;
+        loop {
+            let err = match lock.request::<String>(&redis::cmd("PING")).await {
+                Ok(_) => return Ok(lock),
+                Err(err) => err,
+            };
+            let (kind, reason) = connection::describe(&err, &config.url);
+            let err = LockError::new(kind, format!("cannot use Redis at {url}: {reason}"), None);
+            let give_up = match config.start_timeout {
+                _ if err.kind() != LockErrorKind::Unavailable => true,
+                Some(limit) => started.elapsed() >= limit,
+                None => {
+                    error!(url = %url, error = %err, "Redis is not reachable at start: no tick runs until it answers (fail closed); retrying");
+                    return Ok(lock);
+                }
+            };
+            if give_up {
+                return Err(err);
+            }
+            if !logged {
+                warn!(url = %url, error = %err, "Redis is not reachable yet; retrying until the start timeout");
+                logged = true;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 
@@ -221,95 +209,109 @@ impl RedisLock {
         chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
     }
 
+    /// The key prefix this lock uses.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The Redis URL, its password hidden.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     fn key(&self, job: &str, part: &str) -> String {
         format!("{{{}{job}}}:{part}", self.prefix)
     }
 
-    /// Runs `request` on a pooled connection, within the timeout; a failed
-    /// connection is retired so the pool reconnects.
-    async fn with_connection<T, F, Fut>(&self, request: F) -> Result<T, RedisError>
-    where
-        F: FnOnce(MultiplexedConnection) -> Fut,
-        Fut: std::future::Future<Output = Result<T, RedisError>>,
-    {
-        let pooled = match self.pool.get().await {
+    /// A failure as a lock error: its kind, and its cause in words.
+    fn error(&self, err: &RedisError, what: &str) -> LockError {
+        lock_error(err, what, &self.url, &self.secret_url)
+    }
+
+    /// Sends one command or pipeline on a pooled connection; a connection
+    /// that failed in a way a new one may cure is retired.
+    async fn request<T: redis::FromRedisValue>(
+        &self,
+        command: &(dyn Request + Sync),
+    ) -> Result<T, RedisError> {
+        // A failed connection attempt ends the wait at once, with its error.
+        let checkout = tokio::select! {
+            checkout = self.pool.get() => checkout,
+            err = self.failures.next() => return Err(err),
+        };
+        let pooled = match checkout {
             Ok(pooled) => pooled,
             Err(bb8::RunError::User(err)) => return Err(err),
             Err(bb8::RunError::TimedOut) => {
-                return Err(RedisError::from((
-                    redis::ErrorKind::Io,
-                    "timed out waiting for a connection",
-                )));
+                return Err(self.failures.last().unwrap_or_else(|| {
+                    RedisError::from((redis::ErrorKind::Io, "no free connection in time"))
+                }));
             }
         };
-        let result = match tokio::time::timeout(self.timeout, request(pooled.inner.clone())).await {
-            Ok(result) => result,
-            Err(_) => Err(RedisError::from((
-                redis::ErrorKind::Io,
-                "timed out waiting for a reply",
-            ))),
-        };
-        if let Err(err) = &result
-            && (!matches!(err.kind(), redis::ErrorKind::Server(_)) || err.is_connection_dropped())
-        {
-            pooled.broken.store(true, Ordering::Relaxed);
+        let mut conn = pooled.inner.clone();
+        let result = command
+            .send(&mut conn)
+            .await
+            .and_then(|value| redis::from_redis_value(value).map_err(RedisError::from));
+        if let Err(err) = &result {
+            retire_if_needed(&pooled, err);
         }
         result
     }
 
-    /// Sends the claims in one script call, loading the script first if
-    /// Redis lost it (a restart empties the script cache). The reply is
-    /// Redis's time and a (status, fence or error) pair per claim.
+    /// Runs a script, loading it first if Redis lost it.
+    async fn eval<T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        call: &redis::Cmd,
+    ) -> Result<T, RedisError> {
+        match self.request(call).await {
+            Err(err)
+                if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+            {
+                self.request::<String>(&script.load()).await?;
+                self.request(call).await
+            }
+            other => other,
+        }
+    }
+
+    /// Sends the claims in one script call. The reply is Redis's time and a
+    /// (status, fence or error) pair per claim.
     async fn send_claims(
         &self,
         requests: &[ClaimRequest<'_>],
-        tokens: &[String],
     ) -> Result<(i64, Vec<(i64, Value)>), RedisError> {
-        let mut call = redis::cmd("EVALSHA");
-        call.arg(self.claim.get_hash()).arg(requests.len() * 4);
+        let keys: Vec<String> = requests
+            .iter()
+            .flat_map(|request| ["tick", "claimed", "run"].map(|part| self.key(request.job, part)))
+            .collect();
+        let mut call = self.claim.call(&keys);
+        // Redis refuses a claim that waited in its queue past the moment this
+        // instance stops waiting for the reply.
+        let local_now = requests
+            .first()
+            .map_or_else(Utc::now, |request| request.now);
+        let deadline = local_now.timestamp_millis()
+            + self.offset_ms.load(Ordering::Relaxed)
+            + millis(self.reply_timeout) as i64;
+        call.arg(millis(self.skew_margin))
+            .arg(deadline)
+            .arg(MAX_REMEMBERED_TICKS)
+            .arg(millis(STATE_KEPT));
         for request in requests {
-            for part in ["mark", "fence", "run", "claimed"] {
-                call.arg(self.key(request.job, part));
-            }
-        }
-        call.arg(self.skew_margin.as_millis() as u64);
-        for (request, token) in requests.iter().zip(tokens) {
             call.arg(request.tick.timestamp_millis())
-                .arg(token)
-                .arg(request.ttl.as_millis() as u64)
+                .arg(request.token)
+                .arg(millis(request.ttl))
                 .arg(if request.overlap == Overlap::Skip {
                     "1"
                 } else {
                     "0"
                 })
-                .arg(claim_window(request.ttl, self.skew_margin).as_millis() as u64);
+                .arg(millis(claim_window(request.ttl, self.skew_margin)));
         }
-        let call = &call;
-        for _ in 0..2 {
-            let reply: Result<Vec<Value>, RedisError> = self
-                .with_connection(|mut conn| async move { call.query_async(&mut conn).await })
-                .await;
-            match reply {
-                Ok(values) => return read_claims(values, requests.len()),
-                Err(err)
-                    if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
-                {
-                    self.with_connection(|mut conn| async move {
-                        redis::cmd("SCRIPT")
-                            .arg("LOAD")
-                            .arg(CLAIM)
-                            .query_async::<String>(&mut conn)
-                            .await
-                    })
-                    .await?;
-                }
-                Err(err) => return Err(err),
-            }
-        }
-        Err(RedisError::from((
-            redis::ErrorKind::Client,
-            "Redis keeps forgetting the claim script",
-        )))
+        let values: Vec<Value> = self.eval(&self.claim, &call).await?;
+        read_claims(values, requests.len())
     }
 
     /// Sends the waiting releases, a batch per script call, until none wait.
@@ -331,46 +333,46 @@ impl RedisLock {
                 }
                 queue.waiting.drain(..count).collect()
             };
-            let mut invocation = self.release.prepare_invoke();
+            let keys: Vec<&str> = batch.iter().map(|release| release.key.as_str()).collect();
+            let mut call = self.release.call(&keys);
             for release in &batch {
-                invocation.key(&release.key);
+                call.arg(&release.token);
             }
-            for release in &batch {
-                invocation.arg(&release.token);
-            }
-            let invocation = &invocation;
-            let result: Result<Vec<i64>, RedisError> = self
-                .with_connection(|mut conn| async move { invocation.invoke_async(&mut conn).await })
-                .await;
-            let error = result.err().map(|err| scrub(&err, ""));
+            let result: Result<Vec<i64>, RedisError> = self.eval(&self.release, &call).await;
             for release in batch {
-                let _ = release.answer.send(error.clone().map_or(Ok(()), Err));
+                let answer = match &result {
+                    Ok(_) => Ok(()),
+                    Err(err) => Err(self.error(err, "could not release the run lock")),
+                };
+                let _ = release.answer.send(answer);
             }
         }
     }
 
-    /// Turns one claim's status and fence into its answer.
+    /// Turns one claim's status and value into its answer.
     fn read_claim(
         &self,
         request: &ClaimRequest<'_>,
-        token: String,
         status: i64,
-        fence: Value,
+        value: Value,
     ) -> Result<Claimed, LockError> {
         let claimed = match status {
             0 => Claimed::TickTaken,
             1 => Claimed::Acquired(Claim {
                 job: request.job.to_owned(),
                 tick: request.tick,
-                token,
-                fencing_token: redis::from_redis_value::<u64>(fence).unwrap_or(0),
+                token: request.token.to_owned(),
+                fencing_token: redis::from_redis_value::<u64>(value).unwrap_or(0),
             }),
             2 => Claimed::StillRunning,
-            3 => Claimed::TooEarly,
+            3 => Claimed::TooEarly {
+                retry_in: Duration::from_millis(redis::from_redis_value::<u64>(value).unwrap_or(0)),
+            },
             _ => {
-                let error = redis::from_redis_value::<String>(fence).unwrap_or_default();
+                let error = redis::from_redis_value::<String>(value).unwrap_or_default();
                 return Err(LockError::new(
-                    format!("claim script failed: {error}"),
+                    LockErrorKind::Backend,
+                    format!("claim script failed: {}", scrub(&error, &self.secret_url)),
                     None,
                 ));
             }
@@ -378,13 +380,28 @@ impl RedisLock {
         Ok(claimed)
     }
 
-    fn record_offset(&self, redis_now_ms: i64, local: DateTime<Utc>) {
-        let offset = redis_now_ms - local.timestamp_millis();
+    /// Measures the offset to Redis's clock from a reply whose round trip was
+    /// short enough to be accurate (± half of it); a reply that waited in
+    /// Redis's queue (a stall) would tell a wrong offset and is not used.
+    fn record_offset(&self, redis_now_ms: i64, local_send: DateTime<Utc>, round_trip: Duration) {
+        if round_trip > OFFSET_MAX_ROUND_TRIP {
+            return;
+        }
+        let local_at_redis = local_send.timestamp_millis() + millis(round_trip / 2) as i64;
+        let offset = redis_now_ms - local_at_redis;
         self.offset_ms.store(offset, Ordering::Relaxed);
         crate::metrics::clock_offset(offset);
         let limit = (self.skew_margin.as_millis() / 2) as i64;
         let over = offset.abs() > limit;
-        if over && !self.offset_warned.swap(true, Ordering::Relaxed) {
+        if offset.abs() > millis(self.skew_margin) as i64 {
+            if !self.offset_warned.swap(true, Ordering::Relaxed) {
+                error!(
+                    offset_ms = offset,
+                    skew_margin_ms = millis(self.skew_margin),
+                    "this instance's clock differs from Redis's by more than the skew margin: its claims wait for Redis's time, and ticks can be late or missed; fix the clock (NTP)"
+                );
+            }
+        } else if over && !self.offset_warned.swap(true, Ordering::Relaxed) {
             warn!(
                 offset_ms = offset,
                 limit_ms = limit,
@@ -398,19 +415,18 @@ impl RedisLock {
         }
     }
 
-    fn outage_started_or_continues(&self, jobs: &[&str], err: &RedisError) -> LockError {
+    fn outage_started_or_continues(&self, jobs: &[&str], err: &LockError) {
         let mut outage = self
             .outage
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        let message = format!("Redis at {} is unreachable: {}", self.url, scrub(err, ""));
         match outage.as_mut() {
             Some(outage) => {
                 outage.failed_claims += jobs.len() as u64;
                 outage.jobs.extend(jobs.iter().map(|job| (*job).to_owned()));
             }
             None => {
-                error!(jobs = ?jobs, error = %message, "not running ticks while Redis is unreachable (fail closed); retrying");
+                error!(jobs = ?jobs, error = %err, "not running ticks while Redis is unreachable (fail closed); retrying");
                 *outage = Some(Outage {
                     since: Instant::now(),
                     failed_claims: jobs.len() as u64,
@@ -418,7 +434,6 @@ impl RedisLock {
                 });
             }
         }
-        LockError::new(message, None).already_reported()
     }
 
     fn outage_over(&self) {
@@ -429,7 +444,7 @@ impl RedisLock {
         if let Some(outage) = outage.take() {
             info!(
                 down_ms = outage.since.elapsed().as_millis() as u64,
-                ticks_not_run = outage.failed_claims,
+                failed_claims = outage.failed_claims,
                 jobs = ?outage.jobs,
                 "Redis reachable again"
             );
@@ -441,9 +456,13 @@ impl Lock for RedisLock {
     fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> BoxFuture<'a, Result<Claimed, LockError>> {
         Box::pin(async move {
             let mut answers = self.claim_many(std::slice::from_ref(&request)).await;
-            answers
-                .pop()
-                .unwrap_or_else(|| Err(LockError::new("no answer to a claim", None)))
+            answers.pop().unwrap_or_else(|| {
+                Err(LockError::new(
+                    LockErrorKind::Backend,
+                    "no answer to a claim",
+                    None,
+                ))
+            })
         })
     }
 
@@ -452,29 +471,52 @@ impl Lock for RedisLock {
         requests: &'a [ClaimRequest<'a>],
     ) -> BoxFuture<'a, Vec<Result<Claimed, LockError>>> {
         Box::pin(async move {
-            let tokens: Vec<String> = requests.iter().map(|_| random_token()).collect();
-            let (redis_now, replies) = match self.send_claims(requests, &tokens).await {
+            let sent = Instant::now();
+            let (redis_now, replies) = match self.send_claims(requests).await {
                 Ok(replies) => replies,
                 Err(err) => {
+                    let failure = self.error(&err, "could not claim");
                     let jobs: Vec<&str> = requests.iter().map(|r| r.job).collect();
-                    let reported = self.outage_started_or_continues(&jobs, &err);
+                    if failure.kind() == LockErrorKind::Unavailable {
+                        self.outage_started_or_continues(&jobs, &failure);
+                    } else {
+                        error!(jobs = ?jobs, error = %failure, "Redis refused the claims");
+                    }
                     return requests
                         .iter()
-                        .map(|_| Err(LockError::new(reported.to_string(), None).already_reported()))
+                        .map(|_| {
+                            Err(LockError::new(failure.kind(), failure.to_string(), None)
+                                .already_reported())
+                        })
                         .collect();
                 }
             };
-            self.outage_over();
+            let round_trip = sent.elapsed();
             if let Some(first) = requests.first() {
-                self.record_offset(redis_now, first.now);
+                self.record_offset(redis_now, first.now, round_trip);
             }
+            if replies.iter().all(|(status, _)| *status == 5) && !replies.is_empty() {
+                // Nothing was written; the caller sends them again.
+                return requests
+                    .iter()
+                    .map(|_| {
+                        Err(LockError::new(
+                            LockErrorKind::Unavailable,
+                            format!(
+                                "the claim reached Redis at {} after its deadline (waited {} ms)",
+                                self.url,
+                                round_trip.as_millis()
+                            ),
+                            None,
+                        ))
+                    })
+                    .collect();
+            }
+            self.outage_over();
             requests
                 .iter()
-                .zip(tokens)
                 .zip(replies)
-                .map(|((request, token), (status, fence))| {
-                    self.read_claim(request, token, status, fence)
-                })
+                .map(|(request, (status, value))| self.read_claim(request, status, value))
                 .collect()
         })
     }
@@ -485,17 +527,12 @@ impl Lock for RedisLock {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, LockError>> {
         Box::pin(async move {
-            let mut invocation = self.extend.key(self.key(&claim.job, "run"));
-            invocation.arg(&claim.token).arg(ttl.as_millis() as u64);
+            let mut call = self.extend.call(&[self.key(&claim.job, "run")]);
+            call.arg(&claim.token).arg(millis(ttl));
             let extended: i64 = self
-                .with_connection(|mut conn| async move { invocation.invoke_async(&mut conn).await })
+                .eval(&self.extend, &call)
                 .await
-                .map_err(|err| {
-                    LockError::new(
-                        format!("could not extend the run lock: {}", scrub(&err, "")),
-                        Some(Box::new(err)),
-                    )
-                })?;
+                .map_err(|err| self.error(&err, "could not extend the run lock"))?;
             Ok(extended == 1)
         })
     }
@@ -515,15 +552,13 @@ impl Lock for RedisLock {
             if send {
                 self.send_releases().await;
             }
-            match answered.await {
-                Ok(result) => result.map_err(|error| {
-                    LockError::new(format!("could not release the run lock: {error}"), None)
-                }),
-                Err(_) => Err(LockError::new(
+            answered.await.unwrap_or_else(|_| {
+                Err(LockError::new(
+                    LockErrorKind::Unavailable,
                     "could not release the run lock: the release was dropped",
                     None,
-                )),
-            }
+                ))
+            })
         })
     }
 
@@ -531,23 +566,10 @@ impl Lock for RedisLock {
         Box::pin(async move {
             let sent = Instant::now();
             let time: (i64, i64) = self
-                .with_connection(|mut conn| async move {
-                    redis::cmd("TIME").query_async(&mut conn).await
-                })
+                .request(&redis::cmd("TIME"))
                 .await
-                .map_err(|err| {
-                    LockError::new(
-                        format!(
-                            "Redis at {} did not answer TIME: {}",
-                            self.url,
-                            scrub(&err, "")
-                        ),
-                        None,
-                    )
-                })?;
-            // The reply left Redis about half a round trip ago.
-            let half_trip = chrono::Duration::from_std(sent.elapsed() / 2).unwrap_or_default();
-            self.record_offset(time.0 * 1000 + time.1 / 1000, now + half_trip);
+                .map_err(|err| self.error(&err, "TIME at start"))?;
+            self.record_offset(time.0 * 1000 + time.1 / 1000, now, sent.elapsed());
             info!(url = %self.url, prefix = %self.prefix, offset_ms = self.offset_ms.load(Ordering::Relaxed), "using the Redis lock");
             Ok(())
         })
@@ -560,6 +582,11 @@ impl Lock for RedisLock {
     fn control(&self) -> Option<&dyn Control> {
         Some(self)
     }
+}
+
+/// Milliseconds of a duration, saturating.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Splits the claim script's reply into Redis's time and a (status, fence
@@ -578,10 +605,10 @@ fn read_claims(values: Vec<Value>, claims: usize) -> Result<(i64, Vec<(i64, Valu
     let now = redis::from_redis_value::<i64>(values.next().ok_or_else(malformed)?)
         .map_err(|_| malformed())?;
     let mut pairs = Vec::with_capacity(claims);
-    while let (Some(status), Some(fence)) = (values.next(), values.next()) {
+    while let (Some(status), Some(value)) = (values.next(), values.next()) {
         pairs.push((
             redis::from_redis_value::<i64>(status).map_err(|_| malformed())?,
-            fence,
+            value,
         ));
     }
     Ok((now, pairs))
@@ -594,14 +621,4 @@ impl fmt::Debug for RedisLock {
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
-}
-
-/// How far back from the newest claimed tick a job's claimed ticks are
-/// remembered one by one: twice the skew margin (the most two instances'
-/// claims of one tick can be apart) plus the lock TTL (at least the timeout,
-/// the lateness that catch-up still runs). An unclaimed tick inside the
-/// window can still be claimed, so a fast clock claiming a later tick first
-/// loses no tick; a tick older than the window counts as taken.
-pub(crate) fn claim_window(ttl: Duration, skew_margin: Duration) -> Duration {
-    ttl.saturating_add(skew_margin.saturating_mul(2))
 }

@@ -1,0 +1,81 @@
+//! Checks on a job's options that the macro and the runtime builder both
+//! make, with one wording: the compile error and the startup error say the
+//! same thing.
+
+use std::time::Duration;
+
+use crate::format_duration;
+
+/// The longest timeout, lock TTL or backoff a job may have: a year.
+/// Longer values are almost surely mistakes (`Duration::MAX`), and Redis
+/// refuses expiry times past its range.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// The most retries a job may ask for.
+pub const MAX_RETRIES: u32 = 100;
+
+/// A job's per-run limit: more than zero, at most [`MAX_DURATION`].
+///
+/// ```
+/// use std::time::Duration;
+/// assert!(cronlock_spec::check_timeout(Duration::from_secs(90)).is_ok());
+/// assert_eq!(cronlock_spec::check_timeout(Duration::ZERO).unwrap_err(), "timeout must be greater than zero");
+/// ```
+pub fn check_timeout(timeout: Duration) -> Result<(), String> {
+    if timeout.is_zero() {
+        return Err("timeout must be greater than zero".to_owned());
+    }
+    at_most("timeout", timeout)
+}
+
+/// A run lock's time to live: at least the timeout, at most [`MAX_DURATION`].
+///
+/// ```
+/// use std::time::Duration;
+/// let err = cronlock_spec::check_lock_ttl(Duration::from_secs(30), Duration::from_secs(60)).unwrap_err();
+/// assert!(err.starts_with("lock_ttl 30s is shorter than timeout 1m"));
+/// ```
+pub fn check_lock_ttl(lock_ttl: Duration, timeout: Duration) -> Result<(), String> {
+    if lock_ttl < timeout {
+        return Err(format!(
+            "lock_ttl {} is shorter than timeout {}: the lock would expire while a run may still be going, and another instance could start the same job again\nuse a lock_ttl of at least {}, or leave it out (it defaults to the timeout)",
+            format_duration(lock_ttl),
+            format_duration(timeout),
+            format_duration(timeout)
+        ));
+    }
+    at_most("lock_ttl", lock_ttl)
+}
+
+/// The first wait between attempts: more than zero, at most [`MAX_DURATION`].
+pub fn check_backoff(backoff: Duration) -> Result<(), String> {
+    if backoff.is_zero() {
+        return Err("backoff must be greater than zero".to_owned());
+    }
+    at_most("backoff", backoff)
+}
+
+/// Retries of a failed run: at most [`MAX_RETRIES`].
+pub fn check_retries(retries: u32) -> Result<(), String> {
+    if retries > MAX_RETRIES {
+        return Err(format!(
+            "retries must be a whole number from 0 to {MAX_RETRIES}"
+        ));
+    }
+    Ok(())
+}
+
+fn at_most(key: &str, duration: Duration) -> Result<(), String> {
+    if duration > MAX_DURATION {
+        return Err(format!(
+            "{key} {} is longer than the longest allowed, {}",
+            if duration.as_secs() > 100 * MAX_DURATION.as_secs() {
+                "(effectively forever)".to_owned()
+            } else {
+                format_duration(duration)
+            },
+            format_duration(MAX_DURATION)
+        ));
+    }
+    Ok(())
+}

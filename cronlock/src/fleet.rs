@@ -1,0 +1,195 @@
+//! A fleet seen from outside: its published jobs, pauses, triggers and
+//! histories, through whichever lock backend it uses. The `cronlock`
+//! command line (and any tool) works through this type, never a backend
+//! directly.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::Error;
+use crate::lock::{
+    Control, HistoryEntry, JobSummary, Lock, LockError, LockErrorKind, Pause, Trigger,
+};
+use crate::schedule::Schedule;
+
+/// A fleet's shared state, for tools that inspect and operate it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), cronlock::Error> {
+/// let fleet = cronlock::Fleet::from_lock(cronlock::lock::MemoryLock::new());
+/// assert!(fleet.jobs().await?.is_empty());
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Fleet {
+    lock: Arc<dyn Lock>,
+}
+
+/// A job as the fleet published it, with its pause and last run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FleetJob {
+    /// What the instances published.
+    pub summary: JobSummary,
+    /// The pause in force, if any.
+    pub pause: Option<Pause>,
+    /// The newest run in the history.
+    pub last_run: Option<HistoryEntry>,
+    /// The next tick after now, by the published spec and zone.
+    pub next: Option<DateTime<Utc>>,
+}
+
+impl Fleet {
+    /// The fleet coordinating through `lock`.
+    pub fn from_lock(lock: impl Lock) -> Fleet {
+        Fleet {
+            lock: Arc::new(lock),
+        }
+    }
+
+    /// Connects to the fleet's backend named by `url` (`redis://`,
+    /// `rediss://`), with the key prefix `prefix`.
+    ///
+    /// # Errors
+    ///
+    /// A URL no backend of this build takes, or a backend that refuses the
+    /// connection; the message never shows a password.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Fleet, Error> {
+        let config = crate::lock::RedisLockConfig::new(url)
+            .key_prefix(prefix)
+            .start_timeout(std::time::Duration::ZERO);
+        Ok(Fleet::from_lock(
+            crate::lock::RedisLock::connect(config).await?,
+        ))
+    }
+
+    fn control(&self) -> Result<&dyn Control, Error> {
+        self.lock.control().ok_or_else(|| {
+            Error::Lock(LockError::new(
+                LockErrorKind::Unsupported,
+                "this lock backend shares no fleet state",
+                None,
+            ))
+        })
+    }
+
+    /// Every published job with its pause, last run and next tick, by name.
+    ///
+    /// # Errors
+    ///
+    /// A backend that cannot be reached.
+    pub async fn jobs(&self) -> Result<Vec<FleetJob>, Error> {
+        let control = self.control()?;
+        let mut published = control.published_jobs().await?;
+        published.sort_by(|a, b| a.name.cmp(&b.name));
+        let state = control.fleet_state().await?;
+        let names: Vec<String> = published.iter().map(|job| job.name.clone()).collect();
+        let last = control.last_runs(&names).await?;
+        let now = Utc::now();
+        Ok(published
+            .into_iter()
+            .zip(last)
+            .map(|(summary, last_run)| {
+                let pause = state
+                    .paused
+                    .get(&summary.name)
+                    .filter(|pause| pause.is_active(now))
+                    .cloned();
+                let next = schedule_of(&summary).and_then(|schedule| schedule.next_after(now));
+                FleetJob {
+                    summary,
+                    pause,
+                    last_run,
+                    next,
+                }
+            })
+            .collect())
+    }
+
+    /// The published job named `job`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownJob`] when no instance published it, or a backend
+    /// that cannot be reached.
+    pub async fn job(&self, job: &str) -> Result<JobSummary, Error> {
+        self.control()?
+            .published_jobs()
+            .await?
+            .into_iter()
+            .find(|summary| summary.name == job)
+            .ok_or_else(|| Error::UnknownJob {
+                job: job.to_owned(),
+            })
+    }
+
+    /// The job's runs, newest first.
+    ///
+    /// # Errors
+    ///
+    /// An unknown job, or a backend that cannot be reached.
+    pub async fn history(&self, job: &str) -> Result<Vec<HistoryEntry>, Error> {
+        self.job(job).await?;
+        Ok(self.control()?.history(job).await?)
+    }
+
+    /// Pauses a job on every instance.
+    ///
+    /// # Errors
+    ///
+    /// An unknown job, or a backend that cannot be reached.
+    pub async fn pause(&self, job: &str, pause: &Pause) -> Result<(), Error> {
+        self.job(job).await?;
+        Ok(self.control()?.set_paused(job, Some(pause)).await?)
+    }
+
+    /// Resumes a paused job.
+    ///
+    /// # Errors
+    ///
+    /// An unknown job, or a backend that cannot be reached.
+    pub async fn resume(&self, job: &str) -> Result<(), Error> {
+        self.job(job).await?;
+        Ok(self.control()?.set_paused(job, None).await?)
+    }
+
+    /// Asks for one run of the job now; `false` when one was already waiting.
+    ///
+    /// # Errors
+    ///
+    /// An unknown or disabled job, or a backend that cannot be reached.
+    pub async fn trigger(&self, job: &str, by: Option<&str>) -> Result<bool, Error> {
+        let summary = self.job(job).await?;
+        if !summary.enabled {
+            return Err(Error::JobDisabled {
+                job: job.to_owned(),
+            });
+        }
+        let trigger = Trigger {
+            job: job.to_owned(),
+            queued: Utc::now(),
+            by: by.map(str::to_owned),
+        };
+        Ok(self.control()?.trigger(&trigger).await?)
+    }
+
+    /// The pauses in force, by job.
+    ///
+    /// # Errors
+    ///
+    /// A backend that cannot be reached.
+    pub async fn pauses(&self) -> Result<BTreeMap<String, Pause>, Error> {
+        let now = Utc::now();
+        let mut paused = self.control()?.fleet_state().await?.paused;
+        paused.retain(|_, pause| pause.is_active(now));
+        Ok(paused)
+    }
+}
+
+/// The schedule a published job runs on.
+pub(crate) fn schedule_of(summary: &JobSummary) -> Option<Schedule> {
+    let tz = summary.tz.parse().ok()?;
+    Some(Schedule::parse(&summary.spec).ok()?.with_timezone(tz))
+}

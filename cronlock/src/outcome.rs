@@ -1,0 +1,76 @@
+//! How a run ended, as the scheduler, the metrics and the run history tell it.
+
+impl RunOutcome {
+    /// The short name used in metrics and history: `ok`, `failed`,
+    /// `timed_out`, `panicked`, `skipped` or `cancelled`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            RunOutcome::Completed => "ok",
+            RunOutcome::Failed { .. } => "failed",
+            RunOutcome::TimedOut => "timed_out",
+            RunOutcome::Panicked { .. } => "panicked",
+            RunOutcome::Skipped { .. } => "skipped",
+            RunOutcome::Cancelled => "cancelled",
+        }
+    }
+
+    /// The error, panic message or skip reason, if the outcome has one.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            RunOutcome::Failed { error } => Some(error),
+            RunOutcome::Panicked { message } => Some(message),
+            RunOutcome::Skipped { reason } => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+/// How a run of a job ended on this instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RunOutcome {
+    /// The job returned `Ok`.
+    Completed,
+    /// The job returned an error (after any retries).
+    Failed {
+        /// The error, rendered.
+        error: String,
+    },
+    /// The run hit its timeout and was cancelled.
+    TimedOut,
+    /// The job panicked; the scheduler caught it.
+    Panicked {
+        /// The panic message.
+        message: String,
+    },
+    /// The job called [`crate::JobContext::skip`].
+    Skipped {
+        /// The reason it gave.
+        reason: String,
+    },
+    /// The run was cancelled by shutdown or a lost lock.
+    Cancelled,
+}
+
+impl RunOutcome {
+    /// The outcome with this [`RunOutcome::label`] and message, as a stored
+    /// history has it; `None` for a label this version does not know.
+    pub(crate) fn from_parts(label: &str, message: Option<String>) -> Option<RunOutcome> {
+        let message = message.unwrap_or_default();
+        Some(match label {
+            "ok" => RunOutcome::Completed,
+            "failed" => RunOutcome::Failed { error: message },
+            "timed_out" => RunOutcome::TimedOut,
+            "panicked" => RunOutcome::Panicked { message },
+            "skipped" => RunOutcome::Skipped { reason: message },
+            "cancelled" => RunOutcome::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for RunOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}

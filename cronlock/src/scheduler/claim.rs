@@ -1,0 +1,406 @@
+//! Claiming due ticks: in batches, sent again with the same token after a
+//! lost reply, waiting for the lock's clock when this one runs ahead, and
+//! at most one claim pending per job.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, debug, error, info, info_span, warn};
+
+use super::start::{Attempt, PhaseShare};
+use super::supervise::run_claimed;
+use super::{Inner, JobEntry};
+use crate::job::Overlap;
+use crate::lock::{Claim, ClaimRequest, Claimed, LockErrorKind, Trigger, random_token};
+use crate::metrics;
+
+/// Ticks claimed in one request to the lock, by one task.
+pub(super) const CLAIM_BATCH: usize = crate::lock::MAX_CLAIM_BATCH;
+
+/// The first wait before a claim whose answer was lost is sent again; it
+/// doubles up to [`MAX_RETRY_WAIT`].
+const FIRST_RETRY_WAIT: Duration = Duration::from_millis(100);
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(1);
+
+/// A tick this instance wants to run.
+pub(super) struct Due {
+    pub(super) job: Arc<JobEntry>,
+    pub(super) tick: DateTime<Utc>,
+    /// For a manual run, the trigger it came from: put back when the run
+    /// cannot start yet, so a trigger is never dropped.
+    pub(super) trigger: Option<Trigger>,
+}
+
+/// A job's claim slot: at most one scheduled tick of a job is being claimed
+/// at a time. A tick that comes due while one is pending is remembered (the
+/// newest only): the pending claim switches to it when its own tick can no
+/// longer run, or claims it next.
+#[derive(Debug, Default)]
+pub(super) struct ClaimSlot(Mutex<SlotState>);
+
+#[derive(Debug, Default)]
+struct SlotState {
+    pending: bool,
+    newer: Option<DateTime<Utc>>,
+}
+
+impl ClaimSlot {
+    fn state(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.0.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// For the dispatcher: `true` when `tick` is to be claimed now, `false`
+    /// when a claim of the job is pending (and `tick` is remembered).
+    pub(super) fn begin(&self, tick: DateTime<Utc>) -> bool {
+        let mut state = self.state();
+        if state.pending {
+            state.newer = Some(state.newer.map_or(tick, |newer| newer.max(tick)));
+            false
+        } else {
+            state.pending = true;
+            true
+        }
+    }
+
+    /// A newer due tick, if one came while the claim was pending.
+    fn take_newer(&self) -> Option<DateTime<Utc>> {
+        self.state().newer.take()
+    }
+
+    /// The pending claim is over: the slot is free, unless a newer tick came
+    /// due meanwhile, which is returned for the caller to claim next.
+    fn end(&self) -> Option<DateTime<Utc>> {
+        let mut state = self.state();
+        let newer = state.newer.take();
+        state.pending = newer.is_some();
+        newer
+    }
+}
+
+/// A claim being tried, and what it waits for.
+struct Pending {
+    due: Due,
+    token: String,
+    /// Sends so far whose answer did not come.
+    lost: u32,
+    /// The lock said the tick is not due yet by its clock.
+    too_early: bool,
+    wake: Instant,
+}
+
+impl Pending {
+    fn new(due: Due) -> Pending {
+        Pending {
+            due,
+            token: random_token(),
+            lost: 0,
+            too_early: false,
+            wake: Instant::now(),
+        }
+    }
+
+    fn span(&self) -> tracing::Span {
+        info_span!("job", job = %self.due.job.name, tick = %self.due.tick)
+    }
+}
+
+/// Claims a batch of due ticks and runs the ticks this instance won, each
+/// in its own task; claims that could not be decided yet are sent again
+/// until they are, or until their tick can no longer run. Waits for every
+/// run it started.
+pub(super) async fn run_due(
+    inner: Arc<Inner>,
+    due: Vec<Due>,
+    phase: PhaseShare,
+    stop_claims: CancellationToken,
+    stop_runs: CancellationToken,
+) {
+    let mut phase = Some(phase);
+    let mut runs = JoinSet::new();
+    let mut pending: Vec<Pending> = Vec::with_capacity(due.len());
+    for due in due {
+        let busy =
+            due.job.options.overlap == Overlap::Skip && due.job.running.load(Ordering::SeqCst) > 0;
+        if busy {
+            let item = Pending::new(due);
+            item.span()
+                .in_scope(|| info!("skipped: the previous run is still going"));
+            if item.due.trigger.is_none() {
+                metrics::tick_not_run(&item.due.job.name, "skipped_overlap", 1);
+            }
+            give_back_trigger(&inner, &item, &mut runs);
+            pending.extend(finish(&inner, item));
+        } else {
+            pending.push(Pending::new(due));
+        }
+    }
+    while !pending.is_empty() {
+        let now = Instant::now();
+        let (ready, mut waiting): (Vec<_>, Vec<_>) =
+            pending.into_iter().partition(|item| item.wake <= now);
+        if !ready.is_empty() {
+            claim_and_start(
+                &inner,
+                ready,
+                phase.take(),
+                &stop_runs,
+                &mut runs,
+                &mut waiting,
+            )
+            .await;
+        }
+        pending = waiting;
+        let Some(wake) = pending.iter().map(|item| item.wake).min() else {
+            break;
+        };
+        tokio::select! {
+            () = tokio::time::sleep_until(wake) => {}
+            () = stop_claims.cancelled() => {
+                for item in std::mem::take(&mut pending) {
+                    let job = Arc::clone(&item.due.job);
+                    if give_up(&inner, item, &mut runs, "shutting down").is_some() {
+                        abandon(&job);
+                    }
+                }
+                break;
+            }
+        }
+        pending = revise(&inner, pending, &mut runs);
+    }
+    drop(phase);
+    while runs.join_next().await.is_some() {}
+}
+
+/// Claims `ready` in one request and starts every tick this instance won;
+/// claims to send again go to `again`.
+async fn claim_and_start(
+    inner: &Arc<Inner>,
+    ready: Vec<Pending>,
+    phase: Option<PhaseShare>,
+    stop_runs: &CancellationToken,
+    runs: &mut JoinSet<()>,
+    again: &mut Vec<Pending>,
+) {
+    let now = inner.clock.now();
+    let sent = Instant::now();
+    let requests: Vec<ClaimRequest<'_>> = ready
+        .iter()
+        .map(|item| ClaimRequest {
+            job: &item.due.job.name,
+            tick: item.due.tick,
+            token: &item.token,
+            ttl: item.due.job.lock_ttl,
+            overlap: item.due.job.options.overlap,
+            now,
+        })
+        .collect();
+    let answers = inner.lock.claim_many(&requests).await;
+    drop(requests);
+    let mut started = Vec::with_capacity(ready.len());
+    let mut done = Vec::new();
+    for (mut item, answer) in ready.into_iter().zip(answers) {
+        let span = item.span();
+        match answer {
+            Ok(Claimed::Acquired(claim)) => {
+                // Counted before the task starts, so the next tick sees it running.
+                item.due.job.running.fetch_add(1, Ordering::SeqCst);
+                // The job's own task starts now; its supervisor (timeout,
+                // watchdog, release, history) is spawned once every batch due
+                // at this instant has spawned its jobs (see StartPhase).
+                let run_cancel = stop_runs.child_token();
+                let first = Attempt::start(inner, &item.due.job, &claim, 1, &run_cancel, &span);
+                started.push((Arc::clone(&item.due.job), claim, run_cancel, first, span));
+                done.push(item);
+            }
+            Ok(Claimed::TickTaken) => {
+                span.in_scope(|| debug!("skipped: another instance holds this tick"));
+                metrics::tick_not_run(&item.due.job.name, "skipped_elsewhere", 1);
+                done.push(item);
+            }
+            Ok(Claimed::StillRunning) => {
+                span.in_scope(|| info!("skipped: a previous run still holds the lock"));
+                if item.due.trigger.is_none() {
+                    metrics::tick_not_run(&item.due.job.name, "skipped_overlap", 1);
+                }
+                give_back_trigger(inner, &item, runs);
+                done.push(item);
+            }
+            Ok(Claimed::TooEarly { retry_in }) => {
+                span.in_scope(|| {
+                    debug!(
+                        retry_in_ms = retry_in.as_millis() as u64,
+                        "the lock says this tick is not due yet: this clock runs ahead; claiming it when it is"
+                    )
+                });
+                item.too_early = true;
+                item.wake = Instant::now() + retry_in + Duration::from_millis(5);
+                again.push(item);
+            }
+            Err(err) if err.kind() == LockErrorKind::Unavailable => {
+                metrics::lock_error();
+                span.in_scope(|| {
+                    debug!(error = %err, "no answer to the claim; sending it again with the same token")
+                });
+                item.lost += 1;
+                item.too_early = false;
+                let wait = FIRST_RETRY_WAIT
+                    .saturating_mul(1 << item.lost.min(10).saturating_sub(1))
+                    .min(MAX_RETRY_WAIT);
+                item.wake = sent.max(Instant::now()) + wait;
+                again.push(item);
+            }
+            Err(err) => {
+                metrics::lock_error();
+                if err.is_reported() {
+                    span.in_scope(|| debug!(error = %err, "not running this tick: no lock"));
+                } else {
+                    span.in_scope(
+                        || error!(error = %err, "not running this tick: the lock could not be claimed"),
+                    );
+                }
+                metrics::tick_not_run(&item.due.job.name, "lock_error", 1);
+                give_back_trigger(inner, &item, runs);
+                done.push(item);
+            }
+        }
+    }
+    if let Some(phase) = phase {
+        phase.started_then_wait().await;
+    }
+    for (job, claim, run_cancel, first, span) in started {
+        runs.spawn(
+            run_claimed(Arc::clone(inner), job, claim, sent, run_cancel, first).instrument(span),
+        );
+    }
+    for item in done {
+        again.extend(finish(inner, item));
+    }
+}
+
+/// Before claims are sent again: a claim whose answer was lost and whose
+/// tick can no longer run is given up, or switches to a newer due tick of
+/// its job (its own tick is then not run: the lock was unavailable).
+fn revise(inner: &Arc<Inner>, pending: Vec<Pending>, runs: &mut JoinSet<()>) -> Vec<Pending> {
+    let now = inner.clock.now();
+    let mut kept = Vec::with_capacity(pending.len());
+    for mut item in pending {
+        if item.too_early || item.due.trigger.is_some() {
+            kept.push(item);
+            continue;
+        }
+        if let Some(newer) = item.due.job.slot.take_newer()
+            && newer > item.due.tick
+        {
+            let passed = super::ticks_between(&item.due.job.schedule, item.due.tick, newer);
+            item.span().in_scope(|| {
+                warn!(newer = %newer, "the lock was unavailable until a later tick came due: claiming that one instead")
+            });
+            metrics::tick_not_run(&item.due.job.name, "lock_unavailable", passed + 1);
+            release_quietly(inner, &item, runs);
+            item.due.tick = newer;
+            item.token = random_token();
+            item.lost = 0;
+            item.wake = Instant::now();
+        }
+        if item.due.job.still_runnable(item.due.tick, now) {
+            kept.push(item);
+        } else {
+            kept.extend(give_up(
+                inner,
+                item,
+                runs,
+                "the tick is too late to run now",
+            ));
+        }
+    }
+    kept
+}
+
+/// Gives up a claim that could not be decided: its run lock, which a lost
+/// reply may have granted, is released (best effort), and a trigger goes
+/// back. Returns the claim of a newer due tick of the job, if one came.
+fn give_up(
+    inner: &Arc<Inner>,
+    item: Pending,
+    runs: &mut JoinSet<()>,
+    why: &str,
+) -> Option<Pending> {
+    item.span().in_scope(|| {
+        warn!(
+            reason = why,
+            sends = item.lost,
+            "not running this tick: the lock did not answer"
+        )
+    });
+    if item.due.trigger.is_none() {
+        metrics::tick_not_run(&item.due.job.name, "lock_unavailable", 1);
+    }
+    release_quietly(inner, &item, runs);
+    give_back_trigger(inner, &item, runs);
+    finish(inner, item)
+}
+
+/// Releases the run lock a lost reply may have granted, in a task of this
+/// batch so shutdown waits for it.
+fn release_quietly(inner: &Arc<Inner>, item: &Pending, runs: &mut JoinSet<()>) {
+    if item.lost == 0 {
+        return;
+    }
+    let claim = Claim {
+        job: item.due.job.name.to_string(),
+        tick: item.due.tick,
+        token: item.token.clone(),
+        fencing_token: 0,
+    };
+    let inner = Arc::clone(inner);
+    runs.spawn(async move {
+        if let Err(err) = inner.lock.release(&claim).await {
+            debug!(job = %claim.job, error = %err, "could not release a claim whose answer was lost; its lock expires with its TTL");
+        }
+    });
+}
+
+/// Puts a trigger back when its run could not start, so it is not dropped.
+fn give_back_trigger(inner: &Arc<Inner>, item: &Pending, runs: &mut JoinSet<()>) {
+    let Some(trigger) = item.due.trigger.clone() else {
+        return;
+    };
+    let inner = Arc::clone(inner);
+    runs.spawn(async move {
+        if let Some(control) = inner.lock.control()
+            && let Err(err) = control.return_trigger(&trigger).await
+        {
+            warn!(job = %trigger.job, error = %err, "could not put a trigger back; it is lost");
+        }
+    });
+}
+
+/// A claim is decided: frees the job's claim slot, or, when a newer tick of
+/// the job came due meanwhile and can still run, returns its claim.
+fn finish(inner: &Arc<Inner>, item: Pending) -> Option<Pending> {
+    if item.due.trigger.is_some() {
+        return None;
+    }
+    let job = item.due.job;
+    let newer = job.slot.end()?;
+    if newer > item.due.tick && job.still_runnable(newer, inner.clock.now()) {
+        return Some(Pending::new(Due {
+            job,
+            tick: newer,
+            trigger: None,
+        }));
+    }
+    metrics::tick_not_run(&job.name, "missed", 1);
+    abandon(&job);
+    None
+}
+
+/// Frees a job's claim slot, dropping any newer tick it holds.
+fn abandon(job: &JobEntry) {
+    while job.slot.end().is_some() {}
+}

@@ -1,0 +1,471 @@
+//! The lock and control contract: what every backend must do, stated once
+//! as tests and run against each backend (`tests/lock_contract.rs`).
+//!
+//! A backend proves itself by passing [`check`] with a [`Backend`] that
+//! hands out several handles on one shared store, as the instances of a
+//! fleet would have. Each check uses its own job names, so one store can
+//! serve them all.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use cronlock::lock::{
+    Claim, ClaimRequest, Claimed, HistoryEntry, JobSummary, Lock, MAX_ERROR_LEN,
+    MAX_REMEMBERED_TICKS, Pause, Trigger, random_token,
+};
+use cronlock::{Overlap, RunOutcome};
+
+/// A way to reach one shared store from several instances.
+pub trait Backend: Sync {
+    /// A new handle on the store, as another instance would open it.
+    fn instance(&self) -> Pin<Box<dyn Future<Output = Arc<dyn Lock>> + Send + '_>>;
+    /// The skew margin the handles use.
+    fn skew_margin(&self) -> Duration;
+}
+
+/// A tick in the past (so never too early): 2026-01-01 00:00 plus `second` s.
+pub fn tick(second: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("valid")
+        + chrono::Duration::seconds(second)
+}
+
+/// A claim of `job` at `tick(second)` with a new token and `ttl`.
+pub fn request<'a>(job: &'a str, second: i64, ttl: Duration, token: &'a str) -> ClaimRequest<'a> {
+    ClaimRequest {
+        job,
+        tick: tick(second),
+        token,
+        ttl,
+        overlap: Overlap::Skip,
+        now: Utc::now(),
+    }
+}
+
+async fn claim(
+    lock: &dyn Lock,
+    job: &str,
+    second: i64,
+    ttl: Duration,
+    overlap: Overlap,
+) -> Claimed {
+    let token = random_token();
+    lock.claim(ClaimRequest {
+        overlap,
+        ..request(job, second, ttl, &token)
+    })
+    .await
+    .expect("the backend answers")
+}
+
+async fn acquire(
+    lock: &dyn Lock,
+    job: &str,
+    second: i64,
+    ttl: Duration,
+    overlap: Overlap,
+) -> Claim {
+    match claim(lock, job, second, ttl, overlap).await {
+        Claimed::Acquired(claim) => claim,
+        other => panic!("{job} tick {second}: claim refused: {other:?}"),
+    }
+}
+
+const LONG: Duration = Duration::from_secs(60);
+
+/// Runs every check of the contract; `prefix` makes the job names unique.
+pub async fn check(backend: &dyn Backend, prefix: &str) {
+    once_per_tick_even_after_release(backend, &format!("{prefix}once")).await;
+    earlier_unclaimed_ticks_within_the_window(backend, &format!("{prefix}window")).await;
+    the_widest_window_wins(backend, &format!("{prefix}mixed")).await;
+    remembered_ticks_are_bounded(backend, &format!("{prefix}bounded")).await;
+    a_claim_sent_again_gets_the_same_answer(backend, &format!("{prefix}again")).await;
+    overlap_and_refused_ticks(backend, &format!("{prefix}overlap")).await;
+    tokens_guard_release_and_extend(backend, &format!("{prefix}tokens")).await;
+    fencing_tokens_grow(backend, &format!("{prefix}fence")).await;
+    run_locks_expire(backend, &format!("{prefix}expire")).await;
+    too_early_says_when(backend, &format!("{prefix}early")).await;
+    batches_answer_in_order(backend, &format!("{prefix}batch")).await;
+    control_pause_and_resume(backend, &format!("{prefix}pause")).await;
+    control_triggers_go_to_one_instance(backend, &format!("{prefix}trigger")).await;
+    control_history_is_capped(backend, &format!("{prefix}history")).await;
+    control_job_list(backend, &format!("{prefix}list")).await;
+}
+
+/// A tick is granted once across instances, and stays taken after its run
+/// released the lock (a slow instance cannot run it again).
+pub async fn once_per_tick_even_after_release(backend: &dyn Backend, job: &str) {
+    let (a, b) = (backend.instance().await, backend.instance().await);
+    let first = acquire(&*a, job, 1, LONG, Overlap::Skip).await;
+    assert_eq!(
+        claim(&*b, job, 1, LONG, Overlap::Skip).await,
+        Claimed::TickTaken
+    );
+    a.release(&first).await.expect("release");
+    assert_eq!(
+        claim(&*b, job, 1, LONG, Overlap::Skip).await,
+        Claimed::TickTaken,
+        "released, yet the tick must stay claimed"
+    );
+    let next = acquire(&*b, job, 2, LONG, Overlap::Skip).await;
+    assert!(next.fencing_token > first.fencing_token);
+}
+
+/// A tick a fast clock skipped is still granted (once) inside the window of
+/// the TTL plus twice the skew margin behind the newest claim, and not beyond.
+pub async fn earlier_unclaimed_ticks_within_the_window(backend: &dyn Backend, job: &str) {
+    let lock = backend.instance().await;
+    let ttl = Duration::from_secs(10);
+    let window = (ttl + 2 * backend.skew_margin()).as_secs() as i64;
+    acquire(&*lock, job, 100, ttl, Overlap::Allow).await;
+    acquire(&*lock, job, 99, ttl, Overlap::Allow).await;
+    assert_eq!(
+        claim(&*lock, job, 99, ttl, Overlap::Allow).await,
+        Claimed::TickTaken
+    );
+    acquire(&*lock, job, 100 - window + 1, ttl, Overlap::Allow).await;
+    assert_eq!(
+        claim(&*lock, job, 100 - window, ttl, Overlap::Allow).await,
+        Claimed::TickTaken,
+        "a tick a whole window behind the newest counts as taken"
+    );
+}
+
+/// Instances with different settings agree: the window is the widest any
+/// of them asked for, so one with a short TTL cannot make a tick that one
+/// with a long TTL still remembers claimable again.
+pub async fn the_widest_window_wins(backend: &dyn Backend, job: &str) {
+    let (old, new) = (backend.instance().await, backend.instance().await);
+    acquire(&*old, job, 0, Duration::from_secs(60), Overlap::Allow).await;
+    acquire(&*new, job, 10, Duration::from_secs(1), Overlap::Allow).await;
+    assert_eq!(
+        claim(&*old, job, 0, Duration::from_secs(60), Overlap::Allow).await,
+        Claimed::TickTaken,
+        "a short window must not forget a tick a long one remembers"
+    );
+    assert_eq!(
+        claim(&*new, job, 0, Duration::from_secs(1), Overlap::Allow).await,
+        Claimed::TickTaken
+    );
+}
+
+/// However wide the window, at most `MAX_REMEMBERED_TICKS` claims are
+/// remembered; an unclaimed tick older than all of them counts as taken.
+pub async fn remembered_ticks_are_bounded(backend: &dyn Backend, job: &str) {
+    let lock = backend.instance().await;
+    let ttl = Duration::from_secs(24 * 3600);
+    let tokens: Vec<String> = (0..MAX_REMEMBERED_TICKS + 10)
+        .map(|_| random_token())
+        .collect();
+    let requests: Vec<ClaimRequest<'_>> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, token)| ClaimRequest {
+            overlap: Overlap::Allow,
+            ..request(job, 2 * i as i64 + 2, ttl, token)
+        })
+        .collect();
+    for batch in requests.chunks(cronlock::lock::MAX_CLAIM_BATCH) {
+        for answer in lock.claim_many(batch).await {
+            assert!(matches!(answer, Ok(Claimed::Acquired(_))), "{answer:?}");
+        }
+    }
+    assert_eq!(
+        claim(&*lock, job, 1, ttl, Overlap::Allow).await,
+        Claimed::TickTaken,
+        "older than every remembered claim"
+    );
+    // Still inside the remembered claims: an unclaimed tick between two is granted.
+    let newest = 2 * (MAX_REMEMBERED_TICKS as i64 + 10);
+    assert!(matches!(
+        claim(&*lock, job, newest - 3, ttl, Overlap::Allow).await,
+        Claimed::Acquired(_)
+    ));
+}
+
+/// A claim sent again with the same token (its reply was lost) gets the
+/// grant it won, with the same fencing token; another token does not.
+pub async fn a_claim_sent_again_gets_the_same_answer(backend: &dyn Backend, job: &str) {
+    let (a, b) = (backend.instance().await, backend.instance().await);
+    let token = random_token();
+    let first = match a.claim(request(job, 5, LONG, &token)).await.expect("claim") {
+        Claimed::Acquired(claim) => claim,
+        other => panic!("{other:?}"),
+    };
+    let again = a.claim(request(job, 5, LONG, &token)).await.expect("claim");
+    assert_eq!(
+        again,
+        Claimed::Acquired(first.clone()),
+        "the newest claim, sent again"
+    );
+    // Not the newest any more: another instance claimed a later tick.
+    let other = acquire(&*b, job, 6, LONG, Overlap::Allow).await;
+    let later = a.claim(request(job, 5, LONG, &token)).await.expect("claim");
+    assert_eq!(
+        later,
+        Claimed::Acquired(first.clone()),
+        "an older claim, sent again"
+    );
+    assert!(other.fencing_token > first.fencing_token);
+    assert_eq!(
+        claim(&*b, job, 5, LONG, Overlap::Skip).await,
+        Claimed::TickTaken,
+        "another token gets nothing"
+    );
+}
+
+/// A job that does not allow overlap is refused while a run holds the lock;
+/// the refused tick stays claimable once the run ended. A job that allows
+/// overlap is not blocked.
+pub async fn overlap_and_refused_ticks(backend: &dyn Backend, job: &str) {
+    let (a, b) = (backend.instance().await, backend.instance().await);
+    let running = acquire(&*a, job, 1, LONG, Overlap::Skip).await;
+    assert_eq!(
+        claim(&*b, job, 2, LONG, Overlap::Skip).await,
+        Claimed::StillRunning
+    );
+    a.release(&running).await.expect("release");
+    acquire(&*b, job, 2, LONG, Overlap::Skip).await;
+    let allow = format!("{job}-allow");
+    acquire(&*a, &allow, 1, LONG, Overlap::Allow).await;
+    acquire(&*b, &allow, 2, LONG, Overlap::Allow).await;
+}
+
+/// Only the claim's holder can extend or release its run lock.
+pub async fn tokens_guard_release_and_extend(backend: &dyn Backend, job: &str) {
+    let lock = backend.instance().await;
+    let claim_ = acquire(&*lock, job, 1, LONG, Overlap::Skip).await;
+    let stale = Claim {
+        token: random_token(),
+        ..claim_.clone()
+    };
+    lock.release(&stale).await.expect("release");
+    assert_eq!(
+        claim(&*lock, job, 2, LONG, Overlap::Skip).await,
+        Claimed::StillRunning,
+        "a stale token released the lock"
+    );
+    assert!(!lock.extend(&stale, LONG).await.expect("extend"));
+    assert!(lock.extend(&claim_, LONG).await.expect("extend"));
+    lock.release(&claim_).await.expect("release");
+    assert!(
+        !lock.extend(&claim_, LONG).await.expect("extend"),
+        "released"
+    );
+}
+
+/// Fencing tokens grow with every claim of a job and are at least the
+/// tick's Unix milliseconds, also for an earlier tick claimed late.
+pub async fn fencing_tokens_grow(backend: &dyn Backend, job: &str) {
+    let (a, b) = (backend.instance().await, backend.instance().await);
+    let first = acquire(&*a, job, 10, LONG, Overlap::Allow).await;
+    assert!(first.fencing_token >= tick(10).timestamp_millis() as u64);
+    let second = acquire(&*b, job, 9, LONG, Overlap::Allow).await;
+    let third = acquire(&*a, job, 11, LONG, Overlap::Allow).await;
+    assert!(first.fencing_token < second.fencing_token);
+    assert!(second.fencing_token < third.fencing_token);
+}
+
+/// A run lock that is not extended expires after its TTL; extended, it lives on.
+pub async fn run_locks_expire(backend: &dyn Backend, job: &str) {
+    let lock = backend.instance().await;
+    let ttl = Duration::from_millis(600);
+    let held = acquire(&*lock, job, 1, ttl, Overlap::Skip).await;
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(lock.extend(&held, ttl).await.expect("extend"));
+    }
+    assert_eq!(
+        claim(&*lock, job, 2, ttl, Overlap::Skip).await,
+        Claimed::StillRunning
+    );
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    acquire(&*lock, job, 3, ttl, Overlap::Skip).await;
+    assert!(!lock.extend(&held, ttl).await.expect("extend"), "expired");
+}
+
+/// A tick further ahead of the backend's clock than the skew margin is
+/// refused as too early, with the time until it can be claimed.
+pub async fn too_early_says_when(backend: &dyn Backend, job: &str) {
+    let lock = backend.instance().await;
+    let token = random_token();
+    let ahead = Duration::from_secs(30);
+    let request = ClaimRequest {
+        tick: Utc::now() + chrono::Duration::from_std(ahead).expect("small"),
+        ..request(job, 0, LONG, &token)
+    };
+    match lock.claim(request).await.expect("claim") {
+        Claimed::TooEarly { retry_in } => {
+            let expected = ahead - backend.skew_margin();
+            assert!(
+                retry_in <= expected && retry_in + Duration::from_secs(2) > expected,
+                "retry in {retry_in:?}, expected about {expected:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A batch is answered claim by claim, in order; a job twice in a batch is
+/// granted once.
+pub async fn batches_answer_in_order(backend: &dyn Backend, prefix: &str) {
+    let lock = backend.instance().await;
+    let names: Vec<String> = (0..20).map(|i| format!("{prefix}-{i}")).collect();
+    let tokens: Vec<String> = (0..21).map(|_| random_token()).collect();
+    let mut requests: Vec<ClaimRequest<'_>> = names
+        .iter()
+        .zip(&tokens)
+        .map(|(name, token)| request(name, 1, LONG, token))
+        .collect();
+    requests.push(request(&names[7], 1, LONG, &tokens[20]));
+    let answers = lock.claim_many(&requests).await;
+    assert_eq!(answers.len(), 21);
+    for (request, answer) in requests.iter().zip(&answers).take(20) {
+        match answer {
+            Ok(Claimed::Acquired(claim)) => assert_eq!(claim.job, request.job),
+            other => panic!("{}: {other:?}", request.job),
+        }
+    }
+    assert_eq!(answers[20].as_ref().expect("answer"), &Claimed::TickTaken);
+}
+
+/// A pause reaches every instance with its note and end; resume lifts it.
+pub async fn control_pause_and_resume(backend: &dyn Backend, job: &str) {
+    let (a, b) = (backend.instance().await, backend.instance().await);
+    let (a, b) = (a.control().expect("control"), b.control().expect("control"));
+    let pause = Pause {
+        since: tick(0),
+        until: Some(tick(3600)),
+        note: Some("db migration".into()),
+        by: Some("alice".into()),
+    };
+    a.set_paused(job, Some(&pause)).await.expect("pause");
+    let state = b.fleet_state().await.expect("state");
+    assert_eq!(state.paused.get(job), Some(&pause));
+    b.set_paused(job, None).await.expect("resume");
+    assert!(
+        !a.fleet_state()
+            .await
+            .expect("state")
+            .paused
+            .contains_key(job)
+    );
+}
+
+/// A trigger waits until an instance takes it; exactly one instance gets
+/// it; a trigger put back can be taken again; a second trigger while one
+/// waits is the same run.
+pub async fn control_triggers_go_to_one_instance(backend: &dyn Backend, job: &str) {
+    let (a, b) = (backend.instance().await, backend.instance().await);
+    let (a, b) = (a.control().expect("control"), b.control().expect("control"));
+    let trigger = Trigger {
+        job: job.to_owned(),
+        queued: Utc::now(),
+        by: Some("ops".into()),
+    };
+    assert!(a.trigger(&trigger).await.expect("trigger"));
+    assert!(
+        !b.trigger(&trigger).await.expect("trigger"),
+        "one waits already"
+    );
+    assert!(
+        b.fleet_state()
+            .await
+            .expect("state")
+            .triggers
+            .iter()
+            .any(|waiting| waiting.job == job)
+    );
+    let (first, second) = tokio::join!(a.take_trigger(job), b.take_trigger(job));
+    let taken: Vec<Trigger> = [first, second]
+        .into_iter()
+        .filter_map(|taken| taken.expect("take"))
+        .collect();
+    assert_eq!(taken.len(), 1, "exactly one instance takes a trigger");
+    assert_eq!(taken[0].by.as_deref(), Some("ops"));
+    a.return_trigger(&taken[0]).await.expect("return");
+    assert!(
+        b.take_trigger(job).await.expect("take").is_some(),
+        "put back"
+    );
+    assert!(a.take_trigger(job).await.expect("take").is_none());
+}
+
+/// The history keeps the newest runs, newest first, and cuts long errors.
+pub async fn control_history_is_capped(backend: &dyn Backend, job: &str) {
+    let lock = backend.instance().await;
+    let control = lock.control().expect("control");
+    for second in 0..5 {
+        let entry = HistoryEntry {
+            tick: tick(second),
+            instance: "host:1:abc".into(),
+            started: tick(second),
+            duration: Duration::from_millis(5),
+            outcome: RunOutcome::Failed {
+                error: "x".repeat(10_000),
+            },
+        };
+        control.record_run(job, &entry, 3).await.expect("record");
+    }
+    let history = control.history(job).await.expect("history");
+    let ticks: Vec<_> = history.iter().map(|entry| entry.tick).collect();
+    assert_eq!(ticks, vec![tick(4), tick(3), tick(2)]);
+    let message = history[0].outcome.message().expect("an error");
+    assert!(message.len() <= MAX_ERROR_LEN, "{}", message.len());
+    let last = control
+        .last_runs(&[job.to_owned(), format!("{job}-never")])
+        .await
+        .expect("last runs");
+    assert_eq!(last[0].as_ref().map(|entry| entry.tick), Some(tick(4)));
+    assert_eq!(last[1], None);
+}
+
+/// Published jobs are listed; a job another service published under the
+/// same name is reported back.
+pub async fn control_job_list(backend: &dyn Backend, job: &str) {
+    let (a, b) = (backend.instance().await, backend.instance().await);
+    let (a, b) = (a.control().expect("control"), b.control().expect("control"));
+    let summary = JobSummary {
+        name: job.to_owned(),
+        spec: "0 * * * * *".into(),
+        tz: "UTC".into(),
+        timeout: Duration::from_secs(60),
+        enabled: true,
+        service: "billing".into(),
+        instance: "host:1:abc".into(),
+        seen: Utc::now(),
+    };
+    assert!(
+        a.publish_jobs(std::slice::from_ref(&summary))
+            .await
+            .expect("publish")
+            .is_empty()
+    );
+    assert!(
+        b.publish_jobs(std::slice::from_ref(&summary))
+            .await
+            .expect("publish")
+            .is_empty(),
+        "the same service again is no conflict"
+    );
+    let other = JobSummary {
+        service: "reports".into(),
+        ..summary.clone()
+    };
+    let conflicts = b
+        .publish_jobs(std::slice::from_ref(&other))
+        .await
+        .expect("publish");
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].service, "billing");
+    let listed = a.published_jobs().await.expect("list");
+    assert!(
+        listed
+            .iter()
+            .any(|listed| listed.name == job && listed.service == "reports")
+    );
+}
