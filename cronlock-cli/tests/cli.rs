@@ -161,3 +161,94 @@ async fn list_history_pause_resume_trigger_against_a_running_fleet() {
     assert_eq!(code, Some(3), "{err}");
     running.finish().await;
 }
+
+#[test]
+fn help_never_shows_the_password_from_the_environment() {
+    let output = Command::new(env!("CARGO_BIN_EXE_cronlock"))
+        .arg("--help")
+        .env("REDIS_URL", "redis://:hunter2/with-slash@127.0.0.1:6379")
+        .output()
+        .expect("cronlock runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("REDIS_URL"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}
+
+/// Job error texts come from job code and other machines: escape sequences
+/// in them must not reach the terminal. Counts are capped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_text_is_escaped_and_counts_are_capped() {
+    use cronlock::lock::{HistoryEntry, JobSummary, Lock, RedisLock};
+    let redis = RedisServer::start();
+    let lock = RedisLock::connect(RedisLockConfig::new(redis.url()))
+        .await
+        .unwrap();
+    let control = lock.control().unwrap();
+    control
+        .publish_jobs(&[JobSummary {
+            name: "evil".into(),
+            spec: "* * * * * *".into(),
+            tz: "UTC".into(),
+            timeout: Duration::from_secs(1),
+            enabled: true,
+            service: "svc".into(),
+            instance: "i".into(),
+            seen: chrono::Utc::now(),
+        }])
+        .await
+        .unwrap();
+    let entry = HistoryEntry {
+        tick: chrono::Utc::now(),
+        instance: "i".into(),
+        started: chrono::Utc::now(),
+        duration: Duration::ZERO,
+        outcome: cronlock::RunOutcome::Failed {
+            error: "\u{1b}[2J\u{1b}]0;owned\u{7} boom".into(),
+        },
+    };
+    control.record_run("evil", &entry, 20).await.unwrap();
+    let url = redis.url();
+    let (code, out, err) =
+        tokio::task::spawn_blocking(move || cronlock(&["history", "evil"], Some(&url)))
+            .await
+            .unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("boom"), "{out}");
+    assert!(
+        !out.contains('\u{1b}') && !out.contains('\u{7}'),
+        "raw control characters reached the terminal: {out:?}"
+    );
+    let started = std::time::Instant::now();
+    let (code, _, err) = cronlock(&["next", "* * * * * *", "-n", "50000000"], None);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// A user allowed only to read (and PING) can look at the fleet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_user_can_list_the_fleet() {
+    let redis = RedisServer::start_with(&[
+        "--save", "", "--user", "reader", "on", ">pw", "~*", "+@read", "+ping",
+    ]);
+    let scheduler = Scheduler::builder()
+        .registered_jobs(false)
+        .redis_config(RedisLockConfig::new(redis.url()))
+        .job(Job::new(
+            "report",
+            "0 0 * * * *",
+            Duration::from_secs(5),
+            |_ctx| async {},
+        ))
+        .build()
+        .await
+        .unwrap();
+    cronlock_tests::fleet::start(std::slice::from_ref(&scheduler), Duration::from_millis(500))
+        .finish()
+        .await;
+    let url = format!("redis://reader:pw@127.0.0.1:{}", redis.port());
+    let (code, out, err) = tokio::task::spawn_blocking(move || cronlock(&["list"], Some(&url)))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("report"), "{out}");
+}

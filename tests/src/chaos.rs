@@ -107,7 +107,8 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-pub(crate) fn signal(pid: u32, name: &str) {
+/// Sends signal `name` (`TERM`, `STOP`, …) to process `pid`.
+pub fn signal(pid: u32, name: &str) {
     let _ = Command::new("kill")
         .args(["-s", name, &pid.to_string()])
         .status();

@@ -151,6 +151,34 @@ pub async fn the_widest_window_wins(backend: &dyn Backend, job: &str) {
         claim(&*new, job, 0, Duration::from_secs(1), Overlap::Allow).await,
         Claimed::TickTaken
     );
+    // The other order: the narrow window claimed first and forgot tick 100,
+    // then a wide one comes. It must not take that tick again, nor any tick
+    // the narrow window no longer knows; a tick it still knows is unclaimed
+    // stays claimable.
+    let job = format!("{job}-narrow-first");
+    let job = job.as_str();
+    for second in [100, 108, 110] {
+        acquire(&*new, job, second, Duration::from_secs(1), Overlap::Allow).await;
+    }
+    for forgotten in [100, 104] {
+        assert_eq!(
+            claim(
+                &*old,
+                job,
+                forgotten,
+                Duration::from_secs(60),
+                Overlap::Allow
+            )
+            .await,
+            Claimed::TickTaken,
+            "tick {forgotten}: forgotten by the narrow window"
+        );
+    }
+    acquire(&*old, job, 109, Duration::from_secs(60), Overlap::Allow).await;
+    assert_eq!(
+        claim(&*old, job, 108, Duration::from_secs(60), Overlap::Allow).await,
+        Claimed::TickTaken
+    );
 }
 
 /// However wide the window, at most `MAX_REMEMBERED_TICKS` claims are

@@ -8,6 +8,7 @@ pub mod chaos;
 pub mod contract;
 pub mod fuzz;
 pub mod load;
+pub mod proxy;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -157,6 +158,16 @@ impl RedisServer {
         }
     }
 
+    /// The server's process id (for `SIGSTOP`/`SIGCONT`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal (`STOP`, `CONT`, …) to the server process.
+    pub fn signal(&self, name: &str) {
+        chaos::signal(self.pid(), name);
+    }
+
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
         self.port
@@ -182,14 +193,72 @@ impl RedisServer {
             .unwrap_or_else(|err| panic!("redis command {args:?} failed: {err}"))
     }
 
+    /// Sends one command whose reply is a bulk string (`INFO`, `GET`) and
+    /// returns that string (empty for a nil reply).
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached or answers something else.
+    pub fn bulk(&self, args: &[&str]) -> String {
+        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        stream.write_all(&resp(args)).expect("send");
+        let mut reader = BufReader::new(stream);
+        let mut header = String::new();
+        reader.read_line(&mut header).expect("reply");
+        let length: i64 = header
+            .trim_end()
+            .strip_prefix('$')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("not a bulk reply to {args:?}: {header}"));
+        if length < 0 {
+            return String::new();
+        }
+        let mut body = vec![0u8; length as usize + 2];
+        std::io::Read::read_exact(&mut reader, &mut body).expect("bulk body");
+        body.truncate(length as usize);
+        String::from_utf8_lossy(&body).into_owned()
+    }
+
+    /// Sends one command whose reply is an array of bulk strings (`KEYS`,
+    /// `SMEMBERS`) and returns them.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be reached or answers something else.
+    pub fn bulk_array(&self, args: &[&str]) -> Vec<String> {
+        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        stream.write_all(&resp(args)).expect("send");
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("reply");
+        let count: usize = line
+            .trim_end()
+            .strip_prefix('*')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("not an array reply to {args:?}: {line}"));
+        (0..count)
+            .map(|_| {
+                line.clear();
+                reader.read_line(&mut line).expect("element");
+                let length: usize = line.trim_end()[1..].parse().expect("bulk length");
+                let mut body = vec![0u8; length + 2];
+                std::io::Read::read_exact(&mut reader, &mut body).expect("element body");
+                body.truncate(length);
+                String::from_utf8_lossy(&body).into_owned()
+            })
+            .collect()
+    }
+
     fn try_command(&self, args: &[&str]) -> std::io::Result<String> {
         let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port))?;
         stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        let mut request = format!("*{}\r\n", args.len());
-        for arg in args {
-            request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
-        }
-        stream.write_all(request.as_bytes())?;
+        stream.write_all(&resp(args))?;
         let mut line = String::new();
         BufReader::new(stream).read_line(&mut line)?;
         Ok(line.trim_end().to_owned())
@@ -202,6 +271,15 @@ impl Drop for RedisServer {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A command in Redis's wire format.
+fn resp(args: &[&str]) -> Vec<u8> {
+    let mut request = format!("*{}\r\n", args.len());
+    for arg in args {
+        request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+    }
+    request.into_bytes()
 }
 
 fn spawn_server(port: u16, dir: &std::path::Path, args: &[String]) -> Result<Child, String> {
@@ -296,10 +374,78 @@ pub mod paused {
 
 /// Several schedulers running side by side, as the instances of a fleet.
 pub mod fleet {
+    use std::collections::BTreeMap;
     use std::time::Duration;
 
-    use cronlock::Scheduler;
+    use chrono::{DateTime, Utc};
+    use cronlock::{Job, JobContext, Scheduler};
     use tokio::task::JoinHandle;
+
+    use crate::paused::Log;
+
+    /// Every run of every instance: (instance, job, tick).
+    pub type Ledger = Log<(usize, String, DateTime<Utc>)>;
+
+    /// A job that records each run in `ledger` as instance `instance`.
+    pub fn recorded(
+        ledger: &Ledger,
+        instance: usize,
+        name: &str,
+        spec: &str,
+        timeout: Duration,
+    ) -> Job {
+        let ledger = ledger.clone();
+        Job::new(name, spec, timeout, move |ctx: JobContext| {
+            let ledger = ledger.clone();
+            async move { ledger.push((instance, ctx.job_name().to_owned(), ctx.tick())) }
+        })
+    }
+
+    /// How many times each (job, tick) ran.
+    pub fn counts(ledger: &Ledger) -> BTreeMap<(String, DateTime<Utc>), usize> {
+        let mut counts = BTreeMap::new();
+        for (_, job, tick) in ledger.entries() {
+            *counts.entry((job, tick)).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// The whole seconds from `from` to `to` (both rounded up), each a tick
+    /// of an every-second job.
+    pub fn seconds(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        let first = from.timestamp() + 1;
+        (first..=to.timestamp())
+            .filter_map(|second| DateTime::from_timestamp(second, 0))
+            .collect()
+    }
+
+    /// Asserts that no tick of `job` ran twice and that every tick in
+    /// `must_run` ran once; the message lists the ledger.
+    ///
+    /// # Panics
+    ///
+    /// When a tick ran twice or a required tick did not run.
+    pub fn assert_each_once(ledger: &Ledger, job: &str, must_run: &[DateTime<Utc>]) {
+        let counts = counts(ledger);
+        let twice: Vec<_> = counts
+            .iter()
+            .filter(|((name, _), count)| name == job && **count > 1)
+            .collect();
+        assert!(twice.is_empty(), "{job}: ticks ran twice: {twice:?}");
+        let missing: Vec<_> = must_run
+            .iter()
+            .filter(|tick| !counts.contains_key(&(job.to_owned(), **tick)))
+            .collect();
+        let ran: Vec<_> = counts
+            .keys()
+            .filter(|(name, _)| name == job)
+            .map(|(_, tick)| tick.format("%H:%M:%S%.3f").to_string())
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{job}: ticks never ran: {missing:?}\nran: {ran:?}"
+        );
+    }
 
     /// Schedulers started by [`start`], each running for a set time.
     #[derive(Debug)]

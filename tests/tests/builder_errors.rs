@@ -103,6 +103,43 @@ async fn timeout_and_lock_ttl_are_checked() {
     );
 }
 
+/// Values past every sensible bound (a year) are refused at build, not
+/// accepted and then failed on every claim (Redis refuses such expiries).
+#[tokio::test]
+async fn durations_beyond_a_year_are_refused() {
+    let err = builder()
+        .job(Job::new(
+            "forever",
+            "@hourly",
+            Duration::MAX,
+            |_ctx| async {},
+        ))
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "job `forever`: timeout (effectively forever) is longer than the longest allowed, 365d"
+    );
+    let err = builder()
+        .job(
+            Job::new(
+                "slow-retry",
+                "@hourly",
+                Duration::from_secs(60),
+                |_ctx| async {},
+            )
+            .retries(3, Duration::from_secs(400 * 24 * 3600)),
+        )
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "job `slow-retry`: backoff 400d is longer than the longest allowed, 365d"
+    );
+}
+
 #[tokio::test]
 async fn per_job_zone_wins_over_the_scheduler_zone() {
     let scheduler = builder()

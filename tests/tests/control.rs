@@ -165,3 +165,41 @@ async fn two_instances_share_pause_trigger_and_history() {
         "{instances:?}"
     );
 }
+
+/// A trigger that comes while a run of the job holds its lock (the job does
+/// not allow overlap) is not dropped: it waits and runs after that run.
+#[tokio::test(start_paused = true)]
+async fn a_trigger_during_a_run_runs_after_it() {
+    let starts: Log<DateTime<Utc>> = Log::default();
+    let log = starts.clone();
+    let scheduler = builder()
+        .job(Job::new(
+            "slow",
+            "0 0 0 1 1 *",
+            Duration::from_secs(10),
+            move |ctx: JobContext| {
+                let log = log.clone();
+                async move {
+                    log.push(ctx.tick());
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                }
+            },
+        ))
+        .build()
+        .await
+        .unwrap();
+    let running = cronlock_tests::fleet::start(
+        std::slice::from_ref(&scheduler),
+        Duration::from_millis(9_000),
+    );
+    scheduler.trigger("slow").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_500)).await; // the first run goes on
+    scheduler.trigger("slow").await.unwrap();
+    running.finish().await;
+    let starts = starts.entries();
+    assert_eq!(starts.len(), 2, "{starts:?}");
+    assert!(
+        starts[1] - starts[0] >= chrono::Duration::seconds(3),
+        "the second run started while the first went on: {starts:?}"
+    );
+}

@@ -47,6 +47,9 @@ struct JobLock {
     fencing: u64,
     /// The widest window any claim asked for.
     window: Duration,
+    /// Ticks at or before this count as taken: a claim widened the window
+    /// after a narrower one had already forgotten them.
+    floor: Option<DateTime<Utc>>,
     run: Option<(String, Instant)>,
 }
 
@@ -86,9 +89,15 @@ impl JobLock {
                 .unwrap_or_default();
             return Claimed::TooEarly { retry_in };
         }
-        self.window = self
-            .window
-            .max(claim_window(request.ttl, DEFAULT_SKEW_MARGIN));
+        let requested = claim_window(request.ttl, DEFAULT_SKEW_MARGIN);
+        let newest = self.claimed.last_key_value().map(|(tick, _)| *tick);
+        if requested > self.window
+            && let Some(newest) = newest
+        {
+            let forgotten = newest - chrono::Duration::from_std(self.window).unwrap_or_default();
+            self.floor = Some(self.floor.map_or(forgotten, |floor| floor.max(forgotten)));
+        }
+        self.window = self.window.max(requested);
         let window = chrono::Duration::from_std(self.window).unwrap_or(chrono::Duration::MAX);
         if let Some((fence, token)) = self.claimed.get(&request.tick) {
             // A claim sent again after its answer was lost gets the same grant.
@@ -102,15 +111,16 @@ impl JobLock {
             }
             return Claimed::TickTaken;
         }
-        let newest = self.claimed.last_key_value().map(|(tick, _)| *tick);
         let oldest = self.claimed.first_key_value().map(|(tick, _)| *tick);
-        let too_old = newest.is_some_and(|newest| {
-            request.tick
-                <= newest
-                    .checked_sub_signed(window)
-                    .unwrap_or(DateTime::<Utc>::MIN_UTC)
-        }) || (self.claimed.len() >= MAX_REMEMBERED_TICKS
-            && oldest.is_some_and(|oldest| request.tick < oldest));
+        let too_old = self.floor.is_some_and(|floor| request.tick <= floor)
+            || newest.is_some_and(|newest| {
+                request.tick
+                    <= newest
+                        .checked_sub_signed(window)
+                        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+            })
+            || (self.claimed.len() >= MAX_REMEMBERED_TICKS
+                && oldest.is_some_and(|oldest| request.tick < oldest));
         if too_old {
             return Claimed::TickTaken;
         }

@@ -20,10 +20,13 @@
 /// error), 5 too late (the claim waited past its deadline in Redis's queue;
 /// nothing was written).
 ///
-/// A job's `tick` key holds `mark fence window token`: the newest claimed
-/// tick, the last fencing token, the widest window any instance asked for,
-/// and the newest claim's token. `claimed` holds each claimed tick within
-/// the window as `tick:fence:token16`, scored by the tick.
+/// A job's `tick` key holds `mark fence window token floor`: the newest
+/// claimed tick, the last fencing token, the widest window any instance
+/// asked for, the newest claim's token, and the floor — when a claim widened
+/// the window, the ticks the narrower window had already forgotten (at or
+/// before the floor) count as taken; -1 when there is none. `claimed` holds
+/// each claimed tick within the window as `tick:fence:token16`, scored by
+/// the tick.
 pub(super) const CLAIM: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -47,19 +50,22 @@ local function claim(k, a)
   end
   if tick > now + margin then return 3, tick - margin - now end
   local short = string.sub(token, 1, 16)
-  local mark, fence, last = -1, 0, ''
+  local mark, fence, last, floor = -1, 0, '', -1
   local state = redis.call('GET', KEYS[k])
   if state then
-    local m, f, w, l = string.match(state, '^(%-?%d+) (%d+) (%d+) (%S*)$')
+    local m, f, w, l, o = string.match(state, '^(%-?%d+) (%d+) (%d+) (%S*) (%-?%d+)$')
     if not m then error('corrupt claim state in ' .. KEYS[k]) end
-    mark, fence, last = tonumber(m), tonumber(f), l
+    mark, fence, last, floor = tonumber(m), tonumber(f), l, tonumber(o)
+    -- A wider window than the job had: ticks the narrower one already
+    -- forgot are unknown, so they count as taken.
+    if window > tonumber(w) then floor = math.max(floor, mark - tonumber(w)) end
     window = math.max(window, tonumber(w))
   end
   if tick == mark then
     if last == short then return 1, fence end
     return 0, 0
   end
-  if tick <= mark - window then return 0, 0 end
+  if tick <= mark - window or tick <= floor then return 0, 0 end
   if tick < mark then
     local found = redis.call('ZRANGEBYSCORE', KEYS[k + 1], ARGV[a], ARGV[a], 'LIMIT', 0, 1)[1]
     if found then
@@ -85,7 +91,9 @@ local function claim(k, a)
     end
     redis.call('PEXPIRE', KEYS[k + 1], num(window + keep))
   end
-  redis.call('SET', KEYS[k], num(mark) .. ' ' .. num(fence) .. ' ' .. num(window) .. ' ' .. last,
+  if floor <= mark - window then floor = -1 end
+  redis.call('SET', KEYS[k],
+    num(mark) .. ' ' .. num(fence) .. ' ' .. num(window) .. ' ' .. last .. ' ' .. num(floor),
     'PX', num(window + keep))
   if skip then redis.call('SET', KEYS[k + 2], token, 'PX', num(ttl)) end
   return 1, fence
