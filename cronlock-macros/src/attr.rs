@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use cronlock_spec::{ParsedSpec, SpecError};
 use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned as _;
@@ -28,15 +29,17 @@ pub(crate) struct JobAttr {
     pub(crate) cron: Option<Spanned<String>>,
     pub(crate) timeout: Option<Spanned<Duration>>,
     pub(crate) name: Option<Spanned<String>>,
-    pub(crate) tz: Option<Spanned<String>>,
-    pub(crate) lock_ttl: Option<Spanned<Duration>>,
-    pub(crate) overlap: Option<Spanned<String>>,
-    pub(crate) retries: Option<Spanned<u32>>,
-    pub(crate) backoff: Option<Spanned<Duration>>,
-    pub(crate) catch_up: Option<Spanned<String>>,
-    pub(crate) enabled: Option<Spanned<bool>>,
+    tz: Option<Spanned<String>>,
+    lock_ttl: Option<Spanned<Duration>>,
+    retries: Option<Spanned<u32>>,
+    backoff: Option<Spanned<Duration>>,
+    /// The option keys given, each as the `JobOptions` setter call it
+    /// becomes (`.retries(3u32)`), in the order written.
+    pub(crate) options: Vec<TokenStream>,
     /// The parsed spec, kept for cross-key checks.
     parsed: Option<ParsedSpec>,
+    /// Keys seen so far, for duplicates.
+    seen: Vec<String>,
 }
 
 impl JobAttr {
@@ -69,38 +72,27 @@ impl JobAttr {
             return;
         };
         let key_name = key.to_string();
-        let duplicate = match key_name.as_str() {
-            "cron" => self.cron.is_some(),
-            "timeout" => self.timeout.is_some(),
-            "name" => self.name.is_some(),
-            "tz" => self.tz.is_some(),
-            "lock_ttl" => self.lock_ttl.is_some(),
-            "overlap" => self.overlap.is_some(),
-            "retries" => self.retries.is_some(),
-            "backoff" => self.backoff.is_some(),
-            "catch_up" => self.catch_up.is_some(),
-            "enabled" => self.enabled.is_some(),
-            _ => {
-                let mut message = format!("unknown key `{key_name}`");
-                if let Some(close) = cronlock_spec::closest_word(&key_name, &KEYS) {
-                    message.push_str(&format!(": did you mean `{close}`?"));
-                    // The misspelt key is that key: do not also report it missing.
-                    if let Some(known) = KEYS.iter().find(|known| **known == close) {
-                        errors.mark_key(known);
-                    }
+        if !KEYS.contains(&key_name.as_str()) {
+            let mut message = format!("unknown key `{key_name}`");
+            if let Some(close) = cronlock_spec::closest_word(&key_name, &KEYS) {
+                message.push_str(&format!(": did you mean `{close}`?"));
+                // The misspelt key is that key: do not also report it missing.
+                if let Some(known) = KEYS.iter().find(|known| **known == close) {
+                    errors.mark_key(known);
                 }
-                message.push_str(&format!("\nvalid keys are {}", KEYS.join(", ")));
-                errors.push(syn::Error::new(key.span(), message));
-                return;
             }
-        };
-        if duplicate {
+            message.push_str(&format!("\nvalid keys are {}", KEYS.join(", ")));
+            errors.push(syn::Error::new(key.span(), message));
+            return;
+        }
+        if self.seen.contains(&key_name) {
             errors.push(syn::Error::new(
                 key.span(),
                 format!("duplicate key `{key_name}`: each key may be given once"),
             ));
             return;
         }
+        self.seen.push(key_name.clone());
         let value = &pair.value;
         let result = match key_name.as_str() {
             "cron" => {
@@ -124,8 +116,10 @@ impl JobAttr {
                 Ok(())
             }),
             "tz" => string(value, "tz", "\"Europe/Berlin\"").and_then(|lit| {
-                cronlock_spec::parse_time_zone(&lit.value())
+                let zone = cronlock_spec::parse_time_zone(&lit.value())
                     .map_err(|err| spec_error(&err, lit.span(), "tz"))?;
+                let index = cronlock_spec::zone_index(zone);
+                self.option(quote_spanned! {lit.span()=> .tz(::cronlock::__private::zone(#index)) });
                 self.tz = Some(Spanned {
                     value: lit.value(),
                     span: lit.span(),
@@ -133,30 +127,35 @@ impl JobAttr {
                 Ok(())
             }),
             "lock_ttl" => string(value, "lock_ttl", "\"5m\"").and_then(|lit| {
+                let ttl = duration(&lit, "lock_ttl")?;
+                self.option(duration_setter("lock_ttl", ttl, lit.span()));
                 self.lock_ttl = Some(Spanned {
-                    value: duration(&lit, "lock_ttl")?,
+                    value: ttl,
                     span: lit.span(),
                 });
                 Ok(())
             }),
             "overlap" => string(value, "overlap", "\"skip\"").and_then(|lit| {
-                self.overlap = Some(Spanned {
-                    value: one_of(&lit, "overlap", &["skip", "allow"])?,
-                    span: lit.span(),
-                });
+                let variant = match one_of(&lit, "overlap", &["skip", "allow"])?.as_str() {
+                    "allow" => quote! { Allow },
+                    _ => quote! { Skip },
+                };
+                self.option(quote_spanned! {lit.span()=> .overlap(::cronlock::__private::Overlap::#variant) });
                 Ok(())
             }),
             "catch_up" => string(value, "catch_up", "\"latest\"").and_then(|lit| {
-                self.catch_up = Some(Spanned {
-                    value: one_of(&lit, "catch_up", &["latest", "skip"])?,
-                    span: lit.span(),
-                });
+                let variant = match one_of(&lit, "catch_up", &["latest", "skip"])?.as_str() {
+                    "skip" => quote! { Skip },
+                    _ => quote! { Latest },
+                };
+                self.option(quote_spanned! {lit.span()=> .catch_up(::cronlock::__private::CatchUp::#variant) });
                 Ok(())
             }),
             "backoff" => string(value, "backoff", "\"10s\"").and_then(|lit| {
                 let backoff = duration(&lit, "backoff")?;
                 cronlock_spec::check_backoff(backoff)
                     .map_err(|message| syn::Error::new(lit.span(), message))?;
+                self.option(duration_setter("backoff", backoff, lit.span()));
                 self.backoff = Some(Spanned {
                     value: backoff,
                     span: lit.span(),
@@ -168,6 +167,7 @@ impl JobAttr {
                     let retries = int.base10_parse::<u32>().unwrap_or(u32::MAX);
                     match cronlock_spec::check_retries(retries) {
                         Ok(()) => {
+                            self.option(quote_spanned! {int.span()=> .retries(#retries) });
                             self.retries = Some(Spanned {
                                 value: retries,
                                 span: int.span(),
@@ -184,10 +184,8 @@ impl JobAttr {
             },
             "enabled" => match literal(value) {
                 Some(Lit::Bool(flag)) => {
-                    self.enabled = Some(Spanned {
-                        value: flag.value,
-                        span: flag.span(),
-                    });
+                    let enabled = flag.value;
+                    self.option(quote_spanned! {flag.span()=> .enabled(#enabled) });
                     Ok(())
                 }
                 _ => Err(syn::Error::new(
@@ -203,6 +201,10 @@ impl JobAttr {
             }
             errors.push(err);
         }
+    }
+
+    fn option(&mut self, setter: TokenStream) {
+        self.options.push(setter);
     }
 
     fn set_cron(&mut self, lit: &LitStr) -> syn::Result<()> {
@@ -284,6 +286,13 @@ fn string(value: &Expr, key: &str, example: &str) -> syn::Result<LitStr> {
 
 fn duration(lit: &LitStr, key: &str) -> syn::Result<Duration> {
     cronlock_spec::parse_duration(&lit.value()).map_err(|err| spec_error(&err, lit.span(), key))
+}
+
+/// A `JobOptions` setter taking a duration, in whole milliseconds.
+fn duration_setter(setter: &str, duration: Duration, span: Span) -> TokenStream {
+    let setter = syn::Ident::new(setter, span);
+    let millis = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    quote_spanned! {span=> .#setter(::core::time::Duration::from_millis(#millis)) }
 }
 
 fn one_of(lit: &LitStr, key: &str, allowed: &[&str]) -> syn::Result<String> {

@@ -46,41 +46,23 @@ fn registration(attr: &JobAttr, function: &ItemFn, params: &[Param]) -> TokenStr
         .as_ref()
         .map(|c| c.value.as_str())
         .unwrap_or_default();
-    let tz = match &attr.tz {
-        Some(tz) => {
-            let tz = &tz.value;
-            quote! { ::core::option::Option::Some(#tz) }
-        }
-        None => quote! { ::core::option::Option::None },
-    };
-    let millis = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-    let timeout_ms = attr.timeout.as_ref().map_or(0, |t| millis(t.value));
-    let lock_ttl_ms = match &attr.lock_ttl {
-        Some(ttl) => {
-            let ttl = millis(ttl.value);
-            quote! { ::core::option::Option::Some(#ttl) }
-        }
-        None => quote! { ::core::option::Option::None },
-    };
-    let overlap = match attr.overlap.as_ref().map(|o| o.value.as_str()) {
-        Some("allow") => quote! { ::cronlock::__private::Overlap::Allow },
-        _ => quote! { ::cronlock::__private::Overlap::Skip },
-    };
-    let catch_up = match attr.catch_up.as_ref().map(|c| c.value.as_str()) {
-        Some("skip") => quote! { ::cronlock::__private::CatchUp::Skip },
-        _ => quote! { ::cronlock::__private::CatchUp::Latest },
-    };
-    let retries = attr.retries.as_ref().map_or(0, |r| r.value);
-    let backoff_ms = attr.backoff.as_ref().map_or(1_000, |b| millis(b.value));
-    let enabled = attr.enabled.as_ref().is_none_or(|e| e.value);
+    let timeout_ms = attr.timeout.as_ref().map_or(0, |t| {
+        u64::try_from(t.value.as_millis()).unwrap_or(u64::MAX)
+    });
+    let options = &attr.options;
 
-    let args: Vec<_> = (0..params.len())
+    let bound: Vec<_> = (0..params.len())
         .map(|i| format_ident!("__cronlock_arg{i}"))
         .collect();
     let tys: Vec<_> = params.iter().map(|p| &p.ty).collect();
-    let extracts = args.iter().zip(&tys).map(|(arg, ty)| {
+    let binds = bound.iter().zip(&tys).map(|(arg, ty)| {
         quote_spanned! {ty.span()=>
-            let #arg = <#ty as ::cronlock::__private::JobParam>::extract(&__cronlock_ctx, __cronlock_states)?;
+            let #arg = <#ty as ::cronlock::__private::JobParam>::bind(__cronlock_states)?;
+        }
+    });
+    let extracts = bound.iter().zip(&tys).map(|(arg, ty)| {
+        quote_spanned! {ty.span()=>
+            <#ty as ::cronlock::__private::JobParam>::extract(&#arg, &__cronlock_ctx)
         }
     });
     let output_span = match &function.sig.output {
@@ -88,40 +70,29 @@ fn registration(attr: &JobAttr, function: &ItemFn, params: &[Param]) -> TokenStr
         ReturnType::Default => ident.span(),
     };
     let call = quote_spanned! {output_span=>
-        ::cronlock::__private::box_job(#ident(#(#args),*))
+        ::cronlock::__private::box_job(#ident(#(#extracts),*))
     };
     let line = quote_spanned! {ident.span()=> ::core::line!() };
 
     quote! {
         const _: () = {
-            fn __cronlock_run(
-                __cronlock_ctx: ::cronlock::__private::JobContext,
+            fn __cronlock_bind(
                 __cronlock_states: &::cronlock::__private::StateMap,
-            ) -> ::core::option::Option<::cronlock::__private::JobFuture> {
-                #(#extracts)*
-                ::core::option::Option::Some(#call)
-            }
-            fn __cronlock_requirements() -> ::std::vec::Vec<::cronlock::__private::StateRequirement> {
-                let requirements: ::std::vec::Vec<::core::option::Option<::cronlock::__private::StateRequirement>> =
-                    ::std::vec![#(<#tys as ::cronlock::__private::JobParam>::requirement()),*];
-                requirements.into_iter().flatten().collect()
+            ) -> ::core::result::Result<::cronlock::__private::RunFn, ::cronlock::__private::StateRequirement> {
+                #(#binds)*
+                ::core::result::Result::Ok(::cronlock::__private::run_fn(move |__cronlock_ctx| {
+                    #call
+                }))
             }
             ::cronlock::__private::inventory::submit! {
                 ::cronlock::__private::Registration {
                     name: #name,
                     spec: #spec,
-                    tz: #tz,
-                    timeout_ms: #timeout_ms,
-                    lock_ttl_ms: #lock_ttl_ms,
-                    overlap: #overlap,
-                    catch_up: #catch_up,
-                    retries: #retries,
-                    backoff_ms: #backoff_ms,
-                    enabled: #enabled,
+                    timeout: ::core::time::Duration::from_millis(#timeout_ms),
+                    options: ::cronlock::__private::JobOptions::DEFAULT #(#options)*,
                     file: ::core::file!(),
                     line: #line,
-                    requirements: __cronlock_requirements,
-                    run: __cronlock_run,
+                    bind: __cronlock_bind,
                 }
             }
         };
@@ -135,40 +106,29 @@ mod tests {
     #[test]
     fn expansion_is_readable() {
         let expanded = super::scheduled(
-            quote! { cron = "0 */5 * * * *", timeout = "2m" },
+            quote! { cron = "0 */5 * * * *", timeout = "2m", retries = 3, backoff = "10s" },
             quote! { async fn refresh(ctx: JobContext) {} },
         );
         let expected = quote! {
             async fn refresh(ctx: JobContext) {}
             const _: () = {
-                fn __cronlock_run(
-                    __cronlock_ctx: ::cronlock::__private::JobContext,
+                fn __cronlock_bind(
                     __cronlock_states: &::cronlock::__private::StateMap,
-                ) -> ::core::option::Option<::cronlock::__private::JobFuture> {
-                    let __cronlock_arg0 = <JobContext as ::cronlock::__private::JobParam>::extract(&__cronlock_ctx, __cronlock_states)?;
-                    ::core::option::Option::Some(::cronlock::__private::box_job(refresh(__cronlock_arg0)))
-                }
-                fn __cronlock_requirements() -> ::std::vec::Vec<::cronlock::__private::StateRequirement> {
-                    let requirements: ::std::vec::Vec<::core::option::Option<::cronlock::__private::StateRequirement>> =
-                        ::std::vec![<JobContext as ::cronlock::__private::JobParam>::requirement()];
-                    requirements.into_iter().flatten().collect()
+                ) -> ::core::result::Result<::cronlock::__private::RunFn, ::cronlock::__private::StateRequirement> {
+                    let __cronlock_arg0 = <JobContext as ::cronlock::__private::JobParam>::bind(__cronlock_states)?;
+                    ::core::result::Result::Ok(::cronlock::__private::run_fn(move |__cronlock_ctx| {
+                        ::cronlock::__private::box_job(refresh(<JobContext as ::cronlock::__private::JobParam>::extract(&__cronlock_arg0, &__cronlock_ctx)))
+                    }))
                 }
                 ::cronlock::__private::inventory::submit! {
                     ::cronlock::__private::Registration {
                         name: "refresh",
                         spec: "0 */5 * * * *",
-                        tz: ::core::option::Option::None,
-                        timeout_ms: 120000u64,
-                        lock_ttl_ms: ::core::option::Option::None,
-                        overlap: ::cronlock::__private::Overlap::Skip,
-                        catch_up: ::cronlock::__private::CatchUp::Latest,
-                        retries: 0u32,
-                        backoff_ms: 1000u64,
-                        enabled: true,
+                        timeout: ::core::time::Duration::from_millis(120000u64),
+                        options: ::cronlock::__private::JobOptions::DEFAULT .retries(3u32) .backoff(::core::time::Duration::from_millis(10000u64)),
                         file: ::core::file!(),
                         line: ::core::line!(),
-                        requirements: __cronlock_requirements,
-                        run: __cronlock_run,
+                        bind: __cronlock_bind,
                     }
                 }
             };

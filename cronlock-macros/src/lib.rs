@@ -62,27 +62,32 @@ use proc_macro::TokenStream;
 ///
 /// # Expansion
 ///
-/// The fn is kept as written. Next to it, a `const` item holds two small
-/// fns and an `inventory` registration; nothing runs until the scheduler
-/// starts. For `#[scheduled(cron = "0 */5 * * * *", timeout = "2m")] async
-/// fn refresh(ctx: JobContext)` (abridged; the test `expansion_is_readable`
-/// checks the whole text):
+/// The fn is kept as written. Next to it, a `const` item holds a `bind` fn
+/// and an `inventory` registration; nothing runs until the scheduler
+/// starts. `bind` takes the fn's `State<T>` values from the scheduler once,
+/// when it is built (a missing one is a startup error naming the job and
+/// the type), and returns what starts each run. The keys given become
+/// `const` setters on `JobOptions::DEFAULT`, so a key left out is the
+/// runtime's default. For `#[scheduled(cron = "0 */5 * * * *", timeout =
+/// "2m", retries = 3)] async fn refresh(ctx: JobContext)` (abridged; the
+/// test `expansion_is_readable` checks the whole text):
 ///
 /// ```ignore
 /// async fn refresh(ctx: JobContext) {}
 /// const _: () = {
-///     fn __cronlock_run(__cronlock_ctx: ::cronlock::__private::JobContext, __cronlock_states: &::cronlock::__private::StateMap)
-///         -> ::core::option::Option<::cronlock::__private::JobFuture> {
-///         let __cronlock_arg0 = <JobContext as ::cronlock::__private::JobParam>::extract(&__cronlock_ctx, __cronlock_states)?;
-///         ::core::option::Option::Some(::cronlock::__private::box_job(refresh(__cronlock_arg0)))
+///     fn __cronlock_bind(__cronlock_states: &::cronlock::__private::StateMap)
+///         -> Result<::cronlock::__private::RunFn, ::cronlock::__private::StateRequirement> {
+///         let __cronlock_arg0 = <JobContext as ::cronlock::__private::JobParam>::bind(__cronlock_states)?;
+///         Ok(::cronlock::__private::run_fn(move |__cronlock_ctx| {
+///             ::cronlock::__private::box_job(refresh(<JobContext as JobParam>::extract(&__cronlock_arg0, &__cronlock_ctx)))
+///         }))
 ///     }
-///     fn __cronlock_requirements() -> ::std::vec::Vec<::cronlock::__private::StateRequirement> { /* State<T> types */ }
 ///     ::cronlock::__private::inventory::submit! {
 ///         ::cronlock::__private::Registration {
-///             name: "refresh", spec: "0 */5 * * * *", tz: None, timeout_ms: 120000u64, lock_ttl_ms: None,
-///             overlap: Overlap::Skip, catch_up: CatchUp::Latest, retries: 0u32, backoff_ms: 1000u64,
-///             enabled: true, file: file!(), line: line!(),
-///             requirements: __cronlock_requirements, run: __cronlock_run,
+///             name: "refresh", spec: "0 */5 * * * *",
+///             timeout: Duration::from_millis(120000u64),
+///             options: ::cronlock::__private::JobOptions::DEFAULT .retries(3u32),
+///             file: file!(), line: line!(), bind: __cronlock_bind,
 ///         }
 ///     }
 /// };

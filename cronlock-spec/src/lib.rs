@@ -32,7 +32,7 @@ pub use fields::CronFields;
 pub use options::{
     MAX_DURATION, MAX_RETRIES, check_backoff, check_lock_ttl, check_retries, check_timeout,
 };
-pub use tz::{closest_time_zones, closest_word, parse_time_zone};
+pub use tz::{closest_word, parse_time_zone, zone_index};
 
 /// A spec that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]

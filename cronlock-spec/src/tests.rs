@@ -1,4 +1,5 @@
 use super::*;
+use crate::tz::closest_time_zones;
 use proptest::prelude::*;
 
 fn fields(spec: &str) -> CronFields {

@@ -34,7 +34,7 @@ pub fn parse_time_zone(name: &str) -> Result<Tz, SpecError> {
 
 /// Up to three known zone names closest to `name`, by edit distance on the whole
 /// name or on its last part (so `Shanghai` finds `Asia/Shanghai`).
-pub fn closest_time_zones(name: &str) -> Vec<&'static str> {
+pub(crate) fn closest_time_zones(name: &str) -> Vec<&'static str> {
     let wanted = name.to_ascii_lowercase();
     let whole_name = wanted.contains('/');
     let limit = (wanted.len() / 3).max(2);
@@ -94,4 +94,18 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+/// The position of `tz` in chrono-tz's list of zones: how generated code
+/// names a zone in a `const` (`cronlock`'s `zone(index)` reads it back).
+///
+/// ```
+/// let berlin = cronlock_spec::parse_time_zone("Europe/Berlin").unwrap();
+/// assert_eq!(chrono_tz::TZ_VARIANTS[cronlock_spec::zone_index(berlin)], berlin);
+/// ```
+pub fn zone_index(tz: Tz) -> usize {
+    chrono_tz::TZ_VARIANTS
+        .iter()
+        .position(|zone| *zone == tz)
+        .unwrap_or(0)
 }

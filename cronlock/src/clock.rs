@@ -24,7 +24,8 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that starts at a given instant and advances with tokio's time.
+/// A clock that starts at a given instant and advances with tokio's time
+/// (feature `test-util`).
 ///
 /// Under `#[tokio::test(start_paused = true)]` time jumps straight to the
 /// next timer, so hours of schedule run in milliseconds, deterministically.
@@ -39,12 +40,14 @@ impl Clock for SystemClock {
 /// assert_eq!(clock.now(), start);
 /// # }
 /// ```
+#[cfg(feature = "test-util")]
 #[derive(Debug, Clone, Copy)]
 pub struct TokioClock {
     start: DateTime<Utc>,
     origin: tokio::time::Instant,
 }
 
+#[cfg(feature = "test-util")]
 impl TokioClock {
     /// A clock reading `start` now.
     pub fn starting_at(start: DateTime<Utc>) -> TokioClock {
@@ -55,6 +58,7 @@ impl TokioClock {
     }
 }
 
+#[cfg(feature = "test-util")]
 impl Clock for TokioClock {
     fn now(&self) -> DateTime<Utc> {
         let elapsed = self.origin.elapsed();
@@ -63,18 +67,20 @@ impl Clock for TokioClock {
 }
 
 /// The system clock shifted by a fixed offset: an instance whose clock is
-/// wrong, for tests of clock skew.
+/// wrong, for tests of clock skew (feature `test-util`).
 ///
 /// ```
 /// use cronlock::clock::{Clock, OffsetClock};
 /// let behind = OffsetClock::new(chrono::Duration::milliseconds(-1500));
 /// assert!(behind.now() < chrono::Utc::now());
 /// ```
+#[cfg(feature = "test-util")]
 #[derive(Debug, Clone, Copy)]
 pub struct OffsetClock {
     offset: chrono::Duration,
 }
 
+#[cfg(feature = "test-util")]
 impl OffsetClock {
     /// A clock reading the system time plus `offset`.
     pub fn new(offset: chrono::Duration) -> OffsetClock {
@@ -82,6 +88,7 @@ impl OffsetClock {
     }
 }
 
+#[cfg(feature = "test-util")]
 impl Clock for OffsetClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now() + self.offset

@@ -56,6 +56,7 @@ impl Fleet {
     ///
     /// A URL no backend of this build takes, or a backend that refuses the
     /// connection; the message never shows a password.
+    #[cfg(feature = "redis")]
     pub async fn connect(url: &str, prefix: &str) -> Result<Fleet, Error> {
         let config = crate::lock::RedisLockConfig::new(url)
             .key_prefix(prefix)

@@ -9,33 +9,14 @@ use std::time::Duration;
 use chrono_tz::Tz;
 
 use crate::context::JobContext;
-use crate::state::{State, StateMap, StateRequirement};
+use crate::options::{CatchUp, JobOptions, Overlap};
+use crate::state::{StateMap, StateRequirement};
 
-/// What a job's run resolves to: `Err` carries the rendered error.
-pub(crate) type JobFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
-pub(crate) type RunFn = Arc<dyn Fn(JobContext) -> JobFuture + Send + Sync>;
-
-/// Whether a job may run while its previous run is still going, anywhere in the fleet.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum Overlap {
-    /// Never two runs of the job at once: a tick that finds one running is skipped.
-    #[default]
-    Skip,
-    /// Ticks start even while earlier runs are still going.
-    Allow,
-}
-
-/// What to do with ticks that were due while the scheduler could not run them
-/// (the process was paused, the machine slept, the runtime was starved).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum CatchUp {
-    /// Run the most recent missed tick once, if it is less than the job's
-    /// timeout old; skip (and log) the older ones.
-    #[default]
-    Latest,
-    /// Run no tick more than a second late; skip (and log) the others.
-    Skip,
-}
+/// What a job's run resolves to: `Err` carries the rendered error. Not
+/// public API (reached through `__private`).
+pub type JobFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+/// A job bound to its states: starts one run.
+pub type RunFn = Arc<dyn Fn(JobContext) -> JobFuture + Send + Sync>;
 
 /// A job built at run time from a closure, next to `#[scheduled]` ones.
 ///
@@ -57,38 +38,23 @@ pub struct Job {
     pub(crate) timeout: Duration,
     pub(crate) options: JobOptions,
     pub(crate) origin: Origin,
-    pub(crate) requirements: Vec<StateRequirement>,
-    pub(crate) run: Runner,
+    pub(crate) bind: Bind,
 }
 
+/// How a job gets its run function: ready (a closure), or by taking its
+/// `State<T>` values from the scheduler's states when the scheduler is built.
 #[derive(Clone)]
-pub(crate) enum Runner {
-    Closure(RunFn),
-    Registered(fn(JobContext, &StateMap) -> Option<crate::__private::JobFuture>),
+pub(crate) enum Bind {
+    Ready(RunFn),
+    States(fn(&StateMap) -> Result<RunFn, StateRequirement>),
 }
 
-/// Options shared by macro and closure jobs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct JobOptions {
-    pub(crate) tz: Option<Tz>,
-    pub(crate) lock_ttl: Option<Duration>,
-    pub(crate) overlap: Overlap,
-    pub(crate) catch_up: CatchUp,
-    pub(crate) retries: u32,
-    pub(crate) backoff: Duration,
-    pub(crate) enabled: bool,
-}
-
-impl Default for JobOptions {
-    fn default() -> Self {
-        JobOptions {
-            tz: None,
-            lock_ttl: None,
-            overlap: Overlap::Skip,
-            catch_up: CatchUp::Latest,
-            retries: 0,
-            backoff: Duration::from_secs(1),
-            enabled: true,
+impl Bind {
+    /// The run function, or the state that is missing.
+    pub(crate) fn bind(self, states: &StateMap) -> Result<RunFn, StateRequirement> {
+        match self {
+            Bind::Ready(run) => Ok(run),
+            Bind::States(bind) => bind(states),
         }
     }
 }
@@ -127,10 +93,9 @@ impl Job {
             name: name.into(),
             spec: spec.into(),
             timeout,
-            options: JobOptions::default(),
+            options: JobOptions::DEFAULT,
             origin: Origin::Builder,
-            requirements: Vec::new(),
-            run: Runner::Closure(run),
+            bind: Bind::Ready(run),
         }
     }
 
@@ -139,41 +104,62 @@ impl Job {
         &self.name
     }
 
+    /// All options at once (see [`JobOptions`]).
+    pub fn options(mut self, options: JobOptions) -> Job {
+        self.options = options;
+        self
+    }
+
     /// Reads the spec in `tz` (unless it has a `CRON_TZ=` prefix).
     pub fn tz(mut self, tz: Tz) -> Job {
-        self.options.tz = Some(tz);
+        self.options = self.options.tz(tz);
         self
     }
 
     /// How long the fleet-wide lock lives; at least the timeout (the default).
     pub fn lock_ttl(mut self, ttl: Duration) -> Job {
-        self.options.lock_ttl = Some(ttl);
+        self.options = self.options.lock_ttl(ttl);
         self
     }
 
     /// Whether runs may overlap (default [`Overlap::Skip`]).
     pub fn overlap(mut self, overlap: Overlap) -> Job {
-        self.options.overlap = overlap;
+        self.options = self.options.overlap(overlap);
         self
     }
 
     /// What to do with late ticks (default [`CatchUp::Latest`]).
     pub fn catch_up(mut self, catch_up: CatchUp) -> Job {
-        self.options.catch_up = catch_up;
+        self.options = self.options.catch_up(catch_up);
         self
     }
 
     /// Retry a failed run up to `retries` times, waiting `backoff` (doubling) between attempts.
     pub fn retries(mut self, retries: u32, backoff: Duration) -> Job {
-        self.options.retries = retries;
-        self.options.backoff = backoff;
+        self.options = self.options.retries(retries).backoff(backoff);
         self
     }
 
     /// A disabled job is listed but never runs.
     pub fn enabled(mut self, enabled: bool) -> Job {
-        self.options.enabled = enabled;
+        self.options = self.options.enabled(enabled);
         self
+    }
+}
+
+impl Job {
+    pub(crate) fn from_registration(registration: &'static crate::__private::Registration) -> Job {
+        Job {
+            name: registration.name.to_owned(),
+            spec: registration.spec.to_owned(),
+            timeout: registration.timeout,
+            options: registration.options,
+            origin: Origin::Macro {
+                file: registration.file,
+                line: registration.line,
+            },
+            bind: Bind::States(registration.bind),
+        }
     }
 }
 
@@ -213,37 +199,5 @@ impl IntoJobResult for () {
 impl<E: fmt::Display> IntoJobResult for Result<(), E> {
     fn into_job_result(self) -> Result<(), String> {
         self.map_err(|err| format!("{err:#}"))
-    }
-}
-
-/// A parameter a `#[scheduled]` fn may take: [`JobContext`] or [`State<T>`].
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a parameter of a #[scheduled] fn",
-    label = "expected JobContext or State<T>"
-)]
-pub trait JobParam: Sized {
-    /// The state this parameter needs, checked when the scheduler is built.
-    fn requirement() -> Option<StateRequirement>;
-    /// The value for one run; `None` when the state is missing.
-    fn extract(ctx: &JobContext, states: &StateMap) -> Option<Self>;
-}
-
-impl JobParam for JobContext {
-    fn requirement() -> Option<StateRequirement> {
-        None
-    }
-
-    fn extract(ctx: &JobContext, _: &StateMap) -> Option<Self> {
-        Some(ctx.clone())
-    }
-}
-
-impl<T: Send + Sync + 'static> JobParam for State<T> {
-    fn requirement() -> Option<StateRequirement> {
-        Some(StateRequirement::of::<T>())
-    }
-
-    fn extract(_: &JobContext, states: &StateMap) -> Option<Self> {
-        states.get::<T>()
     }
 }

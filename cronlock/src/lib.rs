@@ -107,6 +107,7 @@ mod fleet;
 mod job;
 pub mod lock;
 pub mod metrics;
+mod options;
 mod outcome;
 pub mod schedule;
 mod scheduler;
@@ -121,11 +122,12 @@ pub use context::JobContext;
 pub use cronlock_macros::scheduled;
 pub use error::Error;
 pub use fleet::{Fleet, FleetJob};
-pub use job::{CatchUp, IntoJobResult, Job, JobParam, Overlap};
+pub use job::{IntoJobResult, Job};
+pub use options::{CatchUp, JobOptions, Overlap};
 pub use outcome::RunOutcome;
 pub use schedule::{Schedule, SpecError, Upcoming};
 pub use scheduler::{JobInfo, LastRun, Scheduler, SchedulerBuilder};
-pub use state::{State, StateMap, StateRequirement};
+pub use state::State;
 
 /// Runs every `#[scheduled]` fn in the binary until SIGINT or SIGTERM.
 ///

@@ -1,16 +1,16 @@
 //! Not public API: used by code that `#[scheduled]` generates.
 
 use std::future::Future;
-use std::pin::Pin;
+use std::time::Duration;
 
+pub use chrono_tz::Tz;
 pub use inventory;
 
+use crate::IntoJobResult;
 pub use crate::context::JobContext;
-pub use crate::job::{CatchUp, IntoJobResult, JobParam, Overlap};
-pub use crate::state::{StateMap, StateRequirement};
-
-/// Not public API. A boxed run of a job.
-pub type JobFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+pub use crate::job::{JobFuture, RunFn};
+pub use crate::options::{CatchUp, JobOptions, Overlap};
+pub use crate::state::{State, StateMap, StateRequirement};
 
 /// Not public API. One `#[scheduled]` fn, submitted with `inventory`.
 #[derive(Debug)]
@@ -19,33 +19,67 @@ pub struct Registration {
     pub name: &'static str,
     /// The spec as written.
     pub spec: &'static str,
-    /// The `tz` attribute.
-    pub tz: Option<&'static str>,
     /// The run's timeout.
-    pub timeout_ms: u64,
-    /// The lock's time to live; `None` means the timeout.
-    pub lock_ttl_ms: Option<u64>,
-    /// Overlap policy.
-    pub overlap: Overlap,
-    /// Misfire policy.
-    pub catch_up: CatchUp,
-    /// Retries after a failed attempt.
-    pub retries: u32,
-    /// First backoff between attempts.
-    pub backoff_ms: u64,
-    /// Whether the job runs at all.
-    pub enabled: bool,
+    pub timeout: Duration,
+    /// The keys given, applied to `JobOptions::DEFAULT`.
+    pub options: JobOptions,
     /// Source file of the fn.
     pub file: &'static str,
     /// Source line of the fn.
     pub line: u32,
-    /// The states the fn's parameters need.
-    pub requirements: fn() -> Vec<StateRequirement>,
-    /// Starts one run; `None` when a state is missing (checked at build).
-    pub run: fn(JobContext, &StateMap) -> Option<JobFuture>,
+    /// Takes the fn's `State<T>` values from the scheduler's states once, at
+    /// build; the state that is missing otherwise.
+    pub bind: fn(&StateMap) -> Result<RunFn, StateRequirement>,
 }
 
 inventory::collect!(Registration);
+
+/// Not public API. A parameter a `#[scheduled]` fn may take: [`JobContext`]
+/// or [`State<T>`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a parameter of a #[scheduled] fn",
+    label = "expected JobContext or State<T>"
+)]
+pub trait JobParam: Sized {
+    /// What the parameter keeps between runs (the state's value).
+    type Bound: Send + Sync + 'static;
+    /// Takes what the parameter needs from the states, at build.
+    fn bind(states: &StateMap) -> Result<Self::Bound, StateRequirement>;
+    /// The value for one run.
+    fn extract(bound: &Self::Bound, ctx: &JobContext) -> Self;
+}
+
+impl JobParam for JobContext {
+    type Bound = ();
+
+    fn bind(_: &StateMap) -> Result<(), StateRequirement> {
+        Ok(())
+    }
+
+    fn extract((): &(), ctx: &JobContext) -> Self {
+        ctx.clone()
+    }
+}
+
+impl<T: Send + Sync + 'static> JobParam for State<T> {
+    type Bound = State<T>;
+
+    fn bind(states: &StateMap) -> Result<State<T>, StateRequirement> {
+        states.get::<T>().ok_or_else(StateRequirement::of::<T>)
+    }
+
+    fn extract(bound: &State<T>, _: &JobContext) -> Self {
+        bound.clone()
+    }
+}
+
+/// Not public API. A run function from a closure that starts one run.
+pub fn run_fn<F>(start: F) -> RunFn
+where
+    F: Fn(JobContext) -> JobFuture + Send + Sync + 'static,
+{
+    std::sync::Arc::new(start)
+}
 
 /// Not public API. Boxes a run, converting its result.
 pub fn box_job<F, R>(run: F) -> JobFuture
@@ -54,6 +88,12 @@ where
     R: IntoJobResult,
 {
     Box::pin(async move { run.await.into_job_result() })
+}
+
+/// Not public API. The time zone at `index` of chrono-tz's list, as the
+/// macro found it (a `const` way to name a zone).
+pub const fn zone(index: usize) -> Tz {
+    chrono_tz::TZ_VARIANTS[index]
 }
 
 /// Not public API. Every registration linked into the binary.

@@ -94,10 +94,6 @@ impl StateMap {
         self.values.insert(TypeId::of::<T>(), value);
     }
 
-    pub(crate) fn contains(&self, requirement: &StateRequirement) -> bool {
-        self.values.contains_key(&requirement.id)
-    }
-
     /// The state of type `T`, if one was registered.
     pub fn get<T: Send + Sync + 'static>(&self) -> Option<State<T>> {
         let value = self.values.get(&TypeId::of::<T>())?;

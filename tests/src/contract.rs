@@ -85,6 +85,7 @@ pub async fn check(backend: &dyn Backend, prefix: &str) {
     remembered_ticks_are_bounded(backend, &format!("{prefix}bounded")).await;
     a_claim_sent_again_gets_the_same_answer(backend, &format!("{prefix}again")).await;
     overlap_and_refused_ticks(backend, &format!("{prefix}overlap")).await;
+    a_later_claim_with_the_same_token_replaces_it(backend, &format!("{prefix}replace")).await;
     tokens_guard_release_and_extend(backend, &format!("{prefix}tokens")).await;
     fencing_tokens_grow(backend, &format!("{prefix}fence")).await;
     run_locks_expire(backend, &format!("{prefix}expire")).await;
@@ -261,6 +262,30 @@ pub async fn overlap_and_refused_ticks(backend: &dyn Backend, job: &str) {
     let allow = format!("{job}-allow");
     acquire(&*a, &allow, 1, LONG, Overlap::Allow).await;
     acquire(&*b, &allow, 2, LONG, Overlap::Allow).await;
+}
+
+/// A claim whose answer never came may have won the run lock; a claim of a
+/// later tick with the same token counts that lock as its own (it replaces
+/// the unanswered claim), while any other token is refused.
+pub async fn a_later_claim_with_the_same_token_replaces_it(backend: &dyn Backend, job: &str) {
+    let lock = backend.instance().await;
+    let token = random_token();
+    assert!(matches!(
+        lock.claim(request(job, 10, LONG, &token))
+            .await
+            .expect("claim"),
+        Claimed::Acquired(_)
+    ));
+    assert!(matches!(
+        lock.claim(request(job, 11, LONG, &token))
+            .await
+            .expect("claim"),
+        Claimed::Acquired(_)
+    ));
+    assert_eq!(
+        claim(&*lock, job, 12, LONG, Overlap::Skip).await,
+        Claimed::StillRunning
+    );
 }
 
 /// Only the claim's holder can extend or release its run lock.

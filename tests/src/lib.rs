@@ -256,8 +256,22 @@ impl RedisServer {
     }
 
     fn try_command(&self, args: &[&str]) -> std::io::Result<String> {
+        self.try_command_with_timeout(args, Duration::from_secs(5))
+    }
+
+    /// Sends one command and waits up to `timeout` for the first line of
+    /// its reply (`DEBUG SLEEP` answers only after it slept).
+    ///
+    /// # Errors
+    ///
+    /// When the server cannot be reached or does not answer in time.
+    pub fn try_command_with_timeout(
+        &self,
+        args: &[&str],
+        timeout: Duration,
+    ) -> std::io::Result<String> {
         let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port))?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        stream.set_read_timeout(Some(timeout))?;
         stream.write_all(&resp(args))?;
         let mut line = String::new();
         BufReader::new(stream).read_line(&mut line)?;
@@ -284,7 +298,9 @@ fn resp(args: &[&str]) -> Vec<u8> {
 
 fn spawn_server(port: u16, dir: &std::path::Path, args: &[String]) -> Result<Child, String> {
     Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        // DEBUG SLEEP stalls the server in fault tests; off by default since 7.0.
+        .args(["--enable-debug-command", "local", "--dir"])
         .arg(dir)
         .args(args)
         .stdout(Stdio::null())

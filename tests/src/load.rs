@@ -83,7 +83,7 @@ pub fn load(config: &LoadConfig) -> LoadReport {
     for child in &mut children {
         let _ = child.wait();
     }
-    let runs = read_ledgers(&config.dir);
+    let runs = read_ledgers(&config.dir, "ledger-");
     let mut report = LoadReport {
         rss_kib: rss_start.into_iter().zip(rss_end).collect(),
         ..LoadReport::default()

@@ -1,11 +1,12 @@
-//! The chaos suite in its short mode: five processes, one Redis, every kind
-//! of fault, and no violation of the guarantee (about two and a half minutes).
+//! The chaos suite in its short mode: seven processes of two services with
+//! mixed settings, one Redis behind a fault proxy, every kind of fault, and
+//! no violation of the guarantee (about four minutes).
 
 use std::time::Duration;
 
-use cronlock_tests::chaos::{Config, run};
+use cronlock_tests::chaos::{Config, FaultKind, run};
 
-fn phase(persistence: bool) {
+fn phase(persistence: bool, duration: Duration, kinds: &[FaultKind]) {
     let dir = std::env::temp_dir().join(format!(
         "cronlock-chaos-test-{}-{persistence}",
         std::process::id()
@@ -14,15 +15,16 @@ fn phase(persistence: bool) {
     let config = Config {
         service: env!("CARGO_BIN_EXE_chaos_service").into(),
         dir: dir.clone(),
-        duration: Duration::from_secs(55),
-        fault_every: Duration::from_secs(8),
+        duration,
+        fault_every: Duration::from_secs(5),
         persistence,
+        kinds: kinds.to_vec(),
     };
     let report = run(&config);
     println!("{}", report.summary(&config));
     assert_eq!(
         report.faults.len(),
-        4,
+        kinds.len(),
         "every kind of fault was injected: {:?}",
         report.faults
     );
@@ -39,6 +41,6 @@ fn phase(persistence: bool) {
 /// One test, so the two phases run one after the other, not side by side.
 #[test]
 fn short_chaos_with_and_without_redis_persistence() {
-    phase(true);
-    phase(false);
+    phase(true, Duration::from_secs(130), &FaultKind::ALL);
+    phase(false, Duration::from_secs(55), &FaultKind::PERSISTENCE);
 }

@@ -48,6 +48,8 @@ pub struct HistoryEntry {
     pub outcome: RunOutcome,
 }
 
+// Storage lines for the network backends.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 impl HistoryEntry {
     /// One line, tab-separated, for storage; the message is cut to
     /// [`MAX_ERROR_LEN`].
@@ -98,6 +100,8 @@ pub struct Pause {
     pub by: Option<String>,
 }
 
+// Storage lines for the network backends.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 impl Pause {
     /// A pause from `since` until resumed, with no note.
     pub fn new(since: DateTime<Utc>) -> Pause {
@@ -154,6 +158,8 @@ pub struct Trigger {
     pub by: Option<String>,
 }
 
+// Storage lines for the network backends.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 impl Trigger {
     pub(crate) fn encode(&self) -> String {
         format!(
@@ -196,6 +202,8 @@ pub struct JobSummary {
     pub seen: DateTime<Utc>,
 }
 
+// Storage lines for the network backends.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 impl JobSummary {
     pub(crate) fn encode(&self) -> String {
         format!(

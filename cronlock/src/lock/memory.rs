@@ -11,7 +11,7 @@ use super::{
     MAX_REMEMBERED_TICKS, claim_window, next_fencing_token,
 };
 use super::{Control, FleetState, HistoryEntry, JobSummary, Pause, Trigger};
-use crate::job::Overlap;
+use crate::options::Overlap;
 use crate::outcome::RunOutcome;
 
 /// An in-process lock: correct for one instance, and only for one.
@@ -125,7 +125,12 @@ impl JobLock {
             return Claimed::TickTaken;
         }
         let now = Instant::now();
-        let busy = self.run.as_ref().is_some_and(|(_, expires)| *expires > now);
+        // A run lock held by this very token is the claim's own (see the
+        // Redis script).
+        let busy = self
+            .run
+            .as_ref()
+            .is_some_and(|(holder, expires)| *expires > now && holder != request.token);
         // A tick refused for a running run stays claimable: an instance
         // that comes to it after the run ended may still run it.
         if busy && request.overlap == Overlap::Skip {

@@ -6,6 +6,7 @@
 
 mod control;
 mod memory;
+#[cfg(feature = "redis")]
 mod redis;
 
 use std::fmt;
@@ -20,9 +21,10 @@ pub use control::{
     Pause, REPUBLISH_EVERY, SERVICE_ENV, TRIGGER_KEPT, Trigger,
 };
 pub use memory::MemoryLock;
+#[cfg(feature = "redis")]
 pub use redis::{DEFAULT_PREFIX, PREFIX_ENV, REDIS_URL_ENV, RedisLock, RedisLockConfig, redact};
 
-use crate::job::Overlap;
+use crate::options::Overlap;
 
 /// A boxed future, as the lock methods return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -37,7 +39,9 @@ pub struct ClaimRequest<'a> {
     /// The claim's token, chosen by the caller ([`random_token`]). A claim
     /// sent again with the same token after its answer was lost gets the
     /// same answer: the grant it may already have won, with the same
-    /// fencing token.
+    /// fencing token. A claim of a later tick with the token of an
+    /// unanswered one replaces it: the run lock that one may hold counts as
+    /// its own.
     pub token: &'a str,
     /// How long the run lock lives unless extended or released.
     pub ttl: Duration,

@@ -9,8 +9,10 @@ use chrono_tz::Tz;
 use super::{Inner, JobEntry, Scheduler};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
-use crate::job::{Job, JobOptions, Origin, Runner};
-use crate::lock::{Lock, MemoryLock, RedisLock, RedisLockConfig};
+use crate::job::{Job, Origin};
+use crate::lock::{Lock, MemoryLock};
+#[cfg(feature = "redis")]
+use crate::lock::{RedisLock, RedisLockConfig};
 use crate::schedule::Schedule;
 use crate::state::StateMap;
 
@@ -41,8 +43,9 @@ pub struct SchedulerBuilder {
     grace: Duration,
     cancel_grace: Duration,
     lock: Option<Arc<dyn Lock>>,
+    #[cfg(feature = "redis")]
     redis: Option<RedisLockConfig>,
-    redis_from_env: bool,
+    from_env: bool,
     clock: Arc<dyn Clock>,
     history_len: usize,
 }
@@ -58,8 +61,9 @@ impl Default for SchedulerBuilder {
             grace: Duration::from_secs(30),
             cancel_grace: Duration::from_secs(5),
             lock: None,
+            #[cfg(feature = "redis")]
             redis: None,
-            redis_from_env: false,
+            from_env: false,
             clock: Arc::new(SystemClock),
             history_len: super::control::DEFAULT_HISTORY_LEN,
         }
@@ -117,6 +121,7 @@ impl SchedulerBuilder {
 
     /// Coordinates through Redis at `url` (`redis://`, `rediss://`, with
     /// `user:password@` for ACLs), with default pool and key prefix.
+    #[cfg(feature = "redis")]
     pub fn redis(self, url: impl Into<String>) -> Self {
         self.redis_config(RedisLockConfig::new(url))
     }
@@ -126,12 +131,13 @@ impl SchedulerBuilder {
     /// is set; otherwise the in-process lock is used (with a warning at
     /// start). An explicit [`SchedulerBuilder::redis`] wins.
     pub fn redis_from_env(mut self) -> Self {
-        self.redis_from_env = true;
+        self.from_env = true;
         self
     }
 
     /// Coordinates through Redis with a full configuration (pool size, key
     /// prefix, timeouts, skew margin).
+    #[cfg(feature = "redis")]
     pub fn redis_config(mut self, config: RedisLockConfig) -> Self {
         self.redis = Some(config);
         self
@@ -158,9 +164,7 @@ impl SchedulerBuilder {
     pub async fn build(self) -> Result<Scheduler, Error> {
         let mut jobs: Vec<Job> = Vec::new();
         if self.registered {
-            for registration in crate::__private::registrations() {
-                jobs.push(Job::from_registration(registration)?);
-            }
+            jobs.extend(crate::__private::registrations().map(Job::from_registration));
         }
         jobs.extend(self.jobs);
 
@@ -189,19 +193,20 @@ impl SchedulerBuilder {
             .into_iter()
             .map(|job| entry(job, self.tz, &self.states))
             .collect::<Result<Vec<_>, Error>>()?;
-        let mut redis = self.redis;
-        if redis.is_none() && self.redis_from_env {
-            redis = RedisLockConfig::from_env().map_err(Error::Config)?;
-        }
-        let lock: Arc<dyn Lock> = match (self.lock, redis) {
-            (Some(lock), _) => lock,
-            (None, Some(config)) => Arc::new(RedisLock::connect(config).await?),
-            (None, None) => Arc::new(MemoryLock::new()),
+        let lock = match self.lock {
+            Some(lock) => lock,
+            None => {
+                backend(
+                    #[cfg(feature = "redis")]
+                    self.redis,
+                    self.from_env,
+                )
+                .await?
+            }
         };
         Ok(Scheduler {
             inner: Arc::new(Inner::new(
                 entries,
-                self.states,
                 lock,
                 self.clock,
                 self.grace,
@@ -212,11 +217,34 @@ impl SchedulerBuilder {
     }
 }
 
+/// The lock backend the configuration asks for: Redis when configured (or
+/// `REDIS_URL` is set and the environment was asked for), else the
+/// in-process lock.
+async fn backend(
+    #[cfg(feature = "redis")] redis: Option<RedisLockConfig>,
+    from_env: bool,
+) -> Result<Arc<dyn Lock>, Error> {
+    #[cfg(feature = "redis")]
+    {
+        let redis = match redis {
+            Some(config) => Some(config),
+            None if from_env => RedisLockConfig::from_env().map_err(Error::Config)?,
+            None => None,
+        };
+        if let Some(config) = redis {
+            return Ok(Arc::new(RedisLock::connect(config).await?));
+        }
+    }
+    if from_env && std::env::var_os("REDIS_URL").is_some() && !cfg!(feature = "redis") {
+        return Err(Error::Config(
+            "REDIS_URL is set, but this build of cronlock has no `redis` feature".into(),
+        ));
+    }
+    Ok(Arc::new(MemoryLock::new()))
+}
+
+/// A job checked and bound to its states: ready to schedule.
 fn entry(job: Job, default_tz: Tz, states: &StateMap) -> Result<JobEntry, Error> {
-    let invalid = |reason: String| Error::InvalidJob {
-        job: job.name.clone(),
-        reason,
-    };
     let schedule = Schedule::parse(&job.spec).map_err(|source| Error::InvalidSpec {
         job: job.name.clone(),
         origin: job.origin.to_string(),
@@ -226,17 +254,20 @@ fn entry(job: Job, default_tz: Tz, states: &StateMap) -> Result<JobEntry, Error>
         Some(tz) => schedule.with_timezone(tz),
         None => schedule.with_default_timezone(default_tz),
     };
-    cronlock_spec::check_timeout(job.timeout).map_err(invalid)?;
-    let lock_ttl = job.options.lock_ttl.unwrap_or(job.timeout);
-    cronlock_spec::check_lock_ttl(lock_ttl, job.timeout).map_err(invalid)?;
-    cronlock_spec::check_retries(job.options.retries).map_err(invalid)?;
-    cronlock_spec::check_backoff(job.options.backoff).map_err(invalid)?;
-    if let Some(missing) = job.requirements.iter().find(|r| !states.contains(r)) {
-        return Err(Error::MissingState {
+    let lock_ttl = job
+        .options
+        .check(job.timeout)
+        .map_err(|reason| Error::InvalidJob {
+            job: job.name.clone(),
+            reason,
+        })?;
+    let run = job
+        .bind
+        .bind(states)
+        .map_err(|missing| Error::MissingState {
             job: job.name.clone(),
             type_name: missing.type_name(),
-        });
-    }
+        })?;
     Ok(JobEntry::new(
         job.name,
         schedule,
@@ -244,42 +275,6 @@ fn entry(job: Job, default_tz: Tz, states: &StateMap) -> Result<JobEntry, Error>
         lock_ttl,
         job.options,
         job.origin,
-        job.run,
+        run,
     ))
-}
-
-impl Job {
-    fn from_registration(
-        registration: &'static crate::__private::Registration,
-    ) -> Result<Job, Error> {
-        let tz = registration
-            .tz
-            .map(cronlock_spec::parse_time_zone)
-            .transpose()
-            .map_err(|source| Error::InvalidTimeZone {
-                job: registration.name.to_owned(),
-                source: Box::new(source),
-            })?;
-        let options = JobOptions {
-            tz,
-            lock_ttl: registration.lock_ttl_ms.map(Duration::from_millis),
-            overlap: registration.overlap,
-            catch_up: registration.catch_up,
-            retries: registration.retries,
-            backoff: Duration::from_millis(registration.backoff_ms),
-            enabled: registration.enabled,
-        };
-        Ok(Job {
-            name: registration.name.to_owned(),
-            spec: registration.spec.to_owned(),
-            timeout: Duration::from_millis(registration.timeout_ms),
-            options,
-            origin: Origin::Macro {
-                file: registration.file,
-                line: registration.line,
-            },
-            requirements: (registration.requirements)(),
-            run: Runner::Registered(registration.run),
-        })
-    }
 }

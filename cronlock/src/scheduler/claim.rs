@@ -15,9 +15,9 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 use super::start::{Attempt, PhaseShare};
 use super::supervise::run_claimed;
 use super::{Inner, JobEntry};
-use crate::job::Overlap;
 use crate::lock::{Claim, ClaimRequest, Claimed, LockErrorKind, Trigger, random_token};
 use crate::metrics;
+use crate::options::Overlap;
 
 /// Ticks claimed in one request to the lock, by one task.
 pub(super) const CLAIM_BATCH: usize = crate::lock::MAX_CLAIM_BATCH;
@@ -91,6 +91,9 @@ struct Pending {
     /// The lock said the tick is not due yet by its clock.
     too_early: bool,
     wake: Instant,
+    /// When this token was first sent: a run lock it may have won lives
+    /// until then plus the job's lock TTL.
+    first_sent: Option<Instant>,
 }
 
 impl Pending {
@@ -101,6 +104,7 @@ impl Pending {
             lost: 0,
             too_early: false,
             wake: Instant::now(),
+            first_sent: None,
         }
     }
 
@@ -163,14 +167,14 @@ pub(super) async fn run_due(
             () = stop_claims.cancelled() => {
                 for item in std::mem::take(&mut pending) {
                     let job = Arc::clone(&item.due.job);
-                    if give_up(&inner, item, &mut runs, "shutting down").is_some() {
+                    if give_up(&inner, item, &mut runs, &stop_runs, "shutting down").is_some() {
                         abandon(&job);
                     }
                 }
                 break;
             }
         }
-        pending = revise(&inner, pending, &mut runs);
+        pending = revise(&inner, pending, &mut runs, &stop_runs);
     }
     drop(phase);
     while runs.join_next().await.is_some() {}
@@ -201,6 +205,10 @@ async fn claim_and_start(
         .collect();
     let answers = inner.lock.claim_many(&requests).await;
     drop(requests);
+    let mut ready = ready;
+    for item in &mut ready {
+        item.first_sent.get_or_insert(sent);
+    }
     let mut started = Vec::with_capacity(ready.len());
     let mut done = Vec::new();
     for (mut item, answer) in ready.into_iter().zip(answers) {
@@ -246,6 +254,7 @@ async fn claim_and_start(
                 span.in_scope(|| {
                     debug!(error = %err, "no answer to the claim; sending it again with the same token")
                 });
+                supersede(&mut item);
                 item.lost += 1;
                 item.too_early = false;
                 let wait = FIRST_RETRY_WAIT
@@ -282,43 +291,59 @@ async fn claim_and_start(
     }
 }
 
-/// Before claims are sent again: a claim whose answer was lost and whose
-/// tick can no longer run is given up, or switches to a newer due tick of
-/// its job (its own tick is then not run: the lock was unavailable).
-fn revise(inner: &Arc<Inner>, pending: Vec<Pending>, runs: &mut JoinSet<()>) -> Vec<Pending> {
+/// Before claims are sent again: a claim whose tick can no longer run is
+/// given up.
+fn revise(
+    inner: &Arc<Inner>,
+    pending: Vec<Pending>,
+    runs: &mut JoinSet<()>,
+    stop: &CancellationToken,
+) -> Vec<Pending> {
     let now = inner.clock.now();
     let mut kept = Vec::with_capacity(pending.len());
-    for mut item in pending {
-        if item.too_early || item.due.trigger.is_some() {
-            kept.push(item);
-            continue;
-        }
-        if let Some(newer) = item.due.job.slot.take_newer()
-            && newer > item.due.tick
+    for item in pending {
+        if item.too_early
+            || item.due.trigger.is_some()
+            || item.due.job.still_runnable(item.due.tick, now)
         {
-            let passed = super::ticks_between(&item.due.job.schedule, item.due.tick, newer);
-            item.span().in_scope(|| {
-                warn!(newer = %newer, "the lock was unavailable until a later tick came due: claiming that one instead")
-            });
-            metrics::tick_not_run(&item.due.job.name, "lock_unavailable", passed + 1);
-            release_quietly(inner, &item, runs);
-            item.due.tick = newer;
-            item.token = random_token();
-            item.lost = 0;
-            item.wake = Instant::now();
-        }
-        if item.due.job.still_runnable(item.due.tick, now) {
             kept.push(item);
         } else {
             kept.extend(give_up(
                 inner,
                 item,
                 runs,
+                stop,
                 "the tick is too late to run now",
             ));
         }
     }
     kept
+}
+
+/// A claim that got no answer again while a newer tick of its job came due:
+/// the newer tick is claimed instead (the catch-up rule runs the latest of
+/// late ticks), and the older one is not run — the lock was unavailable.
+/// While the lock answers, the older claim is decided first and the newer
+/// tick is claimed after it.
+fn supersede(item: &mut Pending) {
+    if item.due.trigger.is_some() {
+        return;
+    }
+    let Some(newer) = item.due.job.slot.take_newer() else {
+        return;
+    };
+    if newer <= item.due.tick {
+        return;
+    }
+    let passed = super::ticks_between(&item.due.job.schedule, item.due.tick, newer);
+    item.span().in_scope(|| {
+        warn!(newer = %newer, "the lock did not answer until a later tick came due: claiming that one instead")
+    });
+    metrics::tick_not_run(&item.due.job.name, "lock_unavailable", passed + 1);
+    // The same token: the run lock the unanswered claim may have won counts
+    // as the new claim's own, so it neither blocks the new tick nor needs a
+    // release that might not get through either.
+    item.due.tick = newer;
 }
 
 /// Gives up a claim that could not be decided: its run lock, which a lost
@@ -328,6 +353,7 @@ fn give_up(
     inner: &Arc<Inner>,
     item: Pending,
     runs: &mut JoinSet<()>,
+    stop: &CancellationToken,
     why: &str,
 ) -> Option<Pending> {
     item.span().in_scope(|| {
@@ -340,27 +366,50 @@ fn give_up(
     if item.due.trigger.is_none() {
         metrics::tick_not_run(&item.due.job.name, "lock_unavailable", 1);
     }
-    release_quietly(inner, &item, runs);
+    release_quietly(inner, &item, runs, stop);
     give_back_trigger(inner, &item, runs);
     finish(inner, item)
 }
 
 /// Releases the run lock a lost reply may have granted, in a task of this
-/// batch so shutdown waits for it.
-fn release_quietly(inner: &Arc<Inner>, item: &Pending, runs: &mut JoinSet<()>) {
-    if item.lost == 0 {
+/// batch so shutdown waits for it: sent again until it gets through or the
+/// lock would have expired anyway (a release that cannot get through now
+/// would otherwise leave the lock to block the job for its whole TTL).
+fn release_quietly(
+    inner: &Arc<Inner>,
+    item: &Pending,
+    runs: &mut JoinSet<()>,
+    stop: &CancellationToken,
+) {
+    let Some(first_sent) = item.first_sent.filter(|_| item.lost > 0) else {
         return;
-    }
+    };
     let claim = Claim {
         job: item.due.job.name.to_string(),
         tick: item.due.tick,
         token: item.token.clone(),
         fencing_token: 0,
     };
-    let inner = Arc::clone(inner);
+    let expires = first_sent + item.due.job.lock_ttl;
+    let (inner, stop) = (Arc::clone(inner), stop.clone());
     runs.spawn(async move {
-        if let Err(err) = inner.lock.release(&claim).await {
-            debug!(job = %claim.job, error = %err, "could not release a claim whose answer was lost; its lock expires with its TTL");
+        let mut wait = FIRST_RETRY_WAIT;
+        loop {
+            match inner.lock.release(&claim).await {
+                Ok(()) => return,
+                Err(err) if Instant::now() + wait >= expires => {
+                    debug!(job = %claim.job, error = %err, "could not release a claim whose answer was lost; its lock expires with its TTL");
+                    return;
+                }
+                Err(_) => {
+                    // Past the shutdown grace, the lock is left to its TTL.
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = stop.cancelled() => return,
+                    }
+                    wait = (wait * 2).min(MAX_RETRY_WAIT);
+                }
+            }
         }
     });
 }

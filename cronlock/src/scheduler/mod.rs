@@ -27,11 +27,11 @@ pub use report::{JobInfo, LastRun};
 
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::job::{CatchUp, JobOptions, Origin, Runner};
+use crate::job::{Origin, RunFn};
 use crate::lock::Lock;
+use crate::options::{CatchUp, JobOptions};
 use crate::schedule::Schedule;
 use crate::shutdown::Signals;
-use crate::state::StateMap;
 
 /// The longest the loop sleeps before re-reading the clock, so a clock that
 /// was stepped (NTP, a resumed VM) is noticed within this bound.
@@ -60,7 +60,6 @@ pub struct Scheduler {
 
 struct Inner {
     jobs: Vec<Arc<JobEntry>>,
-    states: Arc<StateMap>,
     lock: Arc<dyn Lock>,
     clock: Arc<dyn Clock>,
     grace: Duration,
@@ -86,7 +85,7 @@ pub(crate) struct JobEntry {
     lock_ttl: Duration,
     options: JobOptions,
     origin: Origin,
-    runner: Runner,
+    run: RunFn,
     running: AtomicUsize,
     slot: claim::ClaimSlot,
     status: Mutex<JobStatus>,
@@ -215,7 +214,6 @@ impl Scheduler {
 impl Inner {
     fn new(
         jobs: Vec<JobEntry>,
-        states: StateMap,
         lock: Arc<dyn Lock>,
         clock: Arc<dyn Clock>,
         grace: Duration,
@@ -240,7 +238,6 @@ impl Inner {
         };
         Inner {
             jobs: jobs.into_iter().map(Arc::new).collect(),
-            states: Arc::new(states),
             lock,
             clock,
             grace,
@@ -488,7 +485,7 @@ impl JobEntry {
         lock_ttl: Duration,
         options: JobOptions,
         origin: Origin,
-        runner: Runner,
+        run: RunFn,
     ) -> JobEntry {
         JobEntry {
             name: name.into(),
@@ -497,7 +494,7 @@ impl JobEntry {
             lock_ttl,
             options,
             origin,
-            runner,
+            run,
             running: AtomicUsize::new(0),
             slot: claim::ClaimSlot::default(),
             status: Mutex::new(JobStatus::default()),

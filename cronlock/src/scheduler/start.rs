@@ -12,7 +12,6 @@ use tracing::{Instrument, info};
 
 use super::{Inner, JobEntry};
 use crate::context::JobContext;
-use crate::job::Runner;
 use crate::lock::Claim;
 use crate::metrics;
 
@@ -106,8 +105,7 @@ pub(super) struct Attempt {
     pub(super) started: Instant,
     /// The same instant on the scheduler's clock, for the history.
     pub(super) started_at: DateTime<Utc>,
-    /// `None` when a `State<T>` parameter had no value (checked at build).
-    pub(super) task: Option<AbortOnDrop<Result<(), String>>>,
+    pub(super) task: AbortOnDrop<Result<(), String>>,
 }
 
 impl Attempt {
@@ -133,13 +131,11 @@ impl Attempt {
         if attempt == 1 {
             metrics::lateness(&job.name, started_at - claim.tick);
         }
-        let future = match &job.runner {
-            Runner::Closure(run) => Some(run(ctx.clone())),
-            Runner::Registered(run) => run(ctx.clone(), &inner.states),
-        };
         // The job runs in its own task, so a job that blocks its thread cannot
         // stall its supervisor: the timeout and the lock watchdog keep running.
-        let task = future.map(|future| AbortOnDrop(tokio::spawn(future.instrument(span.clone()))));
+        let task = AbortOnDrop(tokio::spawn(
+            (job.run)(ctx.clone()).instrument(span.clone()),
+        ));
         Attempt {
             ctx,
             cancel,

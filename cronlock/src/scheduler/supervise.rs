@@ -12,9 +12,9 @@ use tracing::{error, info, warn};
 
 use super::start::Attempt;
 use super::{Inner, JobEntry, LastRun, RunOutcome};
-use crate::job::Overlap;
 use crate::lock::{Claim, HistoryEntry};
 use crate::metrics;
+use crate::options::Overlap;
 
 /// Runs a claimed tick, keeping its run lock alive, then releases it and
 /// records the run. `lease_start` is when the claim was sent: the lock's
@@ -251,13 +251,7 @@ impl Attempt {
             ..
         } = self;
         let attempt = ctx.attempt();
-        let Some(mut task) = task else {
-            // Checked at build; reaching this means the state map changed under us.
-            error!("run failed: a State<T> parameter has no registered value");
-            return RunOutcome::Failed {
-                error: "missing state".into(),
-            };
-        };
+        let mut task = task;
         // Biased: a cancelled run reports as cancelled even if the job ended
         // as it saw the cancellation; a job that already finished never arms
         // the deadline timer.

@@ -1,16 +1,19 @@
 //! The chaos suite: `cargo run --release -p cronlock-tests --bin chaos -- [short|long]`.
 //!
-//! Starts one redis-server and five `chaos_service` processes (clocks −1.5 s
-//! to +1.5 s), injects faults, and checks every tick of every job. Runs two
-//! phases, Redis with AOF persistence then without. `short` takes about two
-//! and a half minutes (CI runs it as a test); `long` thirty. Exits 1 on any
-//! violation.
+//! Starts one redis-server behind a fault-injecting proxy, five
+//! `chaos_service` processes (clocks −1.5 s to +1.5 s, two of them with
+//! other timeouts and skew margin) and two of a second service sharing the
+//! Redis under its own prefix, injects every kind of fault in rotation, and
+//! checks every tick of every job. Runs two phases: Redis with AOF
+//! persistence (every fault), then without (the faults persistence changes).
+//! `short` takes about four minutes (CI runs it as a test); `long` thirty.
+//! Exits 1 on any violation.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use cronlock_tests::chaos::{Config, run};
+use cronlock_tests::chaos::{Config, FaultKind, run};
 use cronlock_tests::load::{LoadConfig, load};
 
 fn main() -> ExitCode {
@@ -21,7 +24,7 @@ fn main() -> ExitCode {
         return load_mode();
     }
     let (phase, fault_every) = match mode.as_str() {
-        "short" => (Duration::from_secs(55), Duration::from_secs(8)),
+        "short" => (Duration::from_secs(130), Duration::from_secs(5)),
         "long" => (Duration::from_secs(15 * 60), Duration::from_secs(10)),
         other => {
             eprintln!("usage: chaos [short|long|load [SECONDS]], not {other:?}");
@@ -34,12 +37,21 @@ fn main() -> ExitCode {
     let root = std::env::temp_dir().join(format!("cronlock-chaos-{}", std::process::id()));
     let mut failed = false;
     for persistence in [true, false] {
+        let (duration, kinds) = if persistence || mode == "long" {
+            (phase, FaultKind::ALL.to_vec())
+        } else {
+            (
+                phase.min(Duration::from_secs(55)),
+                FaultKind::PERSISTENCE.to_vec(),
+            )
+        };
         let config = Config {
             service: service.clone(),
             dir: root.join(if persistence { "aof" } else { "no-persistence" }),
-            duration: phase,
+            duration,
             fault_every,
             persistence,
+            kinds,
         };
         let report = run(&config);
         print!("{}", report.summary(&config));

@@ -1,8 +1,10 @@
 //! The service the chaos driver starts N times: five jobs of different
 //! shapes, each run writing `start` and `end` lines to this process's ledger.
 //!
-//! Environment: `REDIS_URL`, `CHAOS_LEDGER` (file to append to),
-//! `CHAOS_SKEW_MS` (this instance's clock offset, may be negative).
+//! Environment: `REDIS_URL`, `CRONLOCK_PREFIX`, `CHAOS_LEDGER` (file to
+//! append to), `CHAOS_SKEW_MS` (this instance's clock offset, may be
+//! negative), `CHAOS_VARIANT` (`wide`: longer timeouts and lock TTLs and a
+//! wider skew margin, as a rolling deploy that changed them).
 
 use std::io::Write;
 use std::sync::Arc;
@@ -63,18 +65,24 @@ async fn main() -> Result<(), cronlock::Error> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let url = std::env::var("REDIS_URL").expect("REDIS_URL is set");
+    let wide = std::env::var("CHAOS_VARIANT").is_ok_and(|variant| variant == "wide");
+    let config = RedisLockConfig::from_env()
+        .expect("environment is UTF-8")
+        .expect("REDIS_URL is set")
+        .connection_timeout(Duration::from_millis(500))
+        .skew_margin(Duration::from_secs(if wide { 3 } else { 2 }));
+    let (every_timeout, long_timeout) = if wide { (20, 15) } else { (5, 10) };
 
     let scheduler = Scheduler::builder()
         .registered_jobs(false)
-        .redis_config(RedisLockConfig::new(url).connection_timeout(Duration::from_millis(500)))
+        .redis_config(config)
         .clock(OffsetClock::new(chrono::Duration::milliseconds(skew_ms)))
         .cancel_grace(Duration::from_millis(500))
         .job(job(
             &ledger,
             "every_1s",
             "* * * * * *",
-            Duration::from_secs(5),
+            Duration::from_secs(every_timeout),
             |ctx| async move { work_for(&ctx, Duration::from_millis(50)).await },
         ))
         .job(job(
@@ -89,7 +97,7 @@ async fn main() -> Result<(), cronlock::Error> {
             &ledger,
             "long",
             "* * * * * *",
-            Duration::from_secs(10),
+            Duration::from_secs(long_timeout),
             |ctx| async move { work_for(&ctx, Duration::from_millis(2_500)).await },
         ))
         .job(job(

@@ -1,6 +1,6 @@
 //! Connections: the bb8 pool, its manager, and what a failed request means.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bb8::ManageConnection;
@@ -19,11 +19,16 @@ use crate::lock::{LockError, LockErrorKind};
 pub(super) struct Manager {
     client: redis::Client,
     config: AsyncConnectionConfig,
+    /// Bumped when a connection finds the server gone: every connection made
+    /// before is stale (a restarted Redis, a failed-over endpoint) and is
+    /// dropped instead of being tried one after another.
+    generation: Arc<AtomicU64>,
 }
 
 pub(super) struct Connection {
     pub(super) inner: MultiplexedConnection,
     pub(super) broken: AtomicBool,
+    generation: u64,
 }
 
 impl Manager {
@@ -33,7 +38,29 @@ impl Manager {
             config: AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(config.connect_timeout))
                 .set_response_timeout(Some(config.reply_timeout)),
+            generation: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// The handle that marks every current connection stale.
+    pub(super) fn generations(&self) -> Generations {
+        Generations(Arc::clone(&self.generation))
+    }
+}
+
+/// Marks all connections made so far as stale, and tells stale ones apart.
+#[derive(Debug, Clone)]
+pub(super) struct Generations(Arc<AtomicU64>);
+
+impl Generations {
+    /// Every connection made before now is stale.
+    pub(super) fn stale_all(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Whether `connection` was made before the last [`Generations::stale_all`].
+    pub(super) fn is_stale(&self, connection: &Connection) -> bool {
+        connection.generation < self.0.load(Ordering::SeqCst)
     }
 }
 
@@ -42,6 +69,7 @@ impl ManageConnection for Manager {
     type Error = RedisError;
 
     async fn connect(&self) -> Result<Connection, RedisError> {
+        let generation = self.generation.load(Ordering::SeqCst);
         let inner = self
             .client
             .get_multiplexed_async_connection_with_config(&self.config)
@@ -49,6 +77,7 @@ impl ManageConnection for Manager {
         Ok(Connection {
             inner,
             broken: AtomicBool::new(false),
+            generation,
         })
     }
 
@@ -57,7 +86,7 @@ impl ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut Connection) -> bool {
-        *conn.broken.get_mut()
+        *conn.broken.get_mut() || conn.generation < self.generation.load(Ordering::SeqCst)
     }
 }
 
@@ -256,4 +285,11 @@ pub(super) fn retire_if_needed(connection: &Connection, err: &RedisError) {
     if should_retire(err) {
         connection.broken.store(true, Ordering::Relaxed);
     }
+}
+
+/// Whether the error says the connection itself is gone (the server closed
+/// or reset it, a write failed): then every other connection made to the
+/// same server is most likely gone too.
+pub(super) fn server_went_away(err: &RedisError) -> bool {
+    err.is_connection_dropped() || err.is_connection_refusal()
 }

@@ -47,14 +47,16 @@ mod scripts;
 
 use config::scrub;
 pub use config::{DEFAULT_PREFIX, PREFIX_ENV, REDIS_URL_ENV, RedisLockConfig, redact};
-use connection::{ConnectFailures, Manager, Request, lock_error, retire_if_needed};
+use connection::{
+    ConnectFailures, Generations, Manager, Request, lock_error, retire_if_needed, server_went_away,
+};
 use scripts::Script;
 
 use super::{
     BoxFuture, Claim, ClaimRequest, Claimed, Control, Lock, LockError, LockErrorKind,
     MAX_REMEMBERED_TICKS, claim_window,
 };
-use crate::job::Overlap;
+use crate::options::Overlap;
 
 /// How long a job's claim state outlives the window of its newest claim.
 const STATE_KEPT: Duration = Duration::from_secs(24 * 3600);
@@ -104,6 +106,7 @@ impl Drop for SendingGuard<'_> {
 pub struct RedisLock {
     pool: bb8::Pool<Manager>,
     failures: ConnectFailures,
+    generations: Generations,
     /// The URL as given, only to scrub it out of error texts.
     secret_url: String,
     /// The URL with its password hidden, for messages.
@@ -152,6 +155,7 @@ impl RedisLock {
             )
         })?;
         let failures = ConnectFailures::default();
+        let generations = manager.generations();
         let pool = bb8::Pool::builder()
             .max_size(config.pool_size)
             .connection_timeout(config.connect_timeout + config.reply_timeout)
@@ -162,6 +166,7 @@ impl RedisLock {
         let lock = RedisLock {
             pool,
             failures,
+            generations,
             secret_url: config.url.clone(),
             url: url.clone(),
             prefix: config.prefix,
@@ -234,18 +239,40 @@ impl RedisLock {
         &self,
         command: &(dyn Request + Sync),
     ) -> Result<T, RedisError> {
-        // A failed connection attempt ends the wait at once, with its error.
-        let checkout = tokio::select! {
-            checkout = self.pool.get() => checkout,
-            err = self.failures.next() => return Err(err),
-        };
-        let pooled = match checkout {
-            Ok(pooled) => pooled,
-            Err(bb8::RunError::User(err)) => return Err(err),
-            Err(bb8::RunError::TimedOut) => {
-                return Err(self.failures.last().unwrap_or_else(|| {
-                    RedisError::from((redis::ErrorKind::Io, "no free connection in time"))
-                }));
+        // A request on a connection the server dropped never reached it: sent
+        // once more on a new connection, it costs no reply timeout. (Claims,
+        // releases and extensions are idempotent; so is sending again.)
+        match self.request_once(command).await {
+            Err(err) if server_went_away(&err) => {
+                self.generations.stale_all();
+                self.request_once(command).await
+            }
+            other => other,
+        }
+    }
+
+    async fn request_once<T: redis::FromRedisValue>(
+        &self,
+        command: &(dyn Request + Sync),
+    ) -> Result<T, RedisError> {
+        let pooled = loop {
+            // A failed connection attempt ends the wait at once, with its error.
+            let checkout = tokio::select! {
+                checkout = self.pool.get() => checkout,
+                err = self.failures.next() => return Err(err),
+            };
+            match checkout {
+                Ok(pooled) if self.generations.is_stale(&pooled) => {
+                    // Made before the server went away: drop it, take another.
+                    pooled.broken.store(true, Ordering::Relaxed);
+                }
+                Ok(pooled) => break pooled,
+                Err(bb8::RunError::User(err)) => return Err(err),
+                Err(bb8::RunError::TimedOut) => {
+                    return Err(self.failures.last().unwrap_or_else(|| {
+                        RedisError::from((redis::ErrorKind::Io, "no free connection in time"))
+                    }));
+                }
             }
         };
         let mut conn = pooled.inner.clone();

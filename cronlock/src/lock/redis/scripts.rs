@@ -78,7 +78,12 @@ local function claim(k, a)
       if oldest and tick < tonumber(oldest) then return 0, 0 end
     end
   end
-  if skip and redis.call('EXISTS', KEYS[k + 2]) == 1 then return 2, 0 end
+  if skip then
+    -- A run lock held by this very token is this claim's own: a claim that
+    -- replaces an unanswered claim of an earlier tick presents its token.
+    local holder = redis.call('GET', KEYS[k + 2])
+    if holder and holder ~= token then return 2, 0 end
+  end
   fence = math.max(fence + 1, tick)
   -- The first write: it fails, before anything changed, on a key of the
   -- wrong type or when Redis is out of memory.

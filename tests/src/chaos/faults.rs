@@ -1,0 +1,142 @@
+//! The faults the chaos driver injects, and which missing runs each excuses.
+
+use std::time::Duration;
+
+/// A kind of fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultKind {
+    /// A service process is SIGKILLed, then started again.
+    InstanceKill,
+    /// A service process gets SIGTERM (graceful shutdown), then starts again.
+    InstanceTerm,
+    /// A service process is SIGSTOPped for longer than the lock TTL.
+    InstancePause,
+    /// `redis-server` is SIGKILLed and started again.
+    RedisRestart,
+    /// `redis-server` is SIGSTOPped for less than the reply timeout.
+    RedisPauseShort,
+    /// `redis-server` is SIGSTOPped for longer than every lock TTL.
+    RedisPauseLong,
+    /// `DEBUG SLEEP`: Redis blocks longer than the reply timeout.
+    RedisSleep,
+    /// Every reply is held 300 ms.
+    NetworkLatency,
+    /// Nothing flows either way for a while, then everything held does.
+    NetworkStall,
+    /// Requests reach Redis, replies never come back.
+    RepliesLost,
+    /// Every connection is closed.
+    ConnectionsCut,
+    /// Connections stay open, nothing is answered (half-open).
+    HalfOpen,
+    /// Redis refuses writes with `OOM` (`maxmemory` 1 byte).
+    OutOfMemory,
+    /// `SCRIPT FLUSH`: Redis forgets the loaded scripts (`NOSCRIPT`).
+    ScriptsFlushed,
+}
+
+impl FaultKind {
+    /// Every kind, in the order the driver injects them.
+    pub const ALL: [FaultKind; 14] = [
+        FaultKind::InstanceKill,
+        FaultKind::RedisPauseShort,
+        FaultKind::NetworkLatency,
+        FaultKind::InstanceTerm,
+        FaultKind::RepliesLost,
+        FaultKind::RedisRestart,
+        FaultKind::ConnectionsCut,
+        FaultKind::InstancePause,
+        FaultKind::RedisSleep,
+        FaultKind::HalfOpen,
+        FaultKind::ScriptsFlushed,
+        FaultKind::NetworkStall,
+        FaultKind::OutOfMemory,
+        FaultKind::RedisPauseLong,
+    ];
+
+    /// The faults whose outcome depends on Redis persistence: the phase
+    /// without persistence injects these.
+    pub const PERSISTENCE: [FaultKind; 4] = [
+        FaultKind::InstanceKill,
+        FaultKind::InstanceTerm,
+        FaultKind::RedisRestart,
+        FaultKind::InstancePause,
+    ];
+
+    /// A short description, for reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FaultKind::InstanceKill => "service SIGKILL + restart",
+            FaultKind::InstanceTerm => "service SIGTERM + restart",
+            FaultKind::InstancePause => "service SIGSTOP > lock TTL",
+            FaultKind::RedisRestart => "redis-server SIGKILL + restart",
+            FaultKind::RedisPauseShort => "redis-server SIGSTOP 0.3 s (< reply timeout)",
+            FaultKind::RedisPauseLong => "redis-server SIGSTOP 12 s (> lock TTL)",
+            FaultKind::RedisSleep => "DEBUG SLEEP 2 s (> reply timeout)",
+            FaultKind::NetworkLatency => "replies 300 ms late for 4 s",
+            FaultKind::NetworkStall => "network stall 3 s",
+            FaultKind::RepliesLost => "replies lost for 2 s",
+            FaultKind::ConnectionsCut => "connections cut",
+            FaultKind::HalfOpen => "half-open connections 3 s",
+            FaultKind::OutOfMemory => "Redis OOM (maxmemory) 3 s",
+            FaultKind::ScriptsFlushed => "SCRIPT FLUSH (NOSCRIPT)",
+        }
+    }
+
+    /// How long the fault lasts once injected.
+    pub(crate) fn duration(self) -> Duration {
+        match self {
+            FaultKind::InstanceKill
+            | FaultKind::InstanceTerm
+            | FaultKind::ConnectionsCut
+            | FaultKind::ScriptsFlushed => Duration::ZERO,
+            FaultKind::RedisPauseShort => Duration::from_millis(300),
+            FaultKind::RedisPauseLong => Duration::from_secs(12),
+            FaultKind::RedisSleep | FaultKind::RepliesLost => Duration::from_secs(2),
+            FaultKind::NetworkLatency => Duration::from_secs(4),
+            FaultKind::NetworkStall | FaultKind::HalfOpen | FaultKind::OutOfMemory => {
+                Duration::from_secs(3)
+            }
+            FaultKind::RedisRestart => Duration::from_secs(3),
+            FaultKind::InstancePause => {
+                Duration::from_millis(super::MAX_LOCK_TTL_MS as u64 + 2_000)
+            }
+        }
+    }
+}
+
+/// A fault as it happened (real Unix ms).
+#[derive(Debug, Clone)]
+pub(crate) struct Fault {
+    pub(crate) kind: FaultKind,
+    pub(crate) from: i64,
+    pub(crate) to: i64,
+    /// The service process it hit, for faults of one process.
+    pub(crate) pid: Option<u32>,
+}
+
+impl Fault {
+    /// Whether the fault may keep tick `tick` of a job with lock TTL
+    /// `ttl_ms` from running: the lock unreachable (fail closed), an owner
+    /// killed or paused while holding the lock.
+    pub(crate) fn excuses(&self, tick: i64, ttl_ms: i64) -> bool {
+        match self.kind {
+            // The owner died between claim and start, or its run lock
+            // blocks the job until it expires.
+            FaultKind::InstanceKill | FaultKind::InstancePause => {
+                tick >= self.from - 2_000 && tick <= self.from + ttl_ms + 1_000
+            }
+            // Graceful, and a Redis that forgets nothing: no tick may be lost.
+            FaultKind::InstanceTerm | FaultKind::ScriptsFlushed => false,
+            // Claims fail while the lock cannot be reached (fail closed), and
+            // for a reply timeout after.
+            _ => tick >= self.from - 1_000 && tick <= self.to + 2_000,
+        }
+    }
+
+    /// Whether Redis may have forgotten claims around `tick` (a restart
+    /// without persistence).
+    pub(crate) fn forgets(&self, tick: i64) -> bool {
+        self.kind == FaultKind::RedisRestart && tick >= self.from - 3_000 && tick <= self.to + 3_000
+    }
+}

@@ -1,0 +1,417 @@
+//! The chaos driver: one `redis-server` behind a fault-injecting proxy,
+//! service processes with skewed clocks and mixed settings, a second
+//! service sharing the Redis under its own prefix, faults on a schedule,
+//! and a check of every run afterwards.
+
+mod check;
+mod faults;
+mod ledger;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use faults::Fault;
+pub use faults::FaultKind;
+pub(crate) use ledger::read_ledgers;
+pub use ledger::{LEDGER_ENV, ledger_line, now_ms, open_ledger, signal};
+
+use crate::RedisServer;
+use crate::proxy::{self, Proxy};
+
+/// The jobs of `chaos_service`: name, period (s), longest lock TTL (ms) of
+/// any variant, and whether every tick must run (false for `long`, whose
+/// runs outlast its period, so that overlap = skip drops most ticks by
+/// design).
+const JOBS: [(&str, i64, i64, bool); 5] = [
+    ("every_1s", 1, 20_000, true),
+    ("every_2s", 2, 5_000, true),
+    ("long", 1, 15_000, false),
+    ("panicky", 1, 5_000, true),
+    ("times_out", 3, 1_000, true),
+];
+/// Two runs starting closer than this may be logged out of claim order.
+const START_ORDER_SLACK_MS: i64 = 200;
+/// The main service's instances: clock offset (ms) and settings variant
+/// (`wide`: longer timeouts and lock TTLs, a wider skew margin — a rolling
+/// deploy that changed them).
+const INSTANCES: [(i64, &str); 5] = [
+    (-1_500, "base"),
+    (-750, "base"),
+    (0, "base"),
+    (750, "wide"),
+    (1_500, "wide"),
+];
+/// The second service: same job names, its own key prefix.
+const OTHER_SERVICE: [(i64, &str); 2] = [(-500, "base"), (500, "base")];
+/// Longest lock TTL of the service's jobs (`long`, wide variant).
+const MAX_LOCK_TTL_MS: i64 = 15_000;
+
+/// One run of the driver.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The `chaos_service` binary.
+    pub service: PathBuf,
+    /// Where ledgers and logs go.
+    pub dir: PathBuf,
+    /// How long faults are injected.
+    pub duration: Duration,
+    /// Time between faults.
+    pub fault_every: Duration,
+    /// Redis with AOF (`appendfsync always`) or without any persistence.
+    pub persistence: bool,
+    /// The faults to inject, in rotation.
+    pub kinds: Vec<FaultKind>,
+}
+
+/// Ticks around one kind of fault.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KindStats {
+    /// Times the fault was injected.
+    pub injected: u32,
+    /// Ticks that fell in one of its windows.
+    pub ticks: u64,
+    /// Of those, ticks that did not run (allowed: fail closed, a dead owner).
+    pub not_run: u64,
+    /// Of those, ticks that ran twice (allowed only where Redis forgot them).
+    pub doubled: u64,
+}
+
+/// What happened and what the check found.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Per kind of fault: how often, and the ticks in its windows.
+    pub faults: BTreeMap<FaultKind, KindStats>,
+    /// Ticks checked (job, tick) pairs, both services.
+    pub ticks_checked: u64,
+    /// Runs started, over all jobs.
+    pub runs: u64,
+    /// Ticks that ran twice, all causes (excused ones included).
+    pub doubled: u64,
+    /// Ticks that did not run outside any fault's window: each a violation.
+    pub lost: u64,
+    /// Ticks every instance found a run of the job going for (a late run),
+    /// skipped by the `overlap = "skip"` rule.
+    pub skipped_overlap: u64,
+    /// Breaches of the guarantee: each is a failure.
+    pub violations: Vec<String>,
+    /// Runs that finished after a newer run of their job had started (the
+    /// paused owner's writes); a store checking fencing tokens rejects them.
+    pub stale_writes: u64,
+}
+
+impl Report {
+    /// A short text for people and for RELIABILITY.md: a line, then a row
+    /// per kind of fault.
+    pub fn summary(&self, config: &Config) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} s, {} + {} processes (mixed settings, two services), Redis persistence {}: {} ticks checked, {} runs, {} doubled, {} lost, {} skipped by the overlap rule, {} stale late writes, {} violations",
+            config.duration.as_secs(),
+            INSTANCES.len(),
+            OTHER_SERVICE.len(),
+            if config.persistence { "AOF" } else { "off" },
+            self.ticks_checked,
+            self.runs,
+            self.doubled,
+            self.lost,
+            self.skipped_overlap,
+            self.stale_writes,
+            self.violations.len()
+        );
+        let _ = writeln!(
+            out,
+            "| fault | injected | ticks in its windows | not run during the fault | doubled |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|");
+        for (kind, stats) in &self.faults {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                kind.describe(),
+                stats.injected,
+                stats.ticks,
+                stats.not_run,
+                stats.doubled
+            );
+        }
+        for violation in self.violations.iter().take(20) {
+            let _ = writeln!(out, "  violation: {violation}");
+        }
+        out
+    }
+}
+
+struct Instance {
+    /// `ledger` or `other-ledger`: which service.
+    group: &'static str,
+    slot: usize,
+    generation: u32,
+    child: Child,
+}
+
+impl Instance {
+    fn start(
+        config: &Config,
+        url: &str,
+        group: &'static str,
+        slot: usize,
+        generation: u32,
+    ) -> Instance {
+        let (skew, variant, prefix) = match group {
+            "ledger" => (INSTANCES[slot].0, INSTANCES[slot].1, "cronlock:"),
+            _ => (OTHER_SERVICE[slot].0, OTHER_SERVICE[slot].1, "other:"),
+        };
+        let log = std::fs::File::create(
+            config
+                .dir
+                .join(format!("service-{group}-{slot}-{generation}.log")),
+        )
+        .expect("log file");
+        let child = Command::new(&config.service)
+            .env("REDIS_URL", url)
+            .env("CRONLOCK_PREFIX", prefix)
+            .env(
+                LEDGER_ENV,
+                config.dir.join(format!("{group}-{slot}-{generation}.txt")),
+            )
+            .env("CHAOS_SKEW_MS", skew.to_string())
+            .env("CHAOS_VARIANT", variant)
+            .env(
+                "RUST_LOG",
+                std::env::var("CHAOS_SERVICE_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
+            .stdout(Stdio::from(log.try_clone().expect("log file")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("chaos_service starts");
+        Instance {
+            group,
+            slot,
+            generation,
+            child,
+        }
+    }
+
+    fn restart(&mut self, config: &Config, url: &str) {
+        *self = Instance::start(config, url, self.group, self.slot, self.generation + 1);
+    }
+
+    /// Waits for the process to exit, for at most `limit`.
+    fn wait(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+/// Everything a fault can act on.
+struct Scene<'a> {
+    config: &'a Config,
+    url: String,
+    redis: RedisServer,
+    proxy: Proxy,
+    instances: Vec<Instance>,
+    unexpected: Vec<String>,
+}
+
+impl Scene<'_> {
+    /// Injects one fault (blocking for its duration) and says what it did.
+    fn inject(&mut self, kind: FaultKind, round: usize) -> Fault {
+        let victim = round % INSTANCES.len();
+        let from = now_ms();
+        let mut pid = None;
+        let duration = kind.duration();
+        match kind {
+            FaultKind::InstanceKill => {
+                let instance = &mut self.instances[victim];
+                pid = Some(instance.child.id());
+                let _ = instance.child.kill();
+                let _ = instance.child.wait();
+                std::thread::sleep(Duration::from_millis(500));
+                instance.restart(self.config, &self.url);
+            }
+            FaultKind::InstanceTerm => {
+                let instance = &mut self.instances[victim];
+                signal(instance.child.id(), "TERM");
+                match instance.wait(Duration::from_secs(30)) {
+                    Some(status) if status.success() => {}
+                    other => self.unexpected.push(format!(
+                        "instance {} after SIGTERM: {other:?}",
+                        instance.slot
+                    )),
+                }
+                instance.restart(self.config, &self.url);
+            }
+            FaultKind::InstancePause => {
+                let instance_pid = self.instances[victim].child.id();
+                pid = Some(instance_pid);
+                signal(instance_pid, "STOP");
+                std::thread::sleep(duration);
+                signal(instance_pid, "CONT");
+            }
+            FaultKind::RedisRestart => {
+                self.redis.kill();
+                std::thread::sleep(duration);
+                self.redis.restart();
+            }
+            FaultKind::RedisPauseShort | FaultKind::RedisPauseLong => {
+                self.redis.signal("STOP");
+                std::thread::sleep(duration);
+                self.redis.signal("CONT");
+            }
+            FaultKind::RedisSleep => {
+                let seconds = format!("{}", duration.as_secs_f64());
+                let _ = self.redis.try_command_with_timeout(
+                    &["DEBUG", "SLEEP", &seconds],
+                    duration + Duration::from_secs(5),
+                );
+            }
+            FaultKind::NetworkLatency => {
+                self.proxy_fault(proxy::Fault::Latency(Duration::from_millis(300)), duration)
+            }
+            FaultKind::NetworkStall => self.proxy_fault(proxy::Fault::Stall, duration),
+            FaultKind::RepliesLost => self.proxy_fault(proxy::Fault::DropReplies, duration),
+            FaultKind::HalfOpen => self.proxy_fault(proxy::Fault::BlackHole, duration),
+            FaultKind::ConnectionsCut => self.proxy.cut(),
+            FaultKind::OutOfMemory => {
+                self.redis.command(&["CONFIG", "SET", "maxmemory", "1"]);
+                std::thread::sleep(duration);
+                self.redis.command(&["CONFIG", "SET", "maxmemory", "0"]);
+            }
+            FaultKind::ScriptsFlushed => {
+                self.redis.command(&["SCRIPT", "FLUSH"]);
+            }
+        }
+        Fault {
+            kind,
+            from,
+            to: now_ms(),
+            pid,
+        }
+    }
+
+    fn proxy_fault(&self, fault: proxy::Fault, duration: Duration) {
+        self.proxy.set(fault);
+        std::thread::sleep(duration);
+        self.proxy.set(proxy::Fault::None);
+    }
+
+    /// Restarts (and reports) any service that died on its own.
+    fn revive(&mut self) {
+        for instance in &mut self.instances {
+            if let Ok(Some(status)) = instance.child.try_wait() {
+                self.unexpected.push(format!(
+                    "{} instance {} exited by itself with {status}",
+                    instance.group, instance.slot
+                ));
+                instance.restart(self.config, &self.url);
+            }
+        }
+    }
+}
+
+/// Runs the scenario and checks the ledgers.
+///
+/// # Panics
+///
+/// When a process or Redis cannot be started: the harness cannot go on.
+pub fn run(config: &Config) -> Report {
+    std::fs::create_dir_all(&config.dir).expect("chaos dir");
+    let args: &[&str] = if config.persistence {
+        &[
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ]
+    } else {
+        &["--save", "", "--appendonly", "no"]
+    };
+    let redis = RedisServer::start_with(args);
+    let proxy = Proxy::start(redis.port());
+    let url = proxy.url();
+    let mut instances: Vec<Instance> = (0..INSTANCES.len())
+        .map(|slot| Instance::start(config, &url, "ledger", slot, 0))
+        .collect();
+    instances.extend(
+        (0..OTHER_SERVICE.len()).map(|slot| Instance::start(config, &url, "other-ledger", slot, 0)),
+    );
+    let mut scene = Scene {
+        config,
+        url,
+        redis,
+        proxy,
+        instances,
+        unexpected: Vec::new(),
+    };
+    let started = now_ms();
+    // Let every instance connect and run a few ticks before the first fault.
+    std::thread::sleep(Duration::from_secs(3));
+
+    let mut faults = Vec::new();
+    let end = Instant::now() + config.duration;
+    let mut round = 0usize;
+    while Instant::now() + config.fault_every < end {
+        std::thread::sleep(config.fault_every);
+        scene.revive();
+        let kind = config.kinds[round % config.kinds.len()];
+        faults.push(scene.inject(kind, round));
+        round += 1;
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let stopped = now_ms();
+    for instance in &scene.instances {
+        signal(instance.child.id(), "TERM");
+    }
+    let mut unexpected = std::mem::take(&mut scene.unexpected);
+    for instance in &mut scene.instances {
+        match instance.wait(Duration::from_secs(30)) {
+            Some(status) if status.success() => {}
+            other => unexpected.push(format!(
+                "{} instance {} at the end: {other:?}",
+                instance.group, instance.slot
+            )),
+        }
+    }
+    drop(scene);
+    let timeline: String = faults
+        .iter()
+        .map(|fault| {
+            format!(
+                "{} {} {:?} {:?}\n",
+                fault.from, fault.to, fault.kind, fault.pid
+            )
+        })
+        .collect();
+    let _ = std::fs::write(config.dir.join("faults.txt"), timeline);
+    let mut report = Report::default();
+    for fault in &faults {
+        report.faults.entry(fault.kind).or_default().injected += 1;
+    }
+    report.violations.extend(unexpected);
+    let main_skews: Vec<i64> = INSTANCES.iter().map(|(skew, _)| *skew).collect();
+    let other_skews: Vec<i64> = OTHER_SERVICE.iter().map(|(skew, _)| *skew).collect();
+    for (group, skews) in [("ledger-", &main_skews), ("other-ledger-", &other_skews)] {
+        check::check(
+            &config.dir,
+            group,
+            skews,
+            (started, stopped),
+            &faults,
+            config.persistence,
+            &mut report,
+        );
+    }
+    report
+}
