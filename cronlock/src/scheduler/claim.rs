@@ -393,24 +393,7 @@ fn release_quietly(
     let expires = first_sent + item.due.job.lock_ttl;
     let (inner, stop) = (Arc::clone(inner), stop.clone());
     runs.spawn(async move {
-        let mut wait = FIRST_RETRY_WAIT;
-        loop {
-            match inner.lock.release(&claim).await {
-                Ok(()) => return,
-                Err(err) if Instant::now() + wait >= expires => {
-                    debug!(job = %claim.job, error = %err, "could not release a claim whose answer was lost; its lock expires with its TTL");
-                    return;
-                }
-                Err(_) => {
-                    // Past the shutdown grace, the lock is left to its TTL.
-                    tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
-                        () = stop.cancelled() => return,
-                    }
-                    wait = (wait * 2).min(MAX_RETRY_WAIT);
-                }
-            }
-        }
+        super::release::release(&*inner.lock, &claim, expires, &stop).await;
     });
 }
 

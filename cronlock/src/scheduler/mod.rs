@@ -4,6 +4,7 @@
 mod builder;
 mod claim;
 mod control;
+mod release;
 mod report;
 mod start;
 mod supervise;

@@ -46,10 +46,9 @@ pub(super) async fn run_claimed(
         attempts.await
     };
     job.running.fetch_sub(1, Ordering::SeqCst);
-    if let Err(err) = inner.lock.release(&claim).await {
-        metrics::lock_error();
-        warn!(error = %err, "could not release the run lock; it expires after its TTL");
-    }
+    // The lock cannot outlive the last extension sent (before now) plus its TTL.
+    let until = Instant::now() + job.lock_ttl;
+    super::release::release(&*inner.lock, &claim, until, &run_cancel).await;
     let duration = started.elapsed();
     metrics::run_finished(&job.name, &outcome, duration);
     if let Some(control) = inner.lock.control() {
