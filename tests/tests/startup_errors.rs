@@ -62,10 +62,34 @@ fn a_bad_redis_url_fails_without_showing_the_password() {
     assert_eq!(code, Some(1));
     assert!(stderr.contains("invalid Redis URL"), "{stderr}");
     assert!(!stderr.contains("topsecret"), "{stderr}");
+}
+
+/// A Redis that does not answer at start is an outage, not a bad
+/// configuration: the process starts fail-closed, says so, and keeps
+/// running (a crash loop during a deploy would be worse).
+#[test]
+fn redis_down_at_start_keeps_the_process_up_and_says_so() {
     let port = cronlock_tests::free_port().unwrap();
-    let (code, stderr) = start("redis-url", Some(&format!("redis://127.0.0.1:{port}")));
-    assert_eq!(code, Some(1));
-    assert!(stderr.contains("cannot use Redis at"), "{stderr}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_service"))
+        .env("REDIS_URL", format!("redis://:topsecret@127.0.0.1:{port}"))
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("service starts");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let running = child.try_wait().expect("status").is_none();
+    let _ = child.kill();
+    let output = child.wait_with_output().expect("output");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(running, "the process exited:\n{log}");
+    assert!(log.contains("Redis is not reachable at start"), "{log}");
+    assert!(log.contains("connection refused"), "{log}");
+    assert!(!log.contains("topsecret"), "{log}");
 }
 
 #[test]

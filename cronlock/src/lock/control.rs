@@ -29,6 +29,21 @@ pub const TRIGGER_KEPT: Duration = Duration::from_secs(3600);
 /// (default: the executable's name).
 pub const SERVICE_ENV: &str = "CRONLOCK_SERVICE";
 
+/// The service name published with the jobs: `$CRONLOCK_SERVICE`, else the
+/// executable's file name.
+pub(crate) fn service_name() -> String {
+    std::env::var(SERVICE_ENV)
+        .ok()
+        .filter(|name| !name.is_empty())
+        .or_else(|| {
+            std::env::current_exe()
+                .ok()?
+                .file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
 /// The longest error text a history entry keeps, in bytes; longer texts are
 /// cut at a character boundary and end with `…`.
 pub const MAX_ERROR_LEN: usize = 2_000;

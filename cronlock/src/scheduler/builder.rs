@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 
-use super::{Inner, JobEntry, Scheduler};
+use super::inner::Inner;
+use super::jobs::JobEntry;
+use super::run::Scheduler;
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::job::{Job, Origin};
@@ -15,6 +17,13 @@ use crate::lock::{Lock, MemoryLock};
 use crate::lock::{RedisLock, RedisLockConfig};
 use crate::schedule::Schedule;
 use crate::state::StateMap;
+
+impl Scheduler {
+    /// Starts configuring a scheduler.
+    pub fn builder() -> SchedulerBuilder {
+        SchedulerBuilder::default()
+    }
+}
 
 /// Configures a [`Scheduler`]; [`SchedulerBuilder::build`] checks everything.
 ///

@@ -2,8 +2,8 @@
 //! lost reply, waiting for the lock's clock when this one runs ahead, and
 //! at most one claim pending per job.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -12,9 +12,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
+use super::inner::Inner;
+use super::jobs::JobEntry;
 use super::start::{Attempt, PhaseShare};
 use super::supervise::run_claimed;
-use super::{Inner, JobEntry};
 use crate::lock::{Claim, ClaimRequest, Claimed, LockErrorKind, Trigger, random_token};
 use crate::metrics;
 use crate::options::Overlap;
@@ -34,52 +35,6 @@ pub(super) struct Due {
     /// For a manual run, the trigger it came from: put back when the run
     /// cannot start yet, so a trigger is never dropped.
     pub(super) trigger: Option<Trigger>,
-}
-
-/// A job's claim slot: at most one scheduled tick of a job is being claimed
-/// at a time. A tick that comes due while one is pending is remembered (the
-/// newest only): the pending claim switches to it when its own tick can no
-/// longer run, or claims it next.
-#[derive(Debug, Default)]
-pub(super) struct ClaimSlot(Mutex<SlotState>);
-
-#[derive(Debug, Default)]
-struct SlotState {
-    pending: bool,
-    newer: Option<DateTime<Utc>>,
-}
-
-impl ClaimSlot {
-    fn state(&self) -> std::sync::MutexGuard<'_, SlotState> {
-        self.0.lock().unwrap_or_else(|poison| poison.into_inner())
-    }
-
-    /// For the dispatcher: `true` when `tick` is to be claimed now, `false`
-    /// when a claim of the job is pending (and `tick` is remembered).
-    pub(super) fn begin(&self, tick: DateTime<Utc>) -> bool {
-        let mut state = self.state();
-        if state.pending {
-            state.newer = Some(state.newer.map_or(tick, |newer| newer.max(tick)));
-            false
-        } else {
-            state.pending = true;
-            true
-        }
-    }
-
-    /// A newer due tick, if one came while the claim was pending.
-    fn take_newer(&self) -> Option<DateTime<Utc>> {
-        self.state().newer.take()
-    }
-
-    /// The pending claim is over: the slot is free, unless a newer tick came
-    /// due meanwhile, which is returned for the caller to claim next.
-    fn end(&self) -> Option<DateTime<Utc>> {
-        let mut state = self.state();
-        let newer = state.newer.take();
-        state.pending = newer.is_some();
-        newer
-    }
 }
 
 /// A claim being tried, and what it waits for.
@@ -335,7 +290,7 @@ fn supersede(item: &mut Pending) {
     if newer <= item.due.tick {
         return;
     }
-    let passed = super::ticks_between(&item.due.job.schedule, item.due.tick, newer);
+    let passed = super::jobs::ticks_between(&item.due.job.schedule, item.due.tick, newer);
     item.span().in_scope(|| {
         warn!(newer = %newer, "the lock did not answer until a later tick came due: claiming that one instead")
     });

@@ -1,5 +1,6 @@
-//! Operating a running fleet: pause, resume, trigger, history, and the job
-//! list published for the command line.
+//! The fleet's shared state, kept in step in the background: pauses and
+//! triggers polled every second, and the job list published for the
+//! command line.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,11 +10,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::claim::{self, Due};
-use super::{Inner, Scheduler, start};
-use crate::error::Error;
-use crate::lock::{
-    Control, HistoryEntry, JobSummary, LockErrorKind, Pause, SERVICE_ENV, TRIGGER_KEPT, Trigger,
-};
+use super::inner::Inner;
+use super::start;
+use crate::lock::{JobSummary, TRIGGER_KEPT};
 
 /// How often each instance reads the paused jobs and waiting triggers, so a
 /// pause or a trigger reaches the fleet within this time.
@@ -95,21 +94,6 @@ fn trigger_instant(now: DateTime<Utc>) -> DateTime<Utc> {
     }
 }
 
-/// The service name published with the jobs: `$CRONLOCK_SERVICE`, else the
-/// executable's file name.
-pub(super) fn service_name() -> String {
-    std::env::var(SERVICE_ENV)
-        .ok()
-        .filter(|name| !name.is_empty())
-        .or_else(|| {
-            std::env::current_exe()
-                .ok()?
-                .file_stem()
-                .map(|stem| stem.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
 /// Publishes this scheduler's jobs for the command line, and warns about
 /// jobs another service registers under the same name on the same Redis
 /// and prefix (the two would split the job's ticks between them).
@@ -157,104 +141,3 @@ pub(super) async fn publish(inner: &Inner) {
 
 /// Jobs published to the lock in one request.
 const PUBLISH_SLICE: usize = 256;
-
-impl Inner {
-    pub(super) fn is_paused(&self, job: &str, now: DateTime<Utc>) -> bool {
-        self.paused
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(job)
-            .is_some_and(|pause| pause.is_active(now))
-    }
-}
-
-impl Scheduler {
-    fn control_for(&self, job: &str) -> Result<&dyn Control, Error> {
-        if !self.inner.jobs.iter().any(|entry| *entry.name == *job) {
-            return Err(Error::UnknownJob {
-                job: job.to_owned(),
-            });
-        }
-        self.inner.lock.control().ok_or_else(|| {
-            Error::Lock(crate::lock::LockError::new(
-                LockErrorKind::Unsupported,
-                "this lock backend has no pause, trigger or history",
-                None,
-            ))
-        })
-    }
-
-    /// Pauses a job on every instance sharing the lock, within about a
-    /// second; its ticks are skipped (and counted) until [`Scheduler::resume`].
-    ///
-    /// # Errors
-    ///
-    /// An unknown job, or a backend that cannot be reached.
-    pub async fn pause(&self, job: &str) -> Result<(), Error> {
-        let pause = Pause::new(self.inner.clock.now());
-        self.control_for(job)?.set_paused(job, Some(&pause)).await?;
-        self.inner
-            .paused
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(job.to_owned(), pause);
-        info!(job, "paused");
-        Ok(())
-    }
-
-    /// Resumes a paused job everywhere.
-    ///
-    /// # Errors
-    ///
-    /// An unknown job, or a backend that cannot be reached.
-    pub async fn resume(&self, job: &str) -> Result<(), Error> {
-        self.control_for(job)?.set_paused(job, None).await?;
-        self.inner
-            .paused
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(job);
-        info!(job, "resumed");
-        Ok(())
-    }
-
-    /// Runs a job once now, on an instance that has the job (within about a
-    /// second), paused or not. The run claims its instant like a tick, so
-    /// overlap rules apply: while a run of a job that does not allow overlap
-    /// goes on, the trigger waits and runs after it. A trigger of a job that
-    /// already has one waiting is the same run. A trigger no instance takes
-    /// within an hour is dropped (logged).
-    ///
-    /// # Errors
-    ///
-    /// An unknown or disabled job, or a backend that cannot be reached.
-    pub async fn trigger(&self, job: &str) -> Result<(), Error> {
-        let control = self.control_for(job)?;
-        if self
-            .inner
-            .jobs
-            .iter()
-            .any(|entry| *entry.name == *job && !entry.options.enabled)
-        {
-            return Err(Error::JobDisabled {
-                job: job.to_owned(),
-            });
-        }
-        let trigger = Trigger {
-            job: job.to_owned(),
-            queued: self.inner.clock.now(),
-            by: Some(self.inner.instance.to_string()),
-        };
-        control.trigger(&trigger).await?;
-        Ok(())
-    }
-
-    /// The job's last runs across the fleet, newest first.
-    ///
-    /// # Errors
-    ///
-    /// An unknown job, or a backend that cannot be reached.
-    pub async fn history(&self, job: &str) -> Result<Vec<HistoryEntry>, Error> {
-        Ok(self.control_for(job)?.history(job).await?)
-    }
-}

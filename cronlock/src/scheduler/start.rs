@@ -10,7 +10,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info};
 
-use super::{Inner, JobEntry};
+use super::inner::Inner;
+use super::jobs::JobEntry;
 use crate::context::JobContext;
 use crate::lock::Claim;
 use crate::metrics;

@@ -10,11 +10,14 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use super::inner::Inner;
+use super::jobs::JobEntry;
+use super::report::LastRun;
 use super::start::Attempt;
-use super::{Inner, JobEntry, LastRun, RunOutcome};
 use crate::lock::{Claim, HistoryEntry};
 use crate::metrics;
 use crate::options::Overlap;
+use crate::outcome::RunOutcome;
 
 /// Runs a claimed tick, keeping its run lock alive, then releases it and
 /// records the run. `lease_start` is when the claim was sent: the lock's

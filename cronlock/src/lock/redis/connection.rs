@@ -93,21 +93,39 @@ impl ManageConnection for Manager {
 /// Connection failures, as bb8 reports them: bb8 only hands them to a sink
 /// (a checkout waits for its whole timeout), so the pool's users learn here
 /// why no connection came, and at once.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(super) struct ConnectFailures(Arc<FailureState>);
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct FailureState {
     last: Mutex<Option<RedisError>>,
-    failed: tokio::sync::Notify,
+    /// Counts failures; a checkout watches it from before it starts, so a
+    /// failure that comes before it waits is not missed.
+    count: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for ConnectFailures {
+    fn default() -> ConnectFailures {
+        ConnectFailures(Arc::new(FailureState {
+            last: Mutex::new(None),
+            count: tokio::sync::watch::channel(0).0,
+        }))
+    }
+}
+
+/// Failures from one moment on.
+pub(super) struct FailureWatch {
+    failures: ConnectFailures,
+    seen: tokio::sync::watch::Receiver<u64>,
 }
 
 impl ConnectFailures {
-    /// Waits for the next failed connection attempt and returns its error.
-    pub(super) async fn next(&self) -> RedisError {
-        self.0.failed.notified().await;
-        self.last()
-            .unwrap_or_else(|| RedisError::from((ErrorKind::Io, "connection failed")))
+    /// Watches for failures from now on.
+    pub(super) fn watch(&self) -> FailureWatch {
+        FailureWatch {
+            failures: self.clone(),
+            seen: self.0.count.subscribe(),
+        }
     }
 
     /// The last connection error, if any.
@@ -120,10 +138,22 @@ impl ConnectFailures {
     }
 }
 
+impl FailureWatch {
+    /// Waits for the next failed connection attempt and returns its error.
+    pub(super) async fn next(mut self) -> RedisError {
+        if self.seen.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        self.failures
+            .last()
+            .unwrap_or_else(|| RedisError::from((ErrorKind::Io, "connection failed")))
+    }
+}
+
 impl bb8::ErrorSink<RedisError> for ConnectFailures {
     fn sink(&self, error: RedisError) {
         *self.0.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(error);
-        self.0.failed.notify_waiters();
+        self.0.count.send_modify(|count| *count += 1);
     }
 
     fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<RedisError>> {

@@ -257,9 +257,11 @@ impl RedisLock {
     ) -> Result<T, RedisError> {
         let pooled = loop {
             // A failed connection attempt ends the wait at once, with its error.
+            let failures = self.failures.watch();
             let checkout = tokio::select! {
+                biased;
                 checkout = self.pool.get() => checkout,
-                err = self.failures.next() => return Err(err),
+                err = failures.next() => return Err(err),
             };
             match checkout {
                 Ok(pooled) if self.generations.is_stale(&pooled) => {

@@ -1,0 +1,169 @@
+//! A scheduled job as the scheduler holds it: its schedule, options, run
+//! function, and what it knows of its runs.
+
+use std::fmt;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::report::LastRun;
+use crate::job::{Origin, RunFn};
+use crate::options::{CatchUp, JobOptions};
+use crate::schedule::Schedule;
+
+/// A tick that starts less than this late is on time for [`CatchUp::Skip`].
+const ON_TIME: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
+
+pub(crate) struct JobEntry {
+    pub(super) name: Arc<str>,
+    pub(super) schedule: Schedule,
+    pub(super) timeout: Duration,
+    pub(super) lock_ttl: Duration,
+    pub(super) options: JobOptions,
+    pub(super) origin: Origin,
+    pub(super) run: RunFn,
+    pub(super) running: AtomicUsize,
+    pub(super) slot: ClaimSlot,
+    pub(super) status: Mutex<JobStatus>,
+}
+
+#[derive(Default)]
+pub(super) struct JobStatus {
+    pub(super) next: Option<DateTime<Utc>>,
+    pub(super) last: Option<Box<LastRun>>,
+}
+
+/// The latest due tick from `tick` on, how many due ticks it passed, and the
+/// tick after it (the first one not yet due).
+pub(super) fn latest_due(
+    schedule: &Schedule,
+    tick: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> (DateTime<Utc>, u64, Option<DateTime<Utc>>) {
+    // Bounded: after a very long stall of a very frequent job, counting every
+    // missed tick is not worth the time; the count then says "at least".
+    const MAX_STEPS: u64 = 100_000;
+    let mut latest = tick;
+    let mut missed = 0;
+    loop {
+        match schedule.next_after(latest) {
+            Some(next) if next <= now && missed < MAX_STEPS => {
+                latest = next;
+                missed += 1;
+            }
+            next => return (latest, missed, next),
+        }
+    }
+}
+
+/// How many ticks of `schedule` lie strictly between `after` and `before`
+/// (bounded like [`latest_due`]).
+pub(super) fn ticks_between(
+    schedule: &Schedule,
+    after: DateTime<Utc>,
+    before: DateTime<Utc>,
+) -> u64 {
+    let (_, passed, _) = latest_due(schedule, after, before);
+    passed.saturating_sub(1)
+}
+
+impl JobEntry {
+    /// Whether `tick` may still start at `now`, as late as the job's
+    /// catch-up policy allows.
+    pub(super) fn still_runnable(&self, tick: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        let late = now - tick;
+        match self.options.catch_up {
+            CatchUp::Latest => {
+                late < chrono::TimeDelta::from_std(self.timeout).unwrap_or(chrono::TimeDelta::MAX)
+            }
+            CatchUp::Skip => late < ON_TIME,
+        }
+    }
+
+    pub(super) fn new(
+        name: String,
+        schedule: Schedule,
+        timeout: Duration,
+        lock_ttl: Duration,
+        options: JobOptions,
+        origin: Origin,
+        run: RunFn,
+    ) -> JobEntry {
+        JobEntry {
+            name: name.into(),
+            schedule,
+            timeout,
+            lock_ttl,
+            options,
+            origin,
+            run,
+            running: AtomicUsize::new(0),
+            slot: ClaimSlot::default(),
+            status: Mutex::new(JobStatus::default()),
+        }
+    }
+
+    pub(super) fn status(&self) -> std::sync::MutexGuard<'_, JobStatus> {
+        self.status
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+impl fmt::Debug for JobEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobEntry")
+            .field("name", &self.name)
+            .field("schedule", &self.schedule)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A job's claim slot: at most one scheduled tick of a job is being claimed
+/// at a time. A tick that comes due while one is pending is remembered (the
+/// newest only): the pending claim switches to it when its own tick can no
+/// longer run, or claims it next.
+#[derive(Debug, Default)]
+pub(super) struct ClaimSlot(Mutex<SlotState>);
+
+#[derive(Debug, Default)]
+struct SlotState {
+    pending: bool,
+    newer: Option<DateTime<Utc>>,
+}
+
+impl ClaimSlot {
+    fn state(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.0.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// For the dispatcher: `true` when `tick` is to be claimed now, `false`
+    /// when a claim of the job is pending (and `tick` is remembered).
+    pub(super) fn begin(&self, tick: DateTime<Utc>) -> bool {
+        let mut state = self.state();
+        if state.pending {
+            state.newer = Some(state.newer.map_or(tick, |newer| newer.max(tick)));
+            false
+        } else {
+            state.pending = true;
+            true
+        }
+    }
+
+    /// A newer due tick, if one came while the claim was pending.
+    pub(super) fn take_newer(&self) -> Option<DateTime<Utc>> {
+        self.state().newer.take()
+    }
+
+    /// The pending claim is over: the slot is free, unless a newer tick came
+    /// due meanwhile, which is returned for the caller to claim next.
+    pub(super) fn end(&self) -> Option<DateTime<Utc>> {
+        let mut state = self.state();
+        let newer = state.newer.take();
+        state.pending = newer.is_some();
+        newer
+    }
+}
