@@ -153,11 +153,6 @@ impl SpecError {
         }
     }
 
-    /// An error about the whole input, for checks made outside this crate.
-    pub fn whole(kind: SpecErrorKind, input: &str, message: impl Into<String>) -> Self {
-        SpecError::new(kind, None, 0..input.len(), message).with_input(input)
-    }
-
     pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self

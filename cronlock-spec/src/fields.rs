@@ -104,6 +104,7 @@ impl CronFields {
         self.bits[..3].iter().all(|bits| bits.count_ones() == 1)
     }
 
+    #[doc(hidden)]
     /// Whether a wall-clock time matches, with the day-of-month/day-of-week rule
     /// of Vixie cron and robfig/cron: when both are restricted either may match.
     ///
@@ -138,7 +139,8 @@ impl CronFields {
     ///
     /// Day-of-month and day-of-week keep `*` exactly when robfig/cron sees a star
     /// there, so the engine applies the same day rule.
-    pub fn canonical(&self) -> String {
+    #[cfg(test)]
+    pub(crate) fn canonical(&self) -> String {
         Field::ALL
             .iter()
             .map(|&field| {
