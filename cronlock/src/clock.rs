@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 ///
 /// The scheduler sleeps with tokio's timer for the difference between a tick
 /// and `now()`, then reads `now()` again, so a clock that follows tokio's
-/// time (see [`TokioClock`]) makes a scheduler testable with paused time.
+/// time (see `TokioClock`, feature `test-util`) makes a scheduler testable with paused time.
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// The current instant.
     fn now(&self) -> DateTime<Utc>;

@@ -96,6 +96,33 @@
 //! many jobs it found (`scheduler started jobs=N`) and warns when it found
 //! none.
 //!
+//! # Features
+//!
+//! - `redis` (default): the Redis lock backend, [`lock::RedisLock`], pooled
+//!   with bb8; `REDIS_URL` for [`run`]. Without it only the in-process lock
+//!   is built (`cargo build --no-default-features`).
+//! - `tls`: `rediss://` URLs, TLS with rustls (ring).
+//! - `test-util`: clocks for tests, `clock::TokioClock` (follows tokio's
+//!   paused time) and `clock::OffsetClock` (a skewed clock).
+//!
+//! # What is public, and why
+//!
+//! - What a service writes: [`scheduled`], [`run`], [`init_tracing`],
+//!   [`Scheduler`] and [`SchedulerBuilder`], [`Job`] with [`JobOptions`],
+//!   [`Overlap`] and [`CatchUp`], [`JobContext`], [`State`], [`Error`].
+//! - What a service reads back: [`JobInfo`], [`LastRun`], [`RunOutcome`],
+//!   [`Schedule`] (and [`Upcoming`], [`SpecError`]) to check and explain a
+//!   spec, and [`Fleet`] / [`FleetJob`] for tools that look at a whole fleet.
+//! - [`lock`]: the backend contract ([`lock::Lock`], [`lock::Control`]) so
+//!   a team can bring its own backend, the backends, and the bounds they keep;
+//!   [`metrics`]: the metric names; [`clock`]: the clock the scheduler reads.
+//! - [`IntoJobResult`] is public because [`Job::new`] names it.
+//!
+//! Everything `#[scheduled]` generates code against lives under a hidden
+//! `__private` module and is not API. The list is kept in
+//! `tests/public-api.txt`, and a test fails when the code's public items
+//! differ from it.
+//!
 //! # Time zones and daylight saving
 //!
 //! See [`Schedule`] for the cron language and the DST rule table.

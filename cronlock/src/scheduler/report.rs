@@ -18,7 +18,7 @@ pub struct LastRun {
     pub duration: Duration,
 }
 
-/// A job as [`Scheduler::list_jobs`] shows it.
+/// A job as [`crate::Scheduler::list_jobs`] shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct JobInfo {
@@ -36,6 +36,6 @@ pub struct JobInfo {
     pub next_fire: Option<DateTime<Utc>>,
     /// The last run on this instance.
     pub last_run: Option<LastRun>,
-    /// Paused fleet-wide (see [`Scheduler::pause`]).
+    /// Paused fleet-wide (see [`crate::Scheduler::pause`]).
     pub paused: bool,
 }
