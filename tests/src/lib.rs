@@ -9,6 +9,7 @@ pub mod contract;
 pub mod fuzz;
 pub mod load;
 pub mod proxy;
+pub mod topology;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -34,6 +35,7 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     args: Vec<String>,
+    alive: bool,
 }
 
 impl RedisServer {
@@ -95,6 +97,7 @@ impl RedisServer {
             port,
             dir,
             args,
+            alive: true,
         };
         server.await_ready()
     }
@@ -103,6 +106,12 @@ impl RedisServer {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.alive = false;
+    }
+
+    /// Whether the server runs (it was not killed, or was restarted since).
+    pub fn is_alive(&self) -> bool {
+        self.alive
     }
 
     /// Starts the server again on the same port and directory after [`RedisServer::kill`].
@@ -118,6 +127,7 @@ impl RedisServer {
                 Ok(child) => {
                     self.child = child;
                     if self.wait_ready().is_ok() {
+                        self.alive = true;
                         return;
                     }
                 }
@@ -200,26 +210,26 @@ impl RedisServer {
     ///
     /// When the server cannot be reached or answers something else.
     pub fn bulk(&self, args: &[&str]) -> String {
-        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        stream.write_all(&resp(args)).expect("send");
+        self.try_bulk(args)
+            .unwrap_or_else(|| panic!("no bulk reply to {args:?}"))
+    }
+
+    /// As [`RedisServer::bulk`], `None` when the server does not answer so.
+    pub fn try_bulk(&self, args: &[&str]) -> Option<String> {
+        let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        stream.write_all(&resp(args)).ok()?;
         let mut reader = BufReader::new(stream);
         let mut header = String::new();
-        reader.read_line(&mut header).expect("reply");
-        let length: i64 = header
-            .trim_end()
-            .strip_prefix('$')
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("not a bulk reply to {args:?}: {header}"));
+        reader.read_line(&mut header).ok()?;
+        let length: i64 = header.trim_end().strip_prefix('$')?.parse().ok()?;
         if length < 0 {
-            return String::new();
+            return Some(String::new());
         }
         let mut body = vec![0u8; length as usize + 2];
-        std::io::Read::read_exact(&mut reader, &mut body).expect("bulk body");
+        std::io::Read::read_exact(&mut reader, &mut body).ok()?;
         body.truncate(length as usize);
-        String::from_utf8_lossy(&body).into_owned()
+        Some(String::from_utf8_lossy(&body).into_owned())
     }
 
     /// Sends one command whose reply is an array of bulk strings (`KEYS`,

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use cronlock_tests::chaos::{Config, FaultKind, run};
+use cronlock_tests::chaos::{Config, FaultKind, Topology, run};
 
 fn phase(persistence: bool, duration: Duration, kinds: &[FaultKind]) {
     let dir = std::env::temp_dir().join(format!(
@@ -19,6 +19,8 @@ fn phase(persistence: bool, duration: Duration, kinds: &[FaultKind]) {
         fault_every: Duration::from_secs(5),
         persistence,
         kinds: kinds.to_vec(),
+        deployment: Topology::Single,
+        durable: false,
     };
     let report = run(&config);
     println!("{}", report.summary(&config));

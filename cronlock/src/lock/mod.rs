@@ -23,7 +23,9 @@ pub use control::{
 };
 pub use memory::MemoryLock;
 #[cfg(feature = "redis")]
-pub use redis::{DEFAULT_PREFIX, PREFIX_ENV, REDIS_URL_ENV, RedisLock, RedisLockConfig, redact};
+pub use redis::{
+    DEFAULT_PREFIX, Deployment, PREFIX_ENV, REDIS_URL_ENV, RedisLock, RedisLockConfig, redact,
+};
 
 use crate::options::Overlap;
 

@@ -7,27 +7,42 @@
 //! checks every tick of every job. Runs two phases: Redis with AOF
 //! persistence (every fault), then without (the faults persistence changes).
 //! `short` takes about four minutes (CI runs it as a test); `long` thirty.
-//! Exits 1 on any violation.
+//! `chaos sentinel [short|long]` and `chaos cluster [short|long]` run the
+//! same services against Redis Sentinel (primary failovers) and Redis
+//! Cluster (failovers of a master, resharding), without and then with the
+//! durability option. Exits 1 on any violation.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use cronlock_tests::chaos::{Config, FaultKind, run};
+use cronlock_tests::chaos::{Config, FaultKind, Topology, run};
 use cronlock_tests::load::{LoadConfig, load};
 
 fn main() -> ExitCode {
-    let mode = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "short".to_owned());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = args.first().map_or("short", String::as_str);
     if mode == "load" {
         return load_mode();
     }
-    let (phase, fault_every) = match mode.as_str() {
-        "short" => (Duration::from_secs(130), Duration::from_secs(5)),
-        "long" => (Duration::from_secs(15 * 60), Duration::from_secs(10)),
+    let (deployment, length) = match mode {
+        "sentinel" => (
+            Topology::Sentinel,
+            args.get(1).map_or("short", String::as_str),
+        ),
+        "cluster" => (
+            Topology::Cluster,
+            args.get(1).map_or("short", String::as_str),
+        ),
+        _ => (Topology::Single, mode),
+    };
+    let long = match length {
+        "short" => false,
+        "long" => true,
         other => {
-            eprintln!("usage: chaos [short|long|load [SECONDS]], not {other:?}");
+            eprintln!(
+                "usage: chaos [short|long] | chaos sentinel|cluster [short|long] | chaos load [SECONDS], not {other:?}"
+            );
             return ExitCode::from(2);
         }
     };
@@ -36,23 +51,7 @@ fn main() -> ExitCode {
     };
     let root = std::env::temp_dir().join(format!("cronlock-chaos-{}", std::process::id()));
     let mut failed = false;
-    for persistence in [true, false] {
-        let (duration, kinds) = if persistence || mode == "long" {
-            (phase, FaultKind::ALL.to_vec())
-        } else {
-            (
-                phase.min(Duration::from_secs(55)),
-                FaultKind::PERSISTENCE.to_vec(),
-            )
-        };
-        let config = Config {
-            service: service.clone(),
-            dir: root.join(if persistence { "aof" } else { "no-persistence" }),
-            duration,
-            fault_every,
-            persistence,
-            kinds,
-        };
+    for config in phases(deployment, long, &service, &root) {
         let report = run(&config);
         print!("{}", report.summary(&config));
         failed |= !report.violations.is_empty();
@@ -62,6 +61,79 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// The phases of a run: for one server, with AOF (every fault) then
+/// without persistence (the faults it changes); for Sentinel and Cluster,
+/// without then with the durability option.
+fn phases(
+    deployment: Topology,
+    long: bool,
+    service: &std::path::Path,
+    root: &std::path::Path,
+) -> Vec<Config> {
+    let config = |name: &str,
+                  duration: u64,
+                  fault_every: u64,
+                  persistence: bool,
+                  durable: bool,
+                  kinds: &[FaultKind]| Config {
+        service: service.to_path_buf(),
+        dir: root.join(name),
+        duration: Duration::from_secs(duration),
+        fault_every: Duration::from_secs(fault_every),
+        persistence,
+        kinds: kinds.to_vec(),
+        deployment,
+        durable,
+    };
+    let phase = if long { 15 * 60 } else { 130 };
+    match deployment {
+        Topology::Single => vec![
+            config(
+                "aof",
+                phase,
+                if long { 10 } else { 5 },
+                true,
+                false,
+                &FaultKind::ALL,
+            ),
+            if long {
+                config("no-persistence", phase, 10, false, false, &FaultKind::ALL)
+            } else {
+                config(
+                    "no-persistence",
+                    55,
+                    5,
+                    false,
+                    false,
+                    &FaultKind::PERSISTENCE,
+                )
+            },
+        ],
+        Topology::Sentinel => vec![
+            config("sentinel", phase, 15, false, false, &FaultKind::SENTINEL),
+            config(
+                "sentinel-durable",
+                phase,
+                15,
+                false,
+                true,
+                &FaultKind::SENTINEL,
+            ),
+        ],
+        Topology::Cluster => vec![
+            config("cluster", phase, 15, false, false, &FaultKind::CLUSTER),
+            config(
+                "cluster-durable",
+                phase,
+                15,
+                false,
+                true,
+                &FaultKind::CLUSTER,
+            ),
+        ],
     }
 }
 

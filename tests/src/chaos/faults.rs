@@ -33,6 +33,14 @@ pub enum FaultKind {
     OutOfMemory,
     /// `SCRIPT FLUSH`: Redis forgets the loaded scripts (`NOSCRIPT`).
     ScriptsFlushed,
+    /// Sentinel: the primary is SIGKILLed, a replica is promoted, the old
+    /// primary comes back as a replica.
+    PrimaryFailover,
+    /// Cluster: a master is SIGKILLed, its replica takes over, the old
+    /// master comes back as a replica.
+    MasterFailover,
+    /// Cluster: 1,000 hash slots move, with their keys, to another master.
+    Reshard,
 }
 
 impl FaultKind {
@@ -63,6 +71,21 @@ impl FaultKind {
         FaultKind::InstancePause,
     ];
 
+    /// The faults of a Sentinel deployment's run.
+    pub const SENTINEL: [FaultKind; 3] = [
+        FaultKind::PrimaryFailover,
+        FaultKind::InstanceKill,
+        FaultKind::InstanceTerm,
+    ];
+
+    /// The faults of a Cluster deployment's run.
+    pub const CLUSTER: [FaultKind; 4] = [
+        FaultKind::Reshard,
+        FaultKind::MasterFailover,
+        FaultKind::InstanceKill,
+        FaultKind::InstanceTerm,
+    ];
+
     /// A short description, for reports.
     pub fn describe(self) -> &'static str {
         match self {
@@ -80,6 +103,9 @@ impl FaultKind {
             FaultKind::HalfOpen => "half-open connections 3 s",
             FaultKind::OutOfMemory => "Redis OOM (maxmemory) 3 s",
             FaultKind::ScriptsFlushed => "SCRIPT FLUSH (NOSCRIPT)",
+            FaultKind::PrimaryFailover => "Sentinel: primary SIGKILL, replica promoted",
+            FaultKind::MasterFailover => "Cluster: master SIGKILL, replica takes over",
+            FaultKind::Reshard => "Cluster: 1,000 slots moved between masters",
         }
     }
 
@@ -89,7 +115,10 @@ impl FaultKind {
             FaultKind::InstanceKill
             | FaultKind::InstanceTerm
             | FaultKind::ConnectionsCut
-            | FaultKind::ScriptsFlushed => Duration::ZERO,
+            | FaultKind::ScriptsFlushed
+            | FaultKind::PrimaryFailover
+            | FaultKind::MasterFailover
+            | FaultKind::Reshard => Duration::ZERO,
             FaultKind::RedisPauseShort => Duration::from_millis(300),
             FaultKind::RedisPauseLong => Duration::from_secs(12),
             FaultKind::RedisSleep | FaultKind::RepliesLost => Duration::from_secs(2),
@@ -127,16 +156,21 @@ impl Fault {
                 tick >= self.from - 2_000 && tick <= self.from + ttl_ms + 1_000
             }
             // Graceful, and a Redis that forgets nothing: no tick may be lost.
-            FaultKind::InstanceTerm | FaultKind::ScriptsFlushed => false,
+            FaultKind::InstanceTerm | FaultKind::ScriptsFlushed | FaultKind::Reshard => false,
             // Claims fail while the lock cannot be reached (fail closed), and
             // for a reply timeout after.
             _ => tick >= self.from - 1_000 && tick <= self.to + 2_000,
         }
     }
 
-    /// Whether Redis may have forgotten claims around `tick` (a restart
-    /// without persistence).
+    /// Whether Redis may have forgotten claims around `tick`: a restart
+    /// without persistence, or a failover to a replica the latest writes had
+    /// not reached (without the durability option).
     pub(crate) fn forgets(&self, tick: i64) -> bool {
-        self.kind == FaultKind::RedisRestart && tick >= self.from - 3_000 && tick <= self.to + 3_000
+        matches!(
+            self.kind,
+            FaultKind::RedisRestart | FaultKind::PrimaryFailover | FaultKind::MasterFailover
+        ) && tick >= self.from - 3_000
+            && tick <= self.to + 3_000
     }
 }

@@ -20,6 +20,7 @@ pub use ledger::{LEDGER_ENV, ledger_line, now_ms, open_ledger, signal};
 
 use crate::RedisServer;
 use crate::proxy::{self, Proxy};
+use crate::topology::{ClusterSetup, SentinelSetup};
 
 /// The jobs of `chaos_service`: name, period (s), longest lock TTL (ms) of
 /// any variant, and whether every tick must run (false for `long`, whose
@@ -64,6 +65,75 @@ pub struct Config {
     pub persistence: bool,
     /// The faults to inject, in rotation.
     pub kinds: Vec<FaultKind>,
+    /// Which Redis deployment the services use.
+    pub deployment: Topology,
+    /// Claims wait for one replica (`wait_replicas=1`): Sentinel and
+    /// Cluster only.
+    pub durable: bool,
+}
+
+/// The Redis deployment of a chaos run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    /// One `redis-server` behind the fault proxy.
+    Single,
+    /// A primary, two replicas, three sentinels.
+    Sentinel,
+    /// Three masters with a replica each.
+    Cluster,
+}
+
+/// The Redis the services use.
+enum Store {
+    Single { redis: RedisServer, proxy: Proxy },
+    Sentinel(SentinelSetup),
+    Cluster(ClusterSetup),
+}
+
+impl Store {
+    fn start(config: &Config) -> Store {
+        match config.deployment {
+            Topology::Single => {
+                let args: &[&str] = if config.persistence {
+                    &[
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "yes",
+                        "--appendfsync",
+                        "always",
+                    ]
+                } else {
+                    &["--save", "", "--appendonly", "no"]
+                };
+                let redis = RedisServer::start_with(args);
+                let proxy = Proxy::start(redis.port());
+                Store::Single { redis, proxy }
+            }
+            Topology::Sentinel => Store::Sentinel(SentinelSetup::start(2, 3)),
+            Topology::Cluster => Store::Cluster(ClusterSetup::start(3)),
+        }
+    }
+
+    fn url(&self, durable: bool) -> String {
+        let query = if durable {
+            "?wait_replicas=1&wait_timeout=100ms"
+        } else {
+            ""
+        };
+        match self {
+            Store::Single { proxy, .. } => proxy.url(),
+            Store::Sentinel(setup) => setup.url(query),
+            Store::Cluster(setup) => format!("{}{query}", setup.url()),
+        }
+    }
+
+    fn single(&mut self) -> (&mut RedisServer, &Proxy) {
+        match self {
+            Store::Single { redis, proxy } => (redis, proxy),
+            _ => panic!("this fault needs the single-server deployment"),
+        }
+    }
 }
 
 /// Ticks around one kind of fault.
@@ -109,10 +179,16 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{} s, {} + {} processes (mixed settings, two services), Redis persistence {}: {} ticks checked, {} runs, {} doubled, {} lost, {} skipped by the overlap rule, {} stale late writes, {} violations",
+            "{} s, {} + {} processes (mixed settings, two services), {:?}{}, Redis persistence {}: {} ticks checked, {} runs, {} doubled, {} lost, {} skipped by the overlap rule, {} stale late writes, {} violations",
             config.duration.as_secs(),
             INSTANCES.len(),
             OTHER_SERVICE.len(),
+            config.deployment,
+            if config.durable {
+                " with durability (1 replica)"
+            } else {
+                ""
+            },
             if config.persistence { "AOF" } else { "off" },
             self.ticks_checked,
             self.runs,
@@ -217,8 +293,7 @@ impl Instance {
 struct Scene<'a> {
     config: &'a Config,
     url: String,
-    redis: RedisServer,
-    proxy: Proxy,
+    store: Store,
     instances: Vec<Instance>,
     unexpected: Vec<String>,
 }
@@ -259,18 +334,21 @@ impl Scene<'_> {
                 signal(instance_pid, "CONT");
             }
             FaultKind::RedisRestart => {
-                self.redis.kill();
+                let (redis, _) = self.store.single();
+                redis.kill();
                 std::thread::sleep(duration);
-                self.redis.restart();
+                redis.restart();
             }
             FaultKind::RedisPauseShort | FaultKind::RedisPauseLong => {
-                self.redis.signal("STOP");
+                let (redis, _) = self.store.single();
+                redis.signal("STOP");
                 std::thread::sleep(duration);
-                self.redis.signal("CONT");
+                redis.signal("CONT");
             }
             FaultKind::RedisSleep => {
                 let seconds = format!("{}", duration.as_secs_f64());
-                let _ = self.redis.try_command_with_timeout(
+                let (redis, _) = self.store.single();
+                let _ = redis.try_command_with_timeout(
                     &["DEBUG", "SLEEP", &seconds],
                     duration + Duration::from_secs(5),
                 );
@@ -281,14 +359,62 @@ impl Scene<'_> {
             FaultKind::NetworkStall => self.proxy_fault(proxy::Fault::Stall, duration),
             FaultKind::RepliesLost => self.proxy_fault(proxy::Fault::DropReplies, duration),
             FaultKind::HalfOpen => self.proxy_fault(proxy::Fault::BlackHole, duration),
-            FaultKind::ConnectionsCut => self.proxy.cut(),
+            FaultKind::ConnectionsCut => self.store.single().1.cut(),
             FaultKind::OutOfMemory => {
-                self.redis.command(&["CONFIG", "SET", "maxmemory", "1"]);
+                let (redis, _) = self.store.single();
+                redis.command(&["CONFIG", "SET", "maxmemory", "1"]);
                 std::thread::sleep(duration);
-                self.redis.command(&["CONFIG", "SET", "maxmemory", "0"]);
+                redis.command(&["CONFIG", "SET", "maxmemory", "0"]);
             }
             FaultKind::ScriptsFlushed => {
-                self.redis.command(&["SCRIPT", "FLUSH"]);
+                self.store.single().0.command(&["SCRIPT", "FLUSH"]);
+            }
+            FaultKind::PrimaryFailover => {
+                let Store::Sentinel(setup) = &mut self.store else {
+                    panic!("a primary failover needs Sentinel");
+                };
+                let old = setup.master_port().expect("a primary");
+                setup.server(old).kill();
+                setup.await_failover(old, Duration::from_secs(20));
+                // Back as a replica: the sentinels reconfigure it.
+                setup.server(old).restart();
+            }
+            FaultKind::MasterFailover => {
+                let Store::Cluster(setup) = &mut self.store else {
+                    panic!("a master failover needs a Cluster");
+                };
+                let victim = setup
+                    .topology()
+                    .into_iter()
+                    .find(|node| node.master && node.slots > 0)
+                    .expect("a master");
+                setup.node(victim.port).kill();
+                setup.await_failover(victim.port, Duration::from_secs(20));
+                // Back as a replica of the node that took over.
+                setup.node(victim.port).restart();
+            }
+            FaultKind::Reshard => {
+                let Store::Cluster(setup) = &self.store else {
+                    panic!("resharding needs a Cluster");
+                };
+                let masters: Vec<_> = setup
+                    .topology()
+                    .into_iter()
+                    .filter(|node| node.master && node.slots > 0)
+                    .collect();
+                let from = masters
+                    .iter()
+                    .max_by_key(|node| node.slots)
+                    .expect("a master")
+                    .clone();
+                let to = masters
+                    .iter()
+                    .min_by_key(|node| node.slots)
+                    .expect("a master")
+                    .clone();
+                if from.id != to.id {
+                    setup.reshard(&from, &to, 1_000);
+                }
             }
         }
         Fault {
@@ -299,10 +425,11 @@ impl Scene<'_> {
         }
     }
 
-    fn proxy_fault(&self, fault: proxy::Fault, duration: Duration) {
-        self.proxy.set(fault);
+    fn proxy_fault(&mut self, fault: proxy::Fault, duration: Duration) {
+        let (_, proxy) = self.store.single();
+        proxy.set(fault);
         std::thread::sleep(duration);
-        self.proxy.set(proxy::Fault::None);
+        proxy.set(proxy::Fault::None);
     }
 
     /// Restarts (and reports) any service that died on its own.
@@ -326,21 +453,8 @@ impl Scene<'_> {
 /// When a process or Redis cannot be started: the harness cannot go on.
 pub fn run(config: &Config) -> Report {
     std::fs::create_dir_all(&config.dir).expect("chaos dir");
-    let args: &[&str] = if config.persistence {
-        &[
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-        ]
-    } else {
-        &["--save", "", "--appendonly", "no"]
-    };
-    let redis = RedisServer::start_with(args);
-    let proxy = Proxy::start(redis.port());
-    let url = proxy.url();
+    let store = Store::start(config);
+    let url = store.url(config.durable);
     let mut instances: Vec<Instance> = (0..INSTANCES.len())
         .map(|slot| Instance::start(config, &url, "ledger", slot, 0))
         .collect();
@@ -350,8 +464,7 @@ pub fn run(config: &Config) -> Report {
     let mut scene = Scene {
         config,
         url,
-        redis,
-        proxy,
+        store,
         instances,
         unexpected: Vec::new(),
     };
@@ -400,6 +513,12 @@ pub fn run(config: &Config) -> Report {
         report.faults.entry(fault.kind).or_default().injected += 1;
     }
     report.violations.extend(unexpected);
+    // Where Redis may forget a claim: a restart without persistence, a
+    // failover without durability.
+    let forgiving = match config.deployment {
+        Topology::Single => !config.persistence,
+        Topology::Sentinel | Topology::Cluster => !config.durable,
+    };
     let main_skews: Vec<i64> = INSTANCES.iter().map(|(skew, _)| *skew).collect();
     let other_skews: Vec<i64> = OTHER_SERVICE.iter().map(|(skew, _)| *skew).collect();
     for (group, skews) in [("ledger-", &main_skews), ("other-ledger-", &other_skews)] {
@@ -409,7 +528,7 @@ pub fn run(config: &Config) -> Report {
             skews,
             (started, stopped),
             &faults,
-            config.persistence,
+            forgiving,
             &mut report,
         );
     }

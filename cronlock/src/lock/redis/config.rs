@@ -33,11 +33,32 @@ pub struct RedisLockConfig {
     pub(super) skew_margin: Duration,
     pub(super) start_timeout: Option<Duration>,
     pub(super) tls_root: Option<Vec<u8>>,
+    durability: Option<Durability>,
 }
 
+/// Claims count once this many replicas have them (`WAIT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Durability {
+    pub(super) replicas: u32,
+    pub(super) timeout: Duration,
+}
+
+/// How long a claim waits for its replicas unless told otherwise.
+const DEFAULT_WAIT: Duration = Duration::from_millis(100);
+
 impl RedisLockConfig {
-    /// `redis://[user][:password]@host[:port][/db]`, `rediss://` for TLS, or
-    /// `redis+unix:///path/to/socket[?db=N&user=U&pass=P]`.
+    /// A Redis deployment named by a URL:
+    ///
+    /// - one endpoint: `redis://[user][:password]@host[:port][/db]`,
+    ///   `rediss://` for TLS, or `redis+unix:///path/to/socket[?db=N&user=U&pass=P]`;
+    /// - Sentinel: `redis+sentinel://[user:password@]host:port[,host:port…]/master[/db]`,
+    ///   with `?sentinel_username=U&sentinel_password=P` when the sentinels
+    ///   have their own credentials (`rediss+sentinel://` for TLS everywhere);
+    /// - Cluster: `redis+cluster://[user:password@]host:port[,host:port…]`
+    ///   (`rediss+cluster://` for TLS).
+    ///
+    /// Any of them takes `?wait_replicas=N&wait_timeout=100ms` (see
+    /// [`RedisLockConfig::wait_for_replicas`]).
     pub fn new(url: impl Into<String>) -> RedisLockConfig {
         RedisLockConfig {
             url: url.into(),
@@ -48,6 +69,70 @@ impl RedisLockConfig {
             skew_margin: DEFAULT_SKEW_MARGIN,
             start_timeout: None,
             tls_root: None,
+            durability: None,
+        }
+    }
+
+    /// Redis Sentinel: the sentinels (`host:port`) and the name of the
+    /// master they watch. The primary is found through them, again after a
+    /// failover. Credentials of the data nodes, TLS and a Sentinel's own
+    /// credentials go in the URL form (see [`RedisLockConfig::new`]).
+    ///
+    /// ```
+    /// let config = cronlock::lock::RedisLockConfig::sentinel(["10.0.0.1:26379", "10.0.0.2:26379"], "mymaster");
+    /// assert_eq!(config.redacted_url(), "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster");
+    /// ```
+    pub fn sentinel<S: AsRef<str>>(
+        sentinels: impl IntoIterator<Item = S>,
+        master: &str,
+    ) -> RedisLockConfig {
+        let hosts: Vec<String> = sentinels
+            .into_iter()
+            .map(|s| s.as_ref().to_owned())
+            .collect();
+        RedisLockConfig::new(format!("redis+sentinel://{}/{master}", hosts.join(",")))
+    }
+
+    /// Redis Cluster: some of its nodes (`host:port`); the rest are found
+    /// from them.
+    ///
+    /// ```
+    /// let config = cronlock::lock::RedisLockConfig::cluster(["10.0.0.1:7000", "10.0.0.2:7000"]);
+    /// assert_eq!(config.redacted_url(), "redis+cluster://10.0.0.1:7000,10.0.0.2:7000");
+    /// ```
+    pub fn cluster<S: AsRef<str>>(nodes: impl IntoIterator<Item = S>) -> RedisLockConfig {
+        let hosts: Vec<String> = nodes.into_iter().map(|s| s.as_ref().to_owned()).collect();
+        RedisLockConfig::new(format!("redis+cluster://{}", hosts.join(",")))
+    }
+
+    /// Durability: a claim counts only once `replicas` replicas have it
+    /// (`WAIT replicas timeout` after the claim, on the same connection).
+    /// A claim they do not acknowledge within `timeout` is not run; it is
+    /// sent again (same token, same grant) until they do or its tick is too
+    /// late, so a failover to a replica never forgets a claim that ran.
+    /// Extensions of the run lock wait the same way. Also set by the URL
+    /// (`?wait_replicas=1&wait_timeout=100ms`). Off by default: see the
+    /// README's deployment matrix for what each level guarantees and costs.
+    pub fn wait_for_replicas(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.durability = (replicas > 0).then_some(Durability { replicas, timeout });
+        self
+    }
+
+    /// The durability in force: the builder's, else the URL's.
+    pub(super) fn durability(
+        &self,
+        from_url: super::endpoint::UrlDurability,
+    ) -> Result<Option<Durability>, String> {
+        if self.durability.is_some() {
+            return Ok(self.durability);
+        }
+        match (from_url.replicas, from_url.timeout) {
+            (None, None) | (Some(0), _) => Ok(None),
+            (Some(replicas), timeout) => Ok(Some(Durability {
+                replicas,
+                timeout: timeout.unwrap_or(DEFAULT_WAIT),
+            })),
+            (None, Some(_)) => Err("wait_timeout needs wait_replicas".to_owned()),
         }
     }
 
@@ -161,6 +246,7 @@ impl fmt::Debug for RedisLockConfig {
             .field("reply_timeout", &self.reply_timeout)
             .field("skew_margin", &self.skew_margin)
             .field("start_timeout", &self.start_timeout)
+            .field("durability", &self.durability)
             .field("tls_root", &self.tls_root.as_ref().map(|_| "<certificate>"))
             .finish()
     }

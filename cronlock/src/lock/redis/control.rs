@@ -28,7 +28,7 @@ impl RedisLock {
     async fn query<T: redis::FromRedisValue>(
         &self,
         what: &str,
-        request: &(dyn super::connection::Request + Sync),
+        request: &(dyn super::nodes::Request + Sync),
     ) -> Result<T, LockError> {
         self.request(request)
             .await
@@ -77,19 +77,34 @@ impl Control for RedisLock {
         jobs: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<Option<HistoryEntry>>, LockError>> {
         Box::pin(async move {
-            let mut last = Vec::with_capacity(jobs.len());
-            for chunk in jobs.chunks(LAST_RUNS_CHUNK) {
+            let mut last: Vec<Option<HistoryEntry>> = jobs.iter().map(|_| None).collect();
+            // A pipeline stays in one hash slot on a Cluster: one per slot,
+            // sent together.
+            let chunks: Vec<Vec<usize>> = self
+                .by_slot(jobs.iter().map(|job| self.key(job, "history")))
+                .into_iter()
+                .flat_map(|group| {
+                    group
+                        .chunks(LAST_RUNS_CHUNK)
+                        .map(<[usize]>::to_vec)
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            let reads = chunks.iter().map(|chunk| async move {
                 let mut pipe = redis::pipe();
-                for job in chunk {
-                    pipe.lindex(self.key(job, "history"), 0);
+                for &index in chunk {
+                    pipe.lindex(self.key(&jobs[index], "history"), 0);
                 }
-                let lines: Vec<Option<String>> =
-                    self.query("could not read the histories", &pipe).await?;
-                last.extend(
-                    lines
-                        .into_iter()
-                        .map(|line| line.and_then(|line| HistoryEntry::decode(&line))),
-                );
+                self.query::<Vec<Option<String>>>("could not read the histories", &pipe)
+                    .await
+            });
+            for (chunk, lines) in chunks
+                .iter()
+                .zip(futures_util::future::join_all(reads).await)
+            {
+                for (&index, line) in chunk.iter().zip(lines?) {
+                    last[index] = line.and_then(|line| HistoryEntry::decode(&line));
+                }
             }
             Ok(last)
         })

@@ -1,0 +1,328 @@
+//! Claiming: the script call for a batch (one per hash slot on a Cluster),
+//! the wait for replicas when durability is asked for, the clock offset
+//! each reply tells, and the log of an outage.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use redis::{RedisError, Value};
+use tracing::{error, info, warn};
+
+use super::config::scrub;
+use super::{RedisLock, STATE_KEPT, millis};
+use crate::lock::{
+    Claim, ClaimRequest, Claimed, LockError, LockErrorKind, MAX_REMEMBERED_TICKS, claim_window,
+};
+use crate::options::Overlap;
+
+/// The longest round trip whose reply is used to measure the clock offset:
+/// the script reads Redis's time somewhere between send and reply, so the
+/// measure is only as good as half the round trip.
+const OFFSET_MAX_ROUND_TRIP: Duration = Duration::from_millis(100);
+
+pub(super) struct Outage {
+    since: Instant,
+    failed_claims: u64,
+    jobs: BTreeSet<String>,
+}
+
+impl RedisLock {
+    /// Claims `requests`: one script call per hash slot on a Cluster (keys
+    /// of different slots cannot share a call), one for all otherwise; the
+    /// calls go out together. Answers are in the order of `requests`.
+    pub(super) async fn claim_all(
+        &self,
+        requests: &[ClaimRequest<'_>],
+    ) -> Vec<Result<Claimed, LockError>> {
+        let groups = self.by_slot(requests.iter().map(|request| self.key(request.job, "tick")));
+        if groups.len() <= 1 {
+            return self.claim_group(requests).await;
+        }
+        let calls = groups.iter().map(|indexes| async move {
+            let group: Vec<ClaimRequest<'_>> = indexes.iter().map(|&i| requests[i]).collect();
+            self.claim_group(&group).await
+        });
+        let answers = futures_util::future::join_all(calls).await;
+        let mut ordered: Vec<Option<Result<Claimed, LockError>>> =
+            requests.iter().map(|_| None).collect();
+        for (indexes, answers) in groups.iter().zip(answers) {
+            for (&index, answer) in indexes.iter().zip(answers) {
+                ordered[index] = Some(answer);
+            }
+        }
+        ordered
+            .into_iter()
+            .map(|answer| {
+                answer.unwrap_or_else(|| {
+                    Err(LockError::new(
+                        LockErrorKind::Backend,
+                        "no answer to a claim",
+                        None,
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// Claims a batch whose keys share a node, in one script call.
+    async fn claim_group(&self, requests: &[ClaimRequest<'_>]) -> Vec<Result<Claimed, LockError>> {
+        let sent = Instant::now();
+        let (redis_now, replies, replicas) = match self.send_claims(requests).await {
+            Ok(replies) => replies,
+            Err(err) => {
+                let failure = self.error(&err, "could not claim");
+                let jobs: Vec<&str> = requests.iter().map(|r| r.job).collect();
+                if failure.kind() == LockErrorKind::Unavailable {
+                    self.outage_started_or_continues(&jobs, &failure);
+                } else {
+                    error!(jobs = ?jobs, error = %failure, "Redis refused the claims");
+                }
+                return requests
+                    .iter()
+                    .map(|_| {
+                        Err(LockError::new(failure.kind(), failure.to_string(), None)
+                            .already_reported())
+                    })
+                    .collect();
+            }
+        };
+        let round_trip = sent.elapsed();
+        if let Some(first) = requests.first() {
+            self.record_offset(redis_now, first.now, round_trip);
+        }
+        if replies.iter().all(|(status, _)| *status == 5) && !replies.is_empty() {
+            // Nothing was written; the caller sends them again.
+            return requests
+                .iter()
+                .map(|_| {
+                    Err(LockError::new(
+                        LockErrorKind::Unavailable,
+                        format!(
+                            "the claim reached {} after its deadline (waited {} ms)",
+                            self.location,
+                            round_trip.as_millis()
+                        ),
+                        None,
+                    ))
+                })
+                .collect();
+        }
+        self.outage_over();
+        requests
+            .iter()
+            .zip(replies)
+            .map(|(request, (status, value))| {
+                let answer = self.read_claim(request, status, value)?;
+                match (&answer, self.durability, replicas) {
+                    // A grant that did not reach the replicas in time is not
+                    // run: a failover could forget it. Sent again with the
+                    // same token, it gets the same grant and waits again.
+                    (Claimed::Acquired(_), Some(durability), Some(acked))
+                        if acked < i64::from(durability.replicas) =>
+                    {
+                        Err(LockError::new(
+                            LockErrorKind::Unavailable,
+                            format!(
+                                "the claim reached {acked} of {} replicas within {} ms at {}: not run yet",
+                                durability.replicas,
+                                durability.timeout.as_millis(),
+                                self.location
+                            ),
+                            None,
+                        ))
+                    }
+                    _ => Ok(answer),
+                }
+            })
+            .collect()
+    }
+
+    /// Sends the claims in one script call (then `WAIT` for the replicas,
+    /// when durability is asked for). The reply is Redis's time, a (status,
+    /// fence or error) pair per claim, and how many replicas acknowledged.
+    async fn send_claims(
+        &self,
+        requests: &[ClaimRequest<'_>],
+    ) -> Result<(i64, Vec<(i64, Value)>, Option<i64>), RedisError> {
+        let keys: Vec<String> = requests
+            .iter()
+            .flat_map(|request| ["tick", "claimed", "run"].map(|part| self.key(request.job, part)))
+            .collect();
+        let mut call = self.claim.call(&keys);
+        // Redis refuses a claim that waited in its queue past the moment this
+        // instance stops waiting for the reply.
+        let local_now = requests
+            .first()
+            .map_or_else(Utc::now, |request| request.now);
+        let deadline = local_now.timestamp_millis()
+            + self.offset_ms.load(Ordering::Relaxed)
+            + millis(self.reply_timeout) as i64;
+        call.arg(millis(self.skew_margin))
+            .arg(deadline)
+            .arg(MAX_REMEMBERED_TICKS)
+            .arg(millis(STATE_KEPT));
+        for request in requests {
+            call.arg(request.tick.timestamp_millis())
+                .arg(request.token)
+                .arg(millis(request.ttl))
+                .arg(if request.overlap == Overlap::Skip {
+                    "1"
+                } else {
+                    "0"
+                })
+                .arg(millis(claim_window(request.ttl, self.skew_margin)));
+        }
+        match self.durability {
+            None => {
+                let values: Vec<Value> = self.eval(&self.claim, &call).await?;
+                let (now, pairs) = read_claims(values, requests.len())?;
+                Ok((now, pairs, None))
+            }
+            Some(durability) => {
+                let mut pipe = redis::pipe();
+                pipe.add_command(call)
+                    .cmd("WAIT")
+                    .arg(durability.replicas)
+                    .arg(millis(durability.timeout));
+                let (values, acked): (Vec<Value>, i64) = self.eval(&self.claim, &pipe).await?;
+                let (now, pairs) = read_claims(values, requests.len())?;
+                Ok((now, pairs, Some(acked)))
+            }
+        }
+    }
+
+    /// Turns one claim's status and value into its answer.
+    fn read_claim(
+        &self,
+        request: &ClaimRequest<'_>,
+        status: i64,
+        value: Value,
+    ) -> Result<Claimed, LockError> {
+        let claimed = match status {
+            0 => Claimed::TickTaken,
+            1 => Claimed::Acquired(Claim {
+                job: request.job.to_owned(),
+                tick: request.tick,
+                token: request.token.to_owned(),
+                fencing_token: redis::from_redis_value::<u64>(value).unwrap_or(0),
+            }),
+            2 => Claimed::StillRunning,
+            3 => Claimed::TooEarly {
+                retry_in: Duration::from_millis(redis::from_redis_value::<u64>(value).unwrap_or(0)),
+            },
+            _ => {
+                let error = redis::from_redis_value::<String>(value).unwrap_or_default();
+                return Err(LockError::new(
+                    LockErrorKind::Backend,
+                    format!("claim script failed: {}", scrub(&error, &self.secret_url)),
+                    None,
+                ));
+            }
+        };
+        Ok(claimed)
+    }
+
+    /// Measures the offset to Redis's clock from a reply whose round trip was
+    /// short enough to be accurate (± half of it); a reply that waited in
+    /// Redis's queue (a stall) would tell a wrong offset and is not used.
+    pub(super) fn record_offset(
+        &self,
+        redis_now_ms: i64,
+        local_send: DateTime<Utc>,
+        round_trip: Duration,
+    ) {
+        if round_trip > OFFSET_MAX_ROUND_TRIP {
+            return;
+        }
+        let local_at_redis = local_send.timestamp_millis() + millis(round_trip / 2) as i64;
+        let offset = redis_now_ms - local_at_redis;
+        self.offset_ms.store(offset, Ordering::Relaxed);
+        crate::metrics::clock_offset(offset);
+        let limit = (self.skew_margin.as_millis() / 2) as i64;
+        let over = offset.abs() > limit;
+        if offset.abs() > millis(self.skew_margin) as i64 {
+            if !self.offset_warned.swap(true, Ordering::Relaxed) {
+                error!(
+                    offset_ms = offset,
+                    skew_margin_ms = millis(self.skew_margin),
+                    "this instance's clock differs from Redis's by more than the skew margin: its claims wait for Redis's time, and ticks can be late or missed; fix the clock (NTP)"
+                );
+            }
+        } else if over && !self.offset_warned.swap(true, Ordering::Relaxed) {
+            warn!(
+                offset_ms = offset,
+                limit_ms = limit,
+                "this instance's clock differs from Redis's by more than half the skew margin"
+            );
+        } else if !over && self.offset_warned.swap(false, Ordering::Relaxed) {
+            info!(
+                offset_ms = offset,
+                "clock back within half the skew margin of Redis"
+            );
+        }
+    }
+
+    fn outage_started_or_continues(&self, jobs: &[&str], err: &LockError) {
+        let mut outage = self
+            .outage
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        match outage.as_mut() {
+            Some(outage) => {
+                outage.failed_claims += jobs.len() as u64;
+                outage.jobs.extend(jobs.iter().map(|job| (*job).to_owned()));
+            }
+            None => {
+                error!(jobs = ?jobs, error = %err, "not running ticks while Redis is unreachable (fail closed); retrying");
+                *outage = Some(Outage {
+                    since: Instant::now(),
+                    failed_claims: jobs.len() as u64,
+                    jobs: jobs.iter().map(|job| (*job).to_owned()).collect(),
+                });
+            }
+        }
+    }
+
+    fn outage_over(&self) {
+        let mut outage = self
+            .outage
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if let Some(outage) = outage.take() {
+            info!(
+                down_ms = outage.since.elapsed().as_millis() as u64,
+                failed_claims = outage.failed_claims,
+                jobs = ?outage.jobs,
+                location = %self.location,
+                "Redis reachable again"
+            );
+        }
+    }
+}
+
+/// Splits the claim script's reply into Redis's time and a (status, fence
+/// or error) pair per claim.
+fn read_claims(values: Vec<Value>, claims: usize) -> Result<(i64, Vec<(i64, Value)>), RedisError> {
+    let malformed = || {
+        RedisError::from((
+            redis::ErrorKind::Client,
+            "unexpected reply to the claim script",
+        ))
+    };
+    if values.len() != 1 + 2 * claims {
+        return Err(malformed());
+    }
+    let mut values = values.into_iter();
+    let now = redis::from_redis_value::<i64>(values.next().ok_or_else(malformed)?)
+        .map_err(|_| malformed())?;
+    let mut pairs = Vec::with_capacity(claims);
+    while let (Some(status), Some(value)) = (values.next(), values.next()) {
+        pairs.push((
+            redis::from_redis_value::<i64>(status).map_err(|_| malformed())?,
+            value,
+        ));
+    }
+    Ok((now, pairs))
+}

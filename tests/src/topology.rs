@@ -1,0 +1,376 @@
+//! Redis deployments beyond one server, started on free loopback ports:
+//! a primary with replicas watched by `redis-sentinel`, and a Cluster of
+//! `redis-server --cluster-enabled yes` nodes. Everything stops on drop.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{RedisServer, free_port};
+
+/// The master name the sentinels watch.
+pub const MASTER_NAME: &str = "mymaster";
+
+/// One primary, its replicas and the sentinels watching them.
+#[derive(Debug)]
+pub struct SentinelSetup {
+    /// The servers: the first is the primary at start.
+    pub servers: Vec<RedisServer>,
+    sentinels: Vec<(u16, Child)>,
+    dir: PathBuf,
+}
+
+impl SentinelSetup {
+    /// A primary, `replicas` replicas and `sentinels` sentinels (quorum: a
+    /// majority), which declare the primary down after one second.
+    ///
+    /// # Panics
+    ///
+    /// When a server or sentinel cannot start, or the replicas do not sync.
+    pub fn start(replicas: usize, sentinels: usize) -> SentinelSetup {
+        // A replica's full resync starts at once (the default waits 5 s for
+        // more replicas to join), so a failover's new primary has its
+        // replica back soon.
+        let persistence = [
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--repl-diskless-sync-delay",
+            "0",
+        ];
+        let primary = RedisServer::start_with(&persistence);
+        let primary_port = primary.port().to_string();
+        let mut servers = vec![primary];
+        for _ in 0..replicas {
+            let mut args = persistence.to_vec();
+            args.extend(["--replicaof", "127.0.0.1", &primary_port]);
+            servers.push(RedisServer::start_with(&args));
+        }
+        let dir = std::env::temp_dir().join(format!(
+            "cronlock-sentinel-{}-{}",
+            std::process::id(),
+            free_port().unwrap_or(0)
+        ));
+        std::fs::create_dir_all(&dir).expect("sentinel dir");
+        let quorum = sentinels / 2 + 1;
+        let mut running = Vec::new();
+        for index in 0..sentinels {
+            let port = free_port().expect("a free port");
+            let conf = dir.join(format!("sentinel-{index}.conf"));
+            let mut file = std::fs::File::create(&conf).expect("sentinel config");
+            writeln!(
+                file,
+                "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor {MASTER_NAME} 127.0.0.1 {primary_port} {quorum}\nsentinel down-after-milliseconds {MASTER_NAME} 1000\nsentinel failover-timeout {MASTER_NAME} 5000\nsentinel parallel-syncs {MASTER_NAME} 2",
+                dir.display()
+            )
+            .expect("sentinel config");
+            let child = Command::new("redis-sentinel")
+                .arg(&conf)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|err| {
+                    panic!("redis-sentinel does not start ({err}): install it with `apt-get install -y redis-sentinel`, or run ./scripts/test")
+                });
+            running.push((port, child));
+        }
+        let setup = SentinelSetup {
+            servers,
+            sentinels: running,
+            dir,
+        };
+        setup.await_ready(replicas);
+        setup
+    }
+
+    fn await_ready(&self, replicas: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let synced = self.servers[0]
+                .bulk(&["INFO", "replication"])
+                .contains(&format!("connected_slaves:{replicas}"));
+            let known = self.sentinels.iter().all(|(port, _)| {
+                sentinel_command(*port, &["SENTINEL", "get-master-addr-by-name", MASTER_NAME])
+                    .is_some_and(|reply| reply.contains(&self.servers[0].port().to_string()))
+            });
+            if synced && known {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the replicas or sentinels did not come up within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `redis+sentinel://127.0.0.1:P1,…/mymaster`, with `query` appended.
+    pub fn url(&self, query: &str) -> String {
+        let hosts: Vec<String> = self
+            .sentinels
+            .iter()
+            .map(|(port, _)| format!("127.0.0.1:{port}"))
+            .collect();
+        format!("redis+sentinel://{}/{MASTER_NAME}{query}", hosts.join(","))
+    }
+
+    /// The port of the primary the sentinels name now.
+    pub fn master_port(&self) -> Option<u16> {
+        self.sentinels.iter().find_map(|(port, _)| {
+            let reply =
+                sentinel_command(*port, &["SENTINEL", "get-master-addr-by-name", MASTER_NAME])?;
+            reply.lines().nth(1)?.trim().parse().ok()
+        })
+    }
+
+    /// The server listening on `port`.
+    pub fn server(&mut self, port: u16) -> &mut RedisServer {
+        self.servers
+            .iter_mut()
+            .find(|server| server.port() == port)
+            .expect("a server of this setup")
+    }
+
+    /// Waits until the sentinels name a primary other than `old`, and
+    /// returns its port.
+    ///
+    /// # Panics
+    ///
+    /// When no failover happens within `limit`.
+    pub fn await_failover(&self, old: u16, limit: Duration) -> u16 {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(port) = self.master_port().filter(|port| *port != old) {
+                return port;
+            }
+            assert!(Instant::now() < deadline, "no failover within {limit:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for SentinelSetup {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.sentinels {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One command to a sentinel, its whole reply in RESP (a few lines).
+fn sentinel_command(port: u16, args: &[&str]) -> Option<String> {
+    use std::io::Read as _;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .ok()?;
+    let mut request = format!("*{}\r\n", args.len());
+    for arg in args {
+        request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+    }
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut reply = vec![0u8; 4096];
+    let read = stream.read(&mut reply).ok()?;
+    let text = String::from_utf8_lossy(&reply[..read]).into_owned();
+    // `*2 $9 127.0.0.1 $5 PORT` -> "127.0.0.1\nPORT"
+    let values: Vec<&str> = text
+        .split("\r\n")
+        .filter(|line| !line.is_empty() && !line.starts_with('*') && !line.starts_with('$'))
+        .collect();
+    (!values.is_empty()).then(|| values.join("\n"))
+}
+
+/// A Redis Cluster: masters with one replica each.
+#[derive(Debug)]
+pub struct ClusterSetup {
+    /// Every node.
+    pub nodes: Vec<RedisServer>,
+}
+
+/// A cluster node as `CLUSTER NODES` describes it.
+#[derive(Debug, Clone)]
+pub struct ClusterNode {
+    /// The node id.
+    pub id: String,
+    /// Its port.
+    pub port: u16,
+    /// Whether it is a master (not failed).
+    pub master: bool,
+    /// How many slots it serves.
+    pub slots: u32,
+}
+
+impl ClusterSetup {
+    /// `masters` masters and as many replicas, created with
+    /// `redis-cli --cluster create`; a node is failed over after one second.
+    ///
+    /// # Panics
+    ///
+    /// When a node cannot start or the cluster does not form.
+    pub fn start(masters: usize) -> ClusterSetup {
+        let args = [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            "1000",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--repl-diskless-sync-delay",
+            "0",
+        ];
+        let nodes: Vec<RedisServer> = (0..masters * 2)
+            .map(|_| RedisServer::start_with(&args))
+            .collect();
+        let mut command = Command::new("redis-cli");
+        command.arg("--cluster").arg("create");
+        for node in &nodes {
+            command.arg(format!("127.0.0.1:{}", node.port()));
+        }
+        let output = command
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .output()
+            .expect("redis-cli runs (apt-get install -y redis-tools)");
+        assert!(
+            output.status.success(),
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        let setup = ClusterSetup { nodes };
+        setup.await_ok(Duration::from_secs(20));
+        setup
+    }
+
+    /// Waits until every live node says the cluster is ok and agrees on
+    /// the masters.
+    ///
+    /// # Panics
+    ///
+    /// When it is not ok within `limit`.
+    pub fn await_ok(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let ok = self
+                .nodes
+                .iter()
+                .filter(|node| node.is_alive())
+                .all(|node| {
+                    node.try_bulk(&["CLUSTER", "INFO"])
+                        .is_some_and(|info| info.contains("cluster_state:ok"))
+                });
+            if ok {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the cluster is not ok within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the live nodes no longer count the master on
+    /// `victim` (killed) as a master, and the cluster is ok again.
+    ///
+    /// # Panics
+    ///
+    /// When that does not happen within `limit`.
+    pub fn await_failover(&self, victim: u16, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self
+            .topology()
+            .iter()
+            .any(|node| node.port == victim && node.master)
+        {
+            assert!(Instant::now() < deadline, "no failover within {limit:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.await_ok(deadline.saturating_duration_since(Instant::now()));
+    }
+
+    /// `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,…` (every node a seed).
+    pub fn url(&self) -> String {
+        let hosts: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|node| format!("127.0.0.1:{}", node.port()))
+            .collect();
+        format!("redis+cluster://{}", hosts.join(","))
+    }
+
+    /// The nodes as a live node sees them.
+    pub fn topology(&self) -> Vec<ClusterNode> {
+        let text = self
+            .nodes
+            .iter()
+            .filter(|node| node.is_alive())
+            .find_map(|node| node.try_bulk(&["CLUSTER", "NODES"]))
+            .unwrap_or_default();
+        text.lines()
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split(' ').collect();
+                let port = fields
+                    .get(1)?
+                    .split('@')
+                    .next()?
+                    .rsplit(':')
+                    .next()?
+                    .parse()
+                    .ok()?;
+                let flags = fields.get(2)?;
+                let slots = fields
+                    .iter()
+                    .skip(8)
+                    .filter(|range| !range.starts_with('['))
+                    .map(|range| match range.split_once('-') {
+                        Some((from, to)) => {
+                            to.parse::<u32>().unwrap_or(0) - from.parse::<u32>().unwrap_or(0) + 1
+                        }
+                        None => 1,
+                    })
+                    .sum();
+                Some(ClusterNode {
+                    id: fields.first()?.to_string(),
+                    port,
+                    master: flags.contains("master") && !flags.contains("fail"),
+                    slots,
+                })
+            })
+            .collect()
+    }
+
+    /// Moves `slots` slots, with their keys, from master `from` to master
+    /// `to` (`redis-cli --cluster reshard`), while clients keep working.
+    ///
+    /// # Panics
+    ///
+    /// When redis-cli fails.
+    pub fn reshard(&self, from: &ClusterNode, to: &ClusterNode, slots: u32) {
+        let output = Command::new("redis-cli")
+            .args(["--cluster", "reshard", &format!("127.0.0.1:{}", to.port)])
+            .args(["--cluster-from", &from.id, "--cluster-to", &to.id])
+            .args(["--cluster-slots", &slots.to_string(), "--cluster-yes"])
+            .output()
+            .expect("redis-cli runs");
+        assert!(
+            output.status.success(),
+            "reshard failed: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+
+    /// The node listening on `port`.
+    pub fn node(&mut self, port: u16) -> &mut RedisServer {
+        self.nodes
+            .iter_mut()
+            .find(|node| node.port() == port)
+            .expect("a node of this cluster")
+    }
+}

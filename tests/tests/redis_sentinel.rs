@@ -1,0 +1,214 @@
+//! Redis Sentinel: a primary, two replicas and three sentinels on loopback.
+//! The lock contract holds through the sentinels; three schedulers follow a
+//! failover after the primary is SIGKILLed; with durability, a claim a
+//! failover could forget is never run.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use cronlock::lock::{
+    ClaimRequest, Claimed, DEFAULT_SKEW_MARGIN, Deployment, Lock, LockErrorKind, RedisLock,
+    RedisLockConfig, random_token,
+};
+use cronlock::{Overlap, Scheduler};
+use cronlock_tests::RedisServer;
+use cronlock_tests::contract::{Backend, check};
+use cronlock_tests::fleet::{self, Ledger, counts, recorded, seconds};
+use cronlock_tests::proxy::Proxy;
+use cronlock_tests::topology::SentinelSetup;
+
+struct Sentinel(SentinelSetup);
+
+impl Backend for Sentinel {
+    fn instance(&self) -> Pin<Box<dyn Future<Output = Arc<dyn Lock>> + Send + '_>> {
+        Box::pin(async move {
+            let lock = RedisLock::connect(RedisLockConfig::new(self.0.url("")))
+                .await
+                .expect("the sentinels answer");
+            assert_eq!(lock.deployment(), Deployment::Sentinel);
+            Arc::new(lock) as Arc<dyn Lock>
+        })
+    }
+
+    fn skew_margin(&self) -> Duration {
+        DEFAULT_SKEW_MARGIN
+    }
+}
+
+#[tokio::test]
+async fn the_lock_keeps_the_contract_through_the_sentinels() {
+    check(&Sentinel(SentinelSetup::start(1, 1)), "sentinel-").await;
+}
+
+/// Three schedulers, three every-second jobs; the primary is SIGKILLed; the
+/// sentinels promote a replica; every tick from two seconds after the
+/// promotion runs, once. Ticks around the failover may not run (fail
+/// closed), and without durability a tick claimed on the old primary and
+/// not yet replicated may run again: both are counted, not asserted away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedulers_follow_a_failover_to_the_promoted_replica() {
+    let (doubled, after) = failover_run("", 2).await;
+    println!("without durability: {doubled} ticks ran twice around the failover");
+    assert!(after >= 6, "ticks after the failover: {after}");
+}
+
+/// The same with durability (one replica must acknowledge each claim): no
+/// tick runs twice across the failover.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_durability_a_failover_runs_no_tick_twice() {
+    // The remaining replica resynchronises with the new primary first.
+    let (doubled, after) = failover_run("?wait_replicas=1&wait_timeout=100ms", 6).await;
+    assert_eq!(doubled, 0, "ticks ran twice with durability");
+    assert!(after >= 6, "ticks after the failover: {after}");
+}
+
+/// Runs the failover scenario; returns the ticks run twice and how many
+/// ticks ran (each once) from `settle` seconds after the promotion.
+async fn failover_run(query: &str, settle: i64) -> (usize, usize) {
+    let mut setup = SentinelSetup::start(2, 3);
+    let url = setup.url(query);
+    let ledger = Ledger::default();
+    let mut schedulers = Vec::new();
+    for instance in 0..3 {
+        let mut builder = Scheduler::builder().registered_jobs(false).redis_config(
+            RedisLockConfig::new(&url)
+                .connect_timeout(Duration::from_millis(500))
+                .reply_timeout(Duration::from_millis(500)),
+        );
+        for job in ["a", "b", "c"] {
+            builder = builder.job(recorded(
+                &ledger,
+                instance,
+                job,
+                "* * * * * *",
+                Duration::from_secs(5),
+            ));
+        }
+        schedulers.push(builder.build().await.unwrap());
+    }
+    let running = fleet::start(&schedulers, Duration::from_secs(20));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let old = setup.master_port().expect("a primary");
+    setup.server(old).kill();
+    let new = tokio::task::spawn_blocking(move || {
+        let new = setup.await_failover(old, Duration::from_secs(10));
+        (setup, new)
+    })
+    .await
+    .unwrap();
+    let promoted = Utc::now();
+    running.finish().await;
+    let _setup = new.0;
+    let counts = counts(&ledger);
+    let doubled = counts.values().filter(|count| **count > 1).count();
+    let after = seconds(
+        promoted + chrono::Duration::seconds(settle),
+        Utc::now() - chrono::Duration::seconds(1),
+    );
+    let mut ran_after = 0;
+    for tick in &after {
+        for job in ["a", "b", "c"] {
+            let count = counts.get(&(job.to_owned(), *tick)).copied().unwrap_or(0);
+            assert_eq!(
+                count, 1,
+                "{job} at {tick} after the failover ran {count} times"
+            );
+            ran_after += 1;
+        }
+    }
+    (doubled, ran_after / 3)
+}
+
+/// The durability rule, shown where asynchronous replication loses a claim:
+/// the primary grants a tick its replica never receives, then dies, and
+/// the replica (which never saw the claim) is promoted. Without durability
+/// a second instance is granted the same tick on the new primary: it runs
+/// twice. With durability the first grant is never run (its replica did not
+/// acknowledge it), so the tick runs once.
+#[tokio::test]
+async fn a_claim_counts_only_once_a_replica_has_it() {
+    for durable in [false, true] {
+        let primary = RedisServer::start();
+        // Replication goes through a proxy, so the test can lose it.
+        let link = Proxy::start(primary.port());
+        let replica = RedisServer::start_with(&[
+            "--save",
+            "",
+            "--replicaof",
+            "127.0.0.1",
+            &link.port().to_string(),
+        ]);
+        await_replica(&primary);
+        // The managed endpoint: a proxy that a failover points elsewhere.
+        let endpoint = Proxy::start(primary.port());
+        let config = || {
+            let config =
+                RedisLockConfig::new(endpoint.url()).reply_timeout(Duration::from_millis(500));
+            if durable {
+                config.wait_for_replicas(1, Duration::from_millis(100))
+            } else {
+                config
+            }
+        };
+        let first = RedisLock::connect(config()).await.unwrap();
+        // From now on the replica receives nothing from its primary.
+        link.set(cronlock_tests::proxy::Fault::DropReplies);
+        let token = random_token();
+        let tick = Utc::now();
+        let answer = first.claim(claim(tick, &token)).await;
+        // Failover: the primary dies, the replica that missed the claim is promoted.
+        drop(first);
+        drop(primary);
+        link.cut();
+        replica.command(&["REPLICAOF", "NO", "ONE"]);
+        endpoint.retarget(replica.port());
+        endpoint.cut();
+        // The promoted primary has no replica left: the second instance
+        // claims without waiting for one.
+        let second = RedisLock::connect(RedisLockConfig::new(endpoint.url()))
+            .await
+            .unwrap();
+        let other = random_token();
+        let again = second.claim(claim(tick, &other)).await.unwrap();
+        assert!(matches!(again, Claimed::Acquired(_)), "{again:?}");
+        if durable {
+            let err = answer.expect_err("a claim no replica has must not be granted");
+            assert_eq!(err.kind(), LockErrorKind::Unavailable, "{err}");
+        } else {
+            assert!(
+                matches!(answer, Ok(Claimed::Acquired(_))),
+                "without durability the first claim is granted too (the tick runs twice): {answer:?}"
+            );
+        }
+    }
+}
+
+fn claim(tick: chrono::DateTime<Utc>, token: &str) -> ClaimRequest<'_> {
+    ClaimRequest {
+        job: "durable",
+        tick,
+        token,
+        ttl: Duration::from_secs(5),
+        overlap: Overlap::Skip,
+        now: Utc::now(),
+    }
+}
+
+fn await_replica(primary: &RedisServer) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !primary
+        .bulk(&["INFO", "replication"])
+        .contains("connected_slaves:1")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replica did not connect"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The first sync is done when the replica reports its link up.
+    std::thread::sleep(Duration::from_millis(300));
+}
