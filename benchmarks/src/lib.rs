@@ -6,6 +6,7 @@
 //! criterion benchmarks. Each measured system runs in its own process so
 //! memory and CPU figures are its alone.
 
+pub mod deployments;
 pub mod fires;
 pub mod plot;
 pub mod process;

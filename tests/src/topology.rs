@@ -133,6 +133,31 @@ impl SentinelSetup {
             .expect("a server of this setup")
     }
 
+    /// Waits until the primary has a replica in sync (`state=online`), as
+    /// claims with the durability option need.
+    ///
+    /// # Panics
+    ///
+    /// When none is within `limit`.
+    pub fn await_replica_online(&mut self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(port) = self.master_port()
+                && self
+                    .server(port)
+                    .try_bulk(&["INFO", "replication"])
+                    .is_some_and(|info| info.contains("state=online"))
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no replica in sync within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Waits until the sentinels name a primary other than `old`, and
     /// returns its port.
     ///
@@ -293,6 +318,27 @@ impl ClusterSetup {
             std::thread::sleep(Duration::from_millis(50));
         }
         self.await_ok(deadline.saturating_duration_since(Instant::now()));
+    }
+
+    /// Waits until the node on `port` is a replica in sync with its master;
+    /// `false` when it is not within `limit`.
+    pub fn await_replica_synced(&self, port: u16, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        let node = self
+            .nodes
+            .iter()
+            .find(|node| node.port() == port)
+            .expect("a node of this cluster");
+        while !node
+            .try_bulk(&["INFO", "replication"])
+            .is_some_and(|info| info.contains("master_link_status:up"))
+        {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        true
     }
 
     /// `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,…` (every node a seed).

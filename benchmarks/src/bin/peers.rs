@@ -38,6 +38,11 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("worker") => worker(&args[1..]),
+        Some("deployments") => {
+            let options = options(&args[1..]);
+            print_machine();
+            deployments(&options);
+        }
         Some(mode @ ("all" | "fire" | "idle")) => {
             let options = options(&args[1..]);
             std::fs::create_dir_all(&options.out).expect("output directory");
@@ -50,7 +55,9 @@ fn main() {
             }
         }
         _ => {
-            eprintln!("usage: peers all|fire|idle [--secs 60] [--idle-secs 30] [--out DIR]");
+            eprintln!(
+                "usage: peers all|fire|idle|deployments [--secs 60] [--idle-secs 30] [--out DIR]"
+            );
             std::process::exit(2);
         }
     }
@@ -89,15 +96,15 @@ fn print_machine() {
 }
 
 /// Runs this binary as a worker for one system.
-fn spawn_worker(args: &[String], redis: Option<&RedisServer>) -> std::process::Child {
+fn spawn_worker(args: &[String], redis_url: Option<&str>) -> std::process::Child {
     let mut command = Command::new(std::env::current_exe().expect("own path"));
     command
         .arg("worker")
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    if let Some(redis) = redis {
-        command.env("REDIS_URL", redis.url());
+    if let Some(url) = redis_url {
+        command.env("REDIS_URL", url);
     }
     command.spawn().expect("worker starts")
 }
@@ -121,7 +128,7 @@ fn fire(options: &Options) {
             to_ms.to_string(),
         ];
         let workers: Vec<_> = (0..processes)
-            .map(|_| spawn_worker(&args, redis.as_ref()))
+            .map(|_| spawn_worker(&args, redis.as_ref().map(RedisServer::url).as_deref()))
             .collect();
         let mut fires = Vec::new();
         for worker in workers {
@@ -190,6 +197,71 @@ fn fire(options: &Options) {
     println!("\nplot: {}", path.display());
 }
 
+/// Fires of `processes` cronlock workers on the Redis at `url`, for `secs`.
+fn fleet_fires(url: &str, processes: usize, secs: i64) -> FireReport {
+    let from_ms = (now_us() / 1_000_000 + 5) * 1_000;
+    let to_ms = from_ms + (secs - 1) * 1_000;
+    let args = [
+        "fire".to_owned(),
+        System::CronlockRedis.name().to_owned(),
+        from_ms.to_string(),
+        to_ms.to_string(),
+    ];
+    let workers: Vec<_> = (0..processes)
+        .map(|_| spawn_worker(&args, Some(url)))
+        .collect();
+    let mut fires = Vec::new();
+    for worker in workers {
+        let output = worker.wait_with_output().expect("worker output");
+        assert!(output.status.success(), "worker failed");
+        fires.extend(parse_lines(&String::from_utf8_lossy(&output.stdout)));
+    }
+    FireReport::new(&fires, FIRE_JOBS, from_ms, to_ms)
+}
+
+/// Claim cost and fleet lateness on a standalone Redis, Sentinel and
+/// Cluster, with and without durability, in one run.
+fn deployments(options: &Options) {
+    use cronlock_benchmarks::deployments::{Kind, Setup, VARIANTS, claim_cost};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    println!(
+        "\n### Redis deployments: one claim, and {FIRE_JOBS} jobs due every second in {REDIS_PROCESSES} processes for {} s\n",
+        options.secs
+    );
+    println!(
+        "| deployment | claim p50 | claim p99 | raw SET NX PX p50 | claim / raw (p50) | fleet p50 | fleet p99 | missed | duplicated |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for kind in [Kind::Standalone, Kind::Sentinel, Kind::Cluster] {
+        let setup = Setup::start(kind);
+        for variant in VARIANTS.iter().filter(|variant| variant.kind == kind) {
+            let cost = runtime.block_on(claim_cost(&setup, variant.durable, 2_000));
+            let report = fleet_fires(&setup.url(variant.durable), REDIS_PROCESSES, options.secs);
+            eprintln!(
+                "{}: claim {:?}, fleet p99 {} µs",
+                variant.name,
+                cost,
+                report.quantile_us(0.99)
+            );
+            println!(
+                "| {} | {} µs | {} µs | {} µs | {:.2} | {} | {} | {} | {} |",
+                variant.name,
+                cost.claim_us.0,
+                cost.claim_us.1,
+                cost.raw_us.0,
+                cost.claim_us.0 as f64 / cost.raw_us.0.max(1) as f64,
+                format_us(report.quantile_us(0.5)),
+                format_us(report.quantile_us(0.99)),
+                report.missed,
+                report.duplicated
+            );
+        }
+    }
+}
+
 fn format_us(us: i64) -> String {
     if us.abs() >= 10_000 {
         format!("{:.1} ms", us as f64 / 1_000.0)
@@ -212,7 +284,7 @@ fn idle(options: &Options) {
             system.name().to_owned(),
             options.idle_secs.to_string(),
         ];
-        let output = spawn_worker(&args, redis.as_ref())
+        let output = spawn_worker(&args, redis.as_ref().map(RedisServer::url).as_deref())
             .wait_with_output()
             .expect("worker output");
         assert!(output.status.success(), "{} worker failed", system.name());

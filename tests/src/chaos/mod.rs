@@ -376,8 +376,11 @@ impl Scene<'_> {
                 let old = setup.master_port().expect("a primary");
                 setup.server(old).kill();
                 setup.await_failover(old, Duration::from_secs(20));
-                // Back as a replica: the sentinels reconfigure it.
+                // Back as a replica: the sentinels reconfigure it. The fault
+                // lasts until the new primary has a replica in sync (claims
+                // with durability need one).
                 setup.server(old).restart();
+                setup.await_replica_online(Duration::from_secs(30));
             }
             FaultKind::MasterFailover => {
                 let Store::Cluster(setup) = &mut self.store else {
@@ -390,8 +393,15 @@ impl Scene<'_> {
                     .expect("a master");
                 setup.node(victim.port).kill();
                 setup.await_failover(victim.port, Duration::from_secs(20));
-                // Back as a replica of the node that took over.
+                // Back as a replica of the node that took over; the fault
+                // lasts until it is in sync (claims with durability need it).
                 setup.node(victim.port).restart();
+                if !setup.await_replica_synced(victim.port, Duration::from_secs(30)) {
+                    eprintln!(
+                        "chaos: node {} did not sync as a replica within 30 s",
+                        victim.port
+                    );
+                }
             }
             FaultKind::Reshard => {
                 let Store::Cluster(setup) = &self.store else {

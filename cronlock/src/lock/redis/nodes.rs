@@ -245,7 +245,7 @@ fn cluster(
     if tls && !cfg!(feature = "tls") {
         return Err(tls_feature_missing());
     }
-    let mut builder = redis::cluster::ClusterClientBuilder::new(nodes.iter().map(String::as_str))
+    let builder = redis::cluster::ClusterClientBuilder::new(nodes.iter().map(String::as_str))
         .connection_timeout(config.connect_timeout)
         .response_timeout(config.reply_timeout)
         .overall_response_timeout(Some(config.reply_timeout * 2))
@@ -253,16 +253,19 @@ fn cluster(
         .min_retry_wait(20)
         .max_retry_wait(200);
     #[cfg(feature = "tls")]
-    if tls {
+    let builder = if tls {
         install_crypto_provider();
-        builder = builder.tls(redis::TlsMode::Secure);
-        if let Some(root) = &config.tls_root {
-            builder = builder.certs(redis::TlsCertificates {
+        let builder = builder.tls(redis::TlsMode::Secure);
+        match &config.tls_root {
+            Some(root) => builder.certs(redis::TlsCertificates {
                 client_tls: None,
                 root_cert: Some(root.clone()),
-            });
+            }),
+            None => builder,
         }
-    }
+    } else {
+        builder
+    };
     let timeouts = redis::cluster::ClusterConfig::new()
         .set_connection_timeout(config.connect_timeout)
         .set_response_timeout(config.reply_timeout);
