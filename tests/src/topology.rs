@@ -12,6 +12,9 @@ use crate::{RedisServer, free_port};
 /// The master name the sentinels watch.
 pub const MASTER_NAME: &str = "mymaster";
 
+/// The hash slots of a Redis Cluster.
+const SLOTS: u32 = 16384;
+
 /// One primary, its replicas and the sentinels watching them.
 #[derive(Debug)]
 pub struct SentinelSetup {
@@ -301,8 +304,10 @@ impl ClusterSetup {
         }
     }
 
-    /// Waits until the live nodes no longer count the master on
-    /// `victim` (killed) as a master, and the cluster is ok again.
+    /// Waits until every slot of the master on `victim` (killed) is served
+    /// by another master (its replica was promoted), and the cluster is ok
+    /// again. A node merely suspected (`pfail`) still holds its slots: a
+    /// victim restarted then would come back as their master, empty.
     ///
     /// # Panics
     ///
@@ -312,7 +317,10 @@ impl ClusterSetup {
         while self
             .topology()
             .iter()
-            .any(|node| node.port == victim && node.master)
+            .filter(|node| node.master && node.port != victim)
+            .map(|node| node.slots)
+            .sum::<u32>()
+            < SLOTS
         {
             assert!(Instant::now() < deadline, "no failover within {limit:?}");
             std::thread::sleep(Duration::from_millis(50));
@@ -385,7 +393,10 @@ impl ClusterSetup {
                 Some(ClusterNode {
                     id: fields.first()?.to_string(),
                     port,
-                    master: flags.contains("master") && !flags.contains("fail"),
+                    master: flags.split(',').any(|flag| flag == "master")
+                        && !flags
+                            .split(',')
+                            .any(|flag| flag == "fail" || flag == "fail?" || flag == "pfail"),
                     slots,
                 })
             })
