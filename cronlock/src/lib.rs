@@ -77,11 +77,16 @@
 //! monotonic because they follow the tick. Use AOF persistence
 //! (`appendonly yes`) where that matters.
 //!
-//! Deployments: a single Redis (or any endpoint that always reaches the
-//! current primary, such as a managed service or a proxy). Keys of one job
-//! share a hash tag (`{cronlock:job}`), so the scripts are Cluster-safe, but
-//! this version connects to one node: Redis Cluster and Sentinel discovery
-//! are not supported yet.
+//! Deployments ([`lock::Deployment`]): one Redis endpoint (a server, or a
+//! managed service's primary endpoint or a proxy that always reaches the
+//! current primary), Redis Sentinel (`redis+sentinel://…/master`: the
+//! primary is found through the sentinels, again after a failover) and
+//! Redis Cluster (`redis+cluster://…`: keys of one job share a hash tag,
+//! `{cronlock:job}`, so each script touches one slot; batches are split by
+//! slot). Replication is asynchronous, so a failover can forget the latest
+//! claims; with durability ([`lock::RedisLockConfig::wait_for_replicas`],
+//! or `?wait_replicas=1` in the URL) a claim runs only once a replica has
+//! it. The README's deployment matrix says what each level guarantees.
 //!
 //! Without Redis, the in-process lock ([`lock::MemoryLock`]) gives the same
 //! guarantees within one process only, and the scheduler warns at start.
