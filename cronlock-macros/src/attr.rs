@@ -12,9 +12,9 @@ use syn::{Expr, ExprLit, Lit, LitStr, MetaNameValue, Token};
 
 use crate::errors::Errors;
 
-pub(crate) const KEYS: [&str; 10] = [
+pub(crate) const KEYS: [&str; 11] = [
     "cron", "timeout", "name", "tz", "lock_ttl", "overlap", "retries", "backoff", "catch_up",
-    "enabled",
+    "enabled", "jitter",
 ];
 
 /// A value with the span of the user's literal, so errors point at it.
@@ -160,6 +160,13 @@ impl JobAttr {
                     value: backoff,
                     span: lit.span(),
                 });
+                Ok(())
+            }),
+            "jitter" => string(value, "jitter", "\"30s\"").and_then(|lit| {
+                let jitter = duration(&lit, "jitter")?;
+                cronlock_spec::check_jitter(jitter)
+                    .map_err(|message| syn::Error::new(lit.span(), message))?;
+                self.option(duration_setter("jitter", jitter, lit.span()));
                 Ok(())
             }),
             "retries" => match literal(value) {

@@ -35,6 +35,7 @@ use proc_macro::TokenStream;
 /// | `backoff` | no | first wait between attempts, doubling (needs `retries`) | `"1s"` |
 /// | `catch_up` | no | late ticks: `"latest"` runs the most recent missed tick if younger than the timeout, `"skip"` runs none | `"latest"` |
 /// | `enabled` | no | `false` lists the job but never runs it | `true` |
+/// | `jitter` | no | duration up to `"1d"`: each run starts this much at most after its tick, at an offset fixed by the job name (the same on every instance); the tick stays the scheduled instant | none |
 ///
 /// # Signatures
 ///

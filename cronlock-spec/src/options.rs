@@ -55,6 +55,28 @@ pub fn check_backoff(backoff: Duration) -> Result<(), String> {
     at_most("backoff", backoff)
 }
 
+/// The widest start spread a job may ask for.
+pub const MAX_JITTER: Duration = Duration::from_secs(24 * 3600);
+
+/// The spread of a job's start after its tick: at most [`MAX_JITTER`]
+/// (zero: none).
+///
+/// ```
+/// use std::time::Duration;
+/// assert!(cronlock_spec::check_jitter(Duration::from_secs(30)).is_ok());
+/// assert!(cronlock_spec::check_jitter(Duration::from_secs(2 * 86_400)).is_err());
+/// ```
+pub fn check_jitter(jitter: Duration) -> Result<(), String> {
+    if jitter > MAX_JITTER {
+        return Err(format!(
+            "jitter {} is wider than the widest allowed, {}: a start spread that wide is a different schedule (change the cron spec instead)",
+            format_duration(jitter),
+            format_duration(MAX_JITTER)
+        ));
+    }
+    Ok(())
+}
+
 /// Retries of a failed run: at most [`MAX_RETRIES`].
 pub fn check_retries(retries: u32) -> Result<(), String> {
     if retries > MAX_RETRIES {

@@ -145,6 +145,13 @@ impl Job {
         self.options = self.options.enabled(enabled);
         self
     }
+
+    /// Spreads the starts over `jitter` after each tick, at an offset fixed
+    /// by the job's name (see [`JobOptions::jitter`](crate::JobOptions::jitter)).
+    pub fn jitter(mut self, jitter: Duration) -> Job {
+        self.options = self.options.jitter(jitter);
+        self
+    }
 }
 
 impl Job {

@@ -62,12 +62,15 @@ pub struct JobOptions {
     pub backoff: Duration,
     /// A disabled job is listed but never runs (`enabled` key).
     pub enabled: bool,
+    /// Runs start up to this much after their tick, at an offset fixed by
+    /// the job's name (`jitter` key); zero: on the tick.
+    pub jitter: Duration,
 }
 
 impl JobOptions {
     /// The defaults: the scheduler's zone, a lock TTL equal to the timeout,
     /// no overlap, catch-up of the latest missed tick, no retries (backoff
-    /// 1 s once there are), enabled.
+    /// 1 s once there are), enabled, no jitter.
     pub const DEFAULT: JobOptions = JobOptions {
         tz: None,
         lock_ttl: None,
@@ -76,6 +79,7 @@ impl JobOptions {
         retries: 0,
         backoff: Duration::from_secs(1),
         enabled: true,
+        jitter: Duration::ZERO,
     };
 
     /// Reads the spec in `tz`.
@@ -120,6 +124,16 @@ impl JobOptions {
         self
     }
 
+    /// Spreads the job's starts: each run starts at a fixed offset in
+    /// `[0, jitter)` after its tick, derived from the job name, so every
+    /// instance (and every version) agrees on it. The tick (`ctx.tick()`,
+    /// the claim, the fencing token, history) stays the scheduled instant;
+    /// lateness and the catch-up rule count from the delayed start.
+    pub const fn jitter(mut self, jitter: Duration) -> JobOptions {
+        self.jitter = jitter;
+        self
+    }
+
     /// Checks the options of a job with `timeout` (the same checks, with the
     /// same words, as `#[scheduled]` makes at compile time) and returns the
     /// lock TTL in force.
@@ -129,12 +143,80 @@ impl JobOptions {
         cronlock_spec::check_lock_ttl(lock_ttl, timeout)?;
         cronlock_spec::check_retries(self.retries)?;
         cronlock_spec::check_backoff(self.backoff)?;
+        cronlock_spec::check_jitter(self.jitter)?;
         Ok(lock_ttl)
     }
+}
+
+/// Where in `[0, jitter)` the runs of `job` start after their ticks: an
+/// FNV-1a hash of the name, so it never changes with the instance, the
+/// process or the Rust version (std's hasher makes no such promise).
+pub(crate) fn start_offset(job: &str, jitter: Duration) -> Duration {
+    let jitter_ms = jitter.as_millis().min(u128::from(u64::MAX)) as u64;
+    if jitter_ms == 0 {
+        return Duration::ZERO;
+    }
+    let hash = job.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    Duration::from_millis(hash % jitter_ms)
 }
 
 impl Default for JobOptions {
     fn default() -> JobOptions {
         JobOptions::DEFAULT
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::start_offset;
+
+    #[test]
+    fn a_jitter_offset_is_fixed_by_the_name_and_inside_the_jitter() {
+        let jitter = Duration::from_secs(30);
+        assert_eq!(
+            start_offset("nightly", jitter),
+            start_offset("nightly", jitter)
+        );
+        assert_ne!(
+            start_offset("nightly", jitter),
+            start_offset("hourly", jitter)
+        );
+        assert_eq!(start_offset("nightly", Duration::ZERO), Duration::ZERO);
+        assert_eq!(
+            start_offset("nightly", Duration::from_millis(1)),
+            Duration::ZERO
+        );
+        // Known values: the rule is part of the contract (every version of
+        // every instance must agree), so it must not drift.
+        assert_eq!(
+            start_offset("digest", Duration::from_millis(1500)),
+            Duration::from_millis(529)
+        );
+        assert_eq!(
+            start_offset("sync", Duration::from_millis(1500)),
+            Duration::from_millis(1166)
+        );
+    }
+
+    #[test]
+    fn five_hundred_jobs_at_one_instant_spread_over_the_jitter() {
+        let jitter = Duration::from_secs(30);
+        let mut per_second = BTreeMap::new();
+        for index in 0..500 {
+            let offset = start_offset(&format!("report-{index}"), jitter);
+            assert!(offset < jitter);
+            *per_second.entry(offset.as_secs()).or_insert(0) += 1;
+        }
+        // 500 over 30 seconds is about 17 a second.
+        assert_eq!(per_second.len(), 30, "{per_second:?}");
+        assert!(
+            per_second.values().all(|&count| count <= 35),
+            "{per_second:?}"
+        );
     }
 }

@@ -203,6 +203,23 @@ impl RedisServer {
             .unwrap_or_else(|err| panic!("redis command {args:?} failed: {err}"))
     }
 
+    /// Waits (without blocking the runtime) until `key` exists: a run has
+    /// taken its lock, for example.
+    ///
+    /// # Panics
+    ///
+    /// When it does not within `limit`.
+    pub async fn await_key(&self, key: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.command(&["EXISTS", key]) != ":1" {
+            assert!(
+                Instant::now() < deadline,
+                "{key} did not appear within {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Sends one command whose reply is a bulk string (`INFO`, `GET`) and
     /// returns that string (empty for a nil reply).
     ///

@@ -12,6 +12,18 @@ use crate::{RedisServer, free_port};
 /// The master name the sentinels watch.
 pub const MASTER_NAME: &str = "mymaster";
 
+/// Servers of a replicated deployment: no persistence, and a replica's full
+/// resync starts at once (the default waits 5 s for more replicas to join),
+/// so a failover's new primary has its replica back soon.
+const REPLICATED: [&str; 6] = [
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--repl-diskless-sync-delay",
+    "0",
+];
+
 /// The hash slots of a Redis Cluster.
 const SLOTS: u32 = 16384;
 
@@ -32,22 +44,11 @@ impl SentinelSetup {
     ///
     /// When a server or sentinel cannot start, or the replicas do not sync.
     pub fn start(replicas: usize, sentinels: usize) -> SentinelSetup {
-        // A replica's full resync starts at once (the default waits 5 s for
-        // more replicas to join), so a failover's new primary has its
-        // replica back soon.
-        let persistence = [
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--repl-diskless-sync-delay",
-            "0",
-        ];
-        let primary = RedisServer::start_with(&persistence);
+        let primary = RedisServer::start_with(&REPLICATED);
         let primary_port = primary.port().to_string();
         let mut servers = vec![primary];
         for _ in 0..replicas {
-            let mut args = persistence.to_vec();
+            let mut args = REPLICATED.to_vec();
             args.extend(["--replicaof", "127.0.0.1", &primary_port]);
             servers.push(RedisServer::start_with(&args));
         }
@@ -240,20 +241,15 @@ impl ClusterSetup {
     ///
     /// When a node cannot start or the cluster does not form.
     pub fn start(masters: usize) -> ClusterSetup {
-        let args = [
+        let mut args = vec![
             "--cluster-enabled",
             "yes",
             "--cluster-config-file",
             "nodes.conf",
             "--cluster-node-timeout",
             "1000",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--repl-diskless-sync-delay",
-            "0",
         ];
+        args.extend(REPLICATED);
         let nodes: Vec<RedisServer> = (0..masters * 2)
             .map(|_| RedisServer::start_with(&args))
             .collect();

@@ -140,6 +140,20 @@ async fn durations_beyond_a_year_are_refused() {
     );
 }
 
+/// A jitter is checked like the attribute checks it, and names the job.
+#[tokio::test]
+async fn a_jitter_wider_than_a_day_is_refused() {
+    let err = builder()
+        .job(noop("spread", "@hourly").jitter(Duration::from_secs(2 * 24 * 3600)))
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "job `spread`: jitter 2d is wider than the widest allowed, 1d: a start spread that wide is a different schedule (change the cron spec instead)"
+    );
+}
+
 #[tokio::test]
 async fn per_job_zone_wins_over_the_scheduler_zone() {
     let scheduler = builder()

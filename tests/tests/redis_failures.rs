@@ -253,14 +253,9 @@ async fn a_lost_run_lock_cancels_the_run() {
     });
     // Wait for the run to hold its lock, then take the lock away (a failover to
     // a replica that never saw it would do the same).
-    let deadline = std::time::Instant::now() + Duration::from_secs(3);
-    while redis.command(&["EXISTS", "{cronlock:long}:run"]) != ":1" {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the run never took its lock"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    redis
+        .await_key("{cronlock:long}:run", Duration::from_secs(3))
+        .await;
     redis.command(&["DEL", "{cronlock:long}:run"]);
     run.await.unwrap().unwrap();
     // The watchdog extends every second (a third of the 3 s TTL): it finds the

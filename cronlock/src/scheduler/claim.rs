@@ -37,6 +37,17 @@ pub(super) struct Due {
     pub(super) trigger: Option<Trigger>,
 }
 
+impl Due {
+    /// When its run was to start: a manual run at once, a tick after the
+    /// job's jitter offset.
+    fn planned_start(&self) -> DateTime<Utc> {
+        match self.trigger {
+            Some(_) => self.tick,
+            None => self.job.planned_start(self.tick),
+        }
+    }
+}
+
 /// A claim being tried, and what it waits for.
 struct Pending {
     due: Due,
@@ -177,6 +188,10 @@ async fn claim_and_start(
                 // at this instant has spawned its jobs (see StartPhase).
                 let run_cancel = stop_runs.child_token();
                 let first = Attempt::start(inner, &item.due.job, &claim, 1, &run_cancel, &span);
+                metrics::lateness(
+                    &item.due.job.name,
+                    inner.clock.now() - item.due.planned_start(),
+                );
                 started.push((Arc::clone(&item.due.job), claim, run_cancel, first, span));
                 done.push(item);
             }

@@ -40,14 +40,19 @@ impl Inner {
                 stop_runs.clone(),
             ));
         };
-        while let Some(&Reverse((tick, rank))) = queue.peek() {
-            if tick > now {
+        // The queue holds planned starts: a job's tick plus its jitter offset.
+        while let Some(&Reverse((start, rank))) = queue.peek() {
+            if start > now {
                 break;
             }
             queue.pop();
             let index = self.job_at_rank(rank);
             let job = &self.jobs[index];
-            let (latest, missed, next) = latest_due(&job.schedule, tick, now);
+            let (latest, missed, next) = latest_due(
+                &job.schedule,
+                start - job.start_offset,
+                now - job.start_offset,
+            );
             if self.should_run(job, latest, missed, now) {
                 if job.slot.begin(latest) {
                     due.push(claim::Due {
@@ -71,9 +76,10 @@ impl Inner {
         drop(dispatcher_share);
         // After the runs are handed off: nothing here delays a start.
         for (index, next) in requeue {
-            self.jobs[index].status().next = next;
+            let job = &self.jobs[index];
+            job.status().next = next;
             if let Some(next) = next {
-                queue.push(Reverse((next, self.claim_rank(index))));
+                queue.push(Reverse((job.planned_start(next), self.claim_rank(index))));
             }
         }
     }

@@ -99,12 +99,17 @@ impl Inner {
         }
     }
 
-    /// The first tick of every enabled job, as a min-heap of (tick, claim rank).
+    /// The first tick of every enabled job, as a min-heap of (planned
+    /// start, claim rank): a job with jitter starts its ticks later.
     pub(super) fn first_ticks(&self) -> BinaryHeap<Reverse<(DateTime<Utc>, usize)>> {
         let now = self.clock.now();
         let mut queue = BinaryHeap::with_capacity(self.jobs.len());
         for (index, job) in self.jobs.iter().enumerate() {
-            let next = job.schedule.next_after(now).filter(|_| job.options.enabled);
+            // With jitter, a tick just passed whose start is still ahead comes first.
+            let next = job
+                .schedule
+                .next_after(now - job.start_offset)
+                .filter(|_| job.options.enabled);
             info!(
                 job = %job.name,
                 spec = %job.schedule,
@@ -115,7 +120,7 @@ impl Inner {
             );
             job.status().next = next;
             if let Some(next) = next {
-                queue.push(Reverse((next, self.claim_rank(index))));
+                queue.push(Reverse((job.planned_start(next), self.claim_rank(index))));
             }
         }
         queue

@@ -22,6 +22,8 @@ pub(crate) struct JobEntry {
     pub(super) timeout: Duration,
     pub(super) lock_ttl: Duration,
     pub(super) options: JobOptions,
+    /// How long after each tick its run starts (the `jitter` option).
+    pub(super) start_offset: chrono::TimeDelta,
     pub(super) origin: Origin,
     pub(super) run: RunFn,
     pub(super) running: AtomicUsize,
@@ -73,13 +75,19 @@ impl JobEntry {
     /// Whether `tick` may still start at `now`, as late as the job's
     /// catch-up policy allows.
     pub(super) fn still_runnable(&self, tick: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-        let late = now - tick;
+        let late = now - self.planned_start(tick);
         match self.options.catch_up {
             CatchUp::Latest => {
                 late < chrono::TimeDelta::from_std(self.timeout).unwrap_or(chrono::TimeDelta::MAX)
             }
             CatchUp::Skip => late < ON_TIME,
         }
+    }
+
+    /// When the run of `tick` is to start: the tick, plus the job's jitter
+    /// offset.
+    pub(super) fn planned_start(&self, tick: DateTime<Utc>) -> DateTime<Utc> {
+        tick + self.start_offset
     }
 
     pub(super) fn new(
@@ -91,12 +99,16 @@ impl JobEntry {
         origin: Origin,
         run: RunFn,
     ) -> JobEntry {
+        let start_offset =
+            chrono::TimeDelta::from_std(crate::options::start_offset(&name, options.jitter))
+                .unwrap_or(chrono::TimeDelta::zero());
         JobEntry {
             name: name.into(),
             schedule,
             timeout,
             lock_ttl,
             options,
+            start_offset,
             origin,
             run,
             running: AtomicUsize::new(0),

@@ -14,7 +14,6 @@ use super::inner::Inner;
 use super::jobs::JobEntry;
 use crate::context::JobContext;
 use crate::lock::Claim;
-use crate::metrics;
 
 /// Every job due at one instant is spawned before any of their supervisors:
 /// a supervisor's first poll and its bookkeeping when a run ends (release,
@@ -129,9 +128,6 @@ impl Attempt {
         );
         let started_at = inner.clock.now();
         span.in_scope(|| info!(attempt, fencing_token = claim.fencing_token, "run started"));
-        if attempt == 1 {
-            metrics::lateness(&job.name, started_at - claim.tick);
-        }
         // The job runs in its own task, so a job that blocks its thread cannot
         // stall its supervisor: the timeout and the lock watchdog keep running.
         let task = AbortOnDrop(tokio::spawn(

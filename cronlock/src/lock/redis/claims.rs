@@ -181,12 +181,8 @@ impl RedisLock {
                 Ok((now, pairs, None))
             }
             Some(durability) => {
-                let mut pipe = redis::pipe();
-                pipe.add_command(call)
-                    .cmd("WAIT")
-                    .arg(durability.replicas)
-                    .arg(millis(durability.timeout));
-                let (values, acked): (Vec<Value>, i64) = self.eval(&self.claim, &pipe).await?;
+                let (values, acked): (Vec<Value>, i64) =
+                    self.eval(&self.claim, &durability.after(call)).await?;
                 let (now, pairs) = read_claims(values, requests.len())?;
                 Ok((now, pairs, Some(acked)))
             }

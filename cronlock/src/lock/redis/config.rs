@@ -43,6 +43,19 @@ pub(super) struct Durability {
     pub(super) timeout: Duration,
 }
 
+impl Durability {
+    /// `call`, then `WAIT` for the replicas, in one pipeline: on the same
+    /// connection, so the `WAIT` covers the write `call` made.
+    pub(super) fn after(self, call: redis::Cmd) -> redis::Pipeline {
+        let mut pipe = redis::pipe();
+        pipe.add_command(call)
+            .cmd("WAIT")
+            .arg(self.replicas)
+            .arg(super::millis(self.timeout));
+        pipe
+    }
+}
+
 /// How long a claim waits for its replicas unless told otherwise.
 const DEFAULT_WAIT: Duration = Duration::from_millis(100);
 

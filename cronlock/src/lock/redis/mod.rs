@@ -280,22 +280,16 @@ impl Lock for RedisLock {
                 None => self.eval(&self.extend, &call).await,
                 // An extension a failover forgot would let the lock expire
                 // early: it counts once the replicas have it.
-                Some(durability) => {
-                    let mut pipe = redis::pipe();
-                    pipe.add_command(call)
-                        .cmd("WAIT")
-                        .arg(durability.replicas)
-                        .arg(millis(durability.timeout));
-                    self.eval::<(i64, i64)>(&self.extend, &pipe)
-                        .await
-                        .map(|(extended, acked)| {
-                            if acked >= i64::from(durability.replicas) {
-                                extended
-                            } else {
-                                -1
-                            }
-                        })
-                }
+                Some(durability) => self
+                    .eval::<(i64, i64)>(&self.extend, &durability.after(call))
+                    .await
+                    .map(|(extended, acked)| {
+                        if acked >= i64::from(durability.replicas) {
+                            extended
+                        } else {
+                            -1
+                        }
+                    }),
             }
             .map_err(|err| self.error(&err, "could not extend the run lock"))?;
             if extended < 0 {
