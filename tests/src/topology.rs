@@ -33,6 +33,8 @@ pub struct SentinelSetup {
     /// The servers: the first is the primary at start.
     pub servers: Vec<RedisServer>,
     sentinels: Vec<(u16, Child)>,
+    /// Sentinels that name another master (see `start_stale_sentinel`).
+    stale: Vec<Child>,
     dir: PathBuf,
 }
 
@@ -59,34 +61,37 @@ impl SentinelSetup {
         ));
         std::fs::create_dir_all(&dir).expect("sentinel dir");
         let quorum = sentinels / 2 + 1;
-        let mut running = Vec::new();
-        for index in 0..sentinels {
-            let port = free_port().expect("a free port");
-            let conf = dir.join(format!("sentinel-{index}.conf"));
-            let mut file = std::fs::File::create(&conf).expect("sentinel config");
-            writeln!(
-                file,
-                "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor {MASTER_NAME} 127.0.0.1 {primary_port} {quorum}\nsentinel down-after-milliseconds {MASTER_NAME} 1000\nsentinel failover-timeout {MASTER_NAME} 5000\nsentinel parallel-syncs {MASTER_NAME} 2",
-                dir.display()
-            )
-            .expect("sentinel config");
-            let child = Command::new("redis-sentinel")
-                .arg(&conf)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|err| {
-                    panic!("redis-sentinel does not start ({err}): install it with `apt-get install -y redis-sentinel`, or run ./scripts/test")
-                });
-            running.push((port, child));
-        }
+        let running = (0..sentinels)
+            .map(|index| spawn_sentinel(&dir, &format!("sentinel-{index}"), &primary_port, quorum))
+            .collect();
         let setup = SentinelSetup {
             servers,
             sentinels: running,
+            stale: Vec::new(),
             dir,
         };
         setup.await_ready(replicas);
         setup
+    }
+
+    /// Starts a sentinel of its own that names the server on `decoy` as the
+    /// master (as a sentinel that has not heard of a failover names the old
+    /// primary); returns its port once it does. It is not in [`Self::url`].
+    pub fn start_stale_sentinel(&mut self, decoy: u16) -> u16 {
+        let name = format!("stale-{}", self.stale.len());
+        let (port, child) = spawn_sentinel(&self.dir, &name, &decoy.to_string(), 1);
+        self.stale.push(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !sentinel_command(port, &["SENTINEL", "get-master-addr-by-name", MASTER_NAME])
+            .is_some_and(|reply| reply.contains(&decoy.to_string()))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the stale sentinel did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        port
     }
 
     fn await_ready(&self, replicas: usize) {
@@ -182,12 +187,45 @@ impl SentinelSetup {
 
 impl Drop for SentinelSetup {
     fn drop(&mut self) {
-        for (_, child) in &mut self.sentinels {
+        for child in self
+            .sentinels
+            .iter_mut()
+            .map(|(_, child)| child)
+            .chain(&mut self.stale)
+        {
             let _ = child.kill();
             let _ = child.wait();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Starts `redis-sentinel` with a config named `name` in `dir`, watching
+/// the master on `master_port` with `quorum`; returns its port.
+fn spawn_sentinel(
+    dir: &std::path::Path,
+    name: &str,
+    master_port: &str,
+    quorum: usize,
+) -> (u16, Child) {
+    let port = free_port().expect("a free port");
+    let conf = dir.join(format!("{name}.conf"));
+    let mut file = std::fs::File::create(&conf).expect("sentinel config");
+    writeln!(
+        file,
+        "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} {quorum}\nsentinel down-after-milliseconds {MASTER_NAME} 1000\nsentinel failover-timeout {MASTER_NAME} 5000\nsentinel parallel-syncs {MASTER_NAME} 2",
+        dir.display()
+    )
+    .expect("sentinel config");
+    let child = Command::new("redis-sentinel")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|err| {
+            panic!("redis-sentinel does not start ({err}): install it with `apt-get install -y redis-sentinel`, or run ./scripts/test")
+        });
+    (port, child)
 }
 
 /// One command to a sentinel, its whole reply in RESP (a few lines).

@@ -38,6 +38,51 @@ impl Backend for Sentinel {
     }
 }
 
+/// A sentinel that names another node as the master (one that has not
+/// heard of a failover names the old primary, which may be back, empty,
+/// and still calling itself a master): asked first, it is outvoted by the
+/// majority, so no claim ever lands on that node.
+#[tokio::test]
+async fn a_sentinel_naming_another_master_is_outvoted() {
+    let mut setup = SentinelSetup::start(1, 2);
+    let decoy = RedisServer::start();
+    let stale = setup.start_stale_sentinel(decoy.port());
+    let url = setup.url("").replacen(
+        "redis+sentinel://",
+        &format!("redis+sentinel://127.0.0.1:{stale},"),
+        1,
+    );
+    let lock = RedisLock::connect(RedisLockConfig::new(url)).await.unwrap();
+    let tick = Utc::now();
+    for round in 0..5 {
+        let token = random_token();
+        let claimed = lock
+            .claim(claim(tick - chrono::Duration::seconds(round), &token))
+            .await
+            .unwrap();
+        let Claimed::Acquired(claimed) = claimed else {
+            panic!("{claimed:?}");
+        };
+        lock.release(&claimed).await.unwrap();
+    }
+    assert_eq!(
+        decoy.command(&["DBSIZE"]),
+        ":0",
+        "a claim reached the decoy"
+    );
+    let primary = setup.master_port().expect("a primary");
+    let primary = setup
+        .servers
+        .iter()
+        .find(|server| server.port() == primary)
+        .expect("the primary");
+    assert_ne!(
+        primary.command(&["DBSIZE"]),
+        ":0",
+        "no claim reached the primary"
+    );
+}
+
 #[tokio::test]
 async fn the_lock_keeps_the_contract_through_the_sentinels() {
     check(&Sentinel(SentinelSetup::start(1, 1)), "sentinel-").await;

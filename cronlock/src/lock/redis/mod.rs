@@ -52,6 +52,7 @@ mod endpoint;
 mod nodes;
 mod releases;
 mod scripts;
+mod sentinel;
 
 pub use config::{DEFAULT_PREFIX, PREFIX_ENV, REDIS_URL_ENV, RedisLockConfig, redact};
 use config::{Durability, scrub};

@@ -8,14 +8,12 @@ use std::sync::{Arc, Mutex};
 use bb8::ManageConnection;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
-use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
-use redis::{
-    AsyncConnectionConfig, Cmd, ConnectionAddr, ErrorKind, Pipeline, RedisError, RedisFuture, Value,
-};
+use redis::{AsyncConnectionConfig, Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, Value};
 
 use super::config::RedisLockConfig;
 use super::connection::{retire_if_needed, server_went_away};
 use super::endpoint::Endpoint;
+use super::sentinel::Sentinels;
 
 /// One connection, whichever deployment it reaches.
 #[derive(Clone)]
@@ -274,7 +272,7 @@ fn cluster(
         .get_pending_async_connection_with_config(timeouts))
 }
 
-fn tls_feature_missing() -> RedisError {
+pub(super) fn tls_feature_missing() -> RedisError {
     RedisError::from((
         ErrorKind::InvalidClientConfig,
         "TLS URLs (rediss://) need cronlock's `tls` feature",
@@ -285,7 +283,7 @@ fn tls_feature_missing() -> RedisError {
 /// compiled in (another crate may enable aws-lc-rs): install ring's unless
 /// the application installed one.
 #[cfg(feature = "tls")]
-fn install_crypto_provider() {
+pub(super) fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
@@ -308,7 +306,7 @@ enum Source {
     Client(redis::Client),
     /// Asked for the current primary at every new connection, so a
     /// failover is followed by the next connection made.
-    Sentinel(tokio::sync::Mutex<SentinelClient>),
+    Sentinel(Sentinels),
 }
 
 pub(super) struct Connection {
@@ -321,9 +319,7 @@ impl Manager {
     fn new(config: &RedisLockConfig, endpoint: &Endpoint) -> Result<Manager, RedisError> {
         let source = match endpoint {
             Endpoint::Standalone { url } => Source::Client(client(config, url)?),
-            Endpoint::Sentinel { .. } => {
-                Source::Sentinel(tokio::sync::Mutex::new(sentinel(config, endpoint)?))
-            }
+            Endpoint::Sentinel { .. } => Source::Sentinel(Sentinels::new(config, endpoint)?),
             Endpoint::Cluster { .. } => {
                 return Err(RedisError::from((
                     ErrorKind::Client,
@@ -380,13 +376,7 @@ impl ManageConnection for Manager {
                     .get_multiplexed_async_connection_with_config(&self.config)
                     .await?
             }
-            Source::Sentinel(sentinel) => {
-                sentinel
-                    .lock()
-                    .await
-                    .get_async_connection_with_config(&self.config)
-                    .await?
-            }
+            Source::Sentinel(sentinels) => sentinels.connect_to_primary(&self.config).await?,
         };
         Ok(Connection {
             inner,
@@ -423,73 +413,6 @@ fn client(config: &RedisLockConfig, url: &str) -> Result<redis::Client, RedisErr
     }
     let _ = config;
     redis::Client::open(url)
-}
-
-/// A client that asks the sentinels for the named master.
-fn sentinel(config: &RedisLockConfig, endpoint: &Endpoint) -> Result<SentinelClient, RedisError> {
-    let Endpoint::Sentinel {
-        sentinels,
-        master,
-        tls,
-        db,
-        username,
-        password,
-        sentinel_username,
-        sentinel_password,
-    } = endpoint
-    else {
-        return Err(RedisError::from((
-            ErrorKind::Client,
-            "not a Sentinel endpoint",
-        )));
-    };
-    if *tls && !cfg!(feature = "tls") {
-        return Err(tls_feature_missing());
-    }
-    let addresses = sentinels.iter().map(|(host, port)| {
-        if *tls {
-            ConnectionAddr::TcpTls {
-                host: host.clone(),
-                port: *port,
-                insecure: false,
-                tls_params: None,
-            }
-        } else {
-            ConnectionAddr::Tcp(host.clone(), *port)
-        }
-    });
-    let mut builder = SentinelClientBuilder::new(addresses, master, SentinelServerType::Master)?
-        .set_client_to_redis_db(*db);
-    if let Some(username) = username {
-        builder = builder.set_client_to_redis_username(username);
-    }
-    if let Some(password) = password {
-        builder = builder.set_client_to_redis_password(password);
-    }
-    if let Some(username) = sentinel_username {
-        builder = builder.set_client_to_sentinel_username(username);
-    }
-    if let Some(password) = sentinel_password {
-        builder = builder.set_client_to_sentinel_password(password);
-    }
-    #[cfg(feature = "tls")]
-    if *tls {
-        install_crypto_provider();
-        builder = builder
-            .set_client_to_redis_tls_mode(redis::TlsMode::Secure)
-            .set_client_to_sentinel_tls_mode(redis::TlsMode::Secure);
-        if let Some(root) = &config.tls_root {
-            let certificates = redis::TlsCertificates {
-                client_tls: None,
-                root_cert: Some(root.clone()),
-            };
-            builder = builder
-                .set_client_to_redis_certificates(certificates.clone())
-                .set_client_to_sentinel_certificates(certificates);
-        }
-    }
-    let _ = config;
-    builder.build()
 }
 
 /// Connection failures, as bb8 reports them: bb8 only hands them to a sink

@@ -1,0 +1,225 @@
+//! Finding the primary through Redis Sentinel, safely. Taking the first
+//! sentinel's answer whose node says it is a master (what redis-rs does) is
+//! not enough: a sentinel that has not yet heard of a failover still names
+//! the old primary, and an old primary restarted without persistence says
+//! it is a master (empty) until the sentinels turn it into a replica, some
+//! seconds later. Connected there, an instance would claim ticks on a node
+//! whose writes are about to be thrown away while the rest of the fleet
+//! claims them again on the real primary. So every sentinel is asked, the
+//! address a majority of the configured sentinels names is used, and the
+//! node must say it is a master.
+
+use futures_util::future::join_all;
+use redis::aio::MultiplexedConnection;
+use redis::{
+    AsyncConnectionConfig, ConnectionAddr, ErrorKind, IntoConnectionInfo, RedisConnectionInfo,
+    RedisError, ServerErrorKind,
+};
+
+use super::config::RedisLockConfig;
+use super::endpoint::Endpoint;
+use super::nodes::tls_feature_missing;
+
+/// The sentinels of one master, and how to reach the node they name.
+pub(super) struct Sentinels {
+    each: Vec<redis::Client>,
+    master: String,
+    node: NodeSettings,
+}
+
+/// What a connection to a data node needs besides its address.
+struct NodeSettings {
+    tls: bool,
+    redis: RedisConnectionInfo,
+    #[cfg(feature = "tls")]
+    certificates: Option<redis::TlsCertificates>,
+}
+
+impl NodeSettings {
+    /// A client for `host:port` with these settings.
+    fn client(
+        &self,
+        host: &str,
+        port: u16,
+        redis: RedisConnectionInfo,
+    ) -> Result<redis::Client, RedisError> {
+        let address = if self.tls {
+            ConnectionAddr::TcpTls {
+                host: host.to_owned(),
+                port,
+                insecure: false,
+                tls_params: None,
+            }
+        } else {
+            ConnectionAddr::Tcp(host.to_owned(), port)
+        };
+        let info = address.into_connection_info()?.set_redis_settings(redis);
+        #[cfg(feature = "tls")]
+        if let (true, Some(certificates)) = (self.tls, &self.certificates) {
+            return redis::Client::build_with_tls(info, certificates.clone());
+        }
+        redis::Client::open(info)
+    }
+}
+
+impl Sentinels {
+    pub(super) fn new(
+        config: &RedisLockConfig,
+        endpoint: &Endpoint,
+    ) -> Result<Sentinels, RedisError> {
+        let Endpoint::Sentinel {
+            sentinels,
+            master,
+            tls,
+            db,
+            username,
+            password,
+            sentinel_username,
+            sentinel_password,
+        } = endpoint
+        else {
+            return Err(RedisError::from((
+                ErrorKind::Client,
+                "not a Sentinel endpoint",
+            )));
+        };
+        if *tls && !cfg!(feature = "tls") {
+            return Err(tls_feature_missing());
+        }
+        #[cfg(feature = "tls")]
+        if *tls {
+            super::nodes::install_crypto_provider();
+        }
+        let settings = |username: &Option<String>, password: &Option<String>| {
+            let mut settings = RedisConnectionInfo::default();
+            if let Some(username) = username {
+                settings = settings.set_username(username);
+            }
+            if let Some(password) = password {
+                settings = settings.set_password(password);
+            }
+            settings
+        };
+        let node = NodeSettings {
+            tls: *tls,
+            redis: settings(username, password).set_db(*db),
+            #[cfg(feature = "tls")]
+            certificates: config.tls_root.as_ref().map(|root| redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(root.clone()),
+            }),
+        };
+        let _ = config;
+        let each = sentinels
+            .iter()
+            .map(|(host, port)| {
+                node.client(host, *port, settings(sentinel_username, sentinel_password))
+            })
+            .collect::<Result<Vec<_>, RedisError>>()?;
+        Ok(Sentinels {
+            each,
+            master: master.clone(),
+            node,
+        })
+    }
+
+    /// A connection to the primary a majority of the sentinels name.
+    pub(super) async fn connect_to_primary(
+        &self,
+        config: &AsyncConnectionConfig,
+    ) -> Result<MultiplexedConnection, RedisError> {
+        let answers = join_all(
+            self.each
+                .iter()
+                .map(|sentinel| self.named_by(sentinel, config)),
+        )
+        .await;
+        let named: Vec<Option<&(String, u16)>> = answers
+            .iter()
+            .map(|answer| answer.as_ref().ok().and_then(Option::as_ref))
+            .collect();
+        let majority = named.iter().flatten().find(|candidate| {
+            named
+                .iter()
+                .filter(|answer| answer == &&Some(**candidate))
+                .count()
+                * 2
+                > self.each.len()
+        });
+        let Some((host, port)) = majority else {
+            return Err(self.no_majority(answers));
+        };
+        let mut connection = self
+            .node
+            .client(host, *port, self.node.redis.clone())?
+            .get_multiplexed_async_connection_with_config(config)
+            .await?;
+        let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut connection).await?;
+        if !matches!(role.first(), Some(redis::Value::BulkString(role)) if role == b"master") {
+            return Err(RedisError::from((
+                ErrorKind::Server(ServerErrorKind::MasterDown),
+                "the node the sentinels name is not a master yet",
+                format!("{host}:{port}"),
+            )));
+        }
+        Ok(connection)
+    }
+
+    /// The primary one sentinel names (`None`: it knows no such master).
+    async fn named_by(
+        &self,
+        sentinel: &redis::Client,
+        config: &AsyncConnectionConfig,
+    ) -> Result<Option<(String, u16)>, RedisError> {
+        let mut connection = sentinel
+            .get_multiplexed_async_connection_with_config(config)
+            .await?;
+        redis::cmd("SENTINEL")
+            .arg("GET-MASTER-ADDR-BY-NAME")
+            .arg(&self.master)
+            .query_async(&mut connection)
+            .await
+    }
+
+    /// Why no primary could be chosen: the sentinels' own failure when none
+    /// answered (refused credentials say so), an unknown master name when
+    /// every one that answered knows none, else a failover in progress.
+    fn no_majority(&self, answers: Vec<Result<Option<(String, u16)>, RedisError>>) -> RedisError {
+        let listed: Vec<String> = answers
+            .iter()
+            .map(|answer| match answer {
+                Ok(Some((host, port))) => format!("{host}:{port}"),
+                Ok(None) => "no such master".to_owned(),
+                Err(err) => format!("no answer ({err})"),
+            })
+            .collect();
+        let detail = format!(
+            "{} sentinels asked for {:?}: {}",
+            self.each.len(),
+            self.master,
+            listed.join(", ")
+        );
+        if answers.iter().all(Result::is_err) {
+            return answers
+                .into_iter()
+                .find_map(Result::err)
+                .unwrap_or_else(|| RedisError::from((ErrorKind::Io, "no sentinel answered")));
+        }
+        if answers
+            .iter()
+            .all(|answer| matches!(answer, Ok(None) | Err(_)))
+        {
+            return RedisError::from((
+                ErrorKind::InvalidClientConfig,
+                "the sentinels know no master by that name",
+                detail,
+            ));
+        }
+        // MASTERDOWN: retried like a primary that is not ready yet.
+        RedisError::from((
+            ErrorKind::Server(ServerErrorKind::MasterDown),
+            "no primary is named by a majority of the sentinels (a failover in progress?)",
+            detail,
+        ))
+    }
+}
