@@ -12,9 +12,19 @@ use syn::{Expr, ExprLit, Lit, LitStr, MetaNameValue, Token};
 
 use crate::errors::Errors;
 
-pub(crate) const KEYS: [&str; 11] = [
-    "cron", "timeout", "name", "tz", "lock_ttl", "overlap", "retries", "backoff", "catch_up",
-    "enabled", "jitter",
+pub(crate) const KEYS: [&str; 12] = [
+    "cron",
+    "timeout",
+    "name",
+    "tz",
+    "lock_ttl",
+    "overlap",
+    "retries",
+    "backoff",
+    "catch_up",
+    "catch_up_window",
+    "enabled",
+    "jitter",
 ];
 
 /// A value with the span of the user's literal, so errors point at it.
@@ -33,6 +43,8 @@ pub(crate) struct JobAttr {
     lock_ttl: Option<Spanned<Duration>>,
     retries: Option<Spanned<u32>>,
     backoff: Option<Spanned<Duration>>,
+    catch_up_skip: bool,
+    catch_up_window: Option<Spanned<Duration>>,
     /// The option keys given, each as the `JobOptions` setter call it
     /// becomes (`.retries(3u32)`), in the order written.
     pub(crate) options: Vec<TokenStream>,
@@ -144,8 +156,12 @@ impl JobAttr {
                 Ok(())
             }),
             "catch_up" => string(value, "catch_up", "\"latest\"").and_then(|lit| {
-                let variant = match one_of(&lit, "catch_up", &["latest", "skip"])?.as_str() {
-                    "skip" => quote! { Skip },
+                let variant = match one_of(&lit, "catch_up", &["latest", "all", "skip"])?.as_str() {
+                    "skip" => {
+                        self.catch_up_skip = true;
+                        quote! { Skip }
+                    }
+                    "all" => quote! { All },
                     _ => quote! { Latest },
                 };
                 self.option(quote_spanned! {lit.span()=> .catch_up(::cronlock::__private::CatchUp::#variant) });
@@ -167,6 +183,15 @@ impl JobAttr {
                 cronlock_spec::check_jitter(jitter)
                     .map_err(|message| syn::Error::new(lit.span(), message))?;
                 self.option(duration_setter("jitter", jitter, lit.span()));
+                Ok(())
+            }),
+            "catch_up_window" => string(value, "catch_up_window", "\"1h\"").and_then(|lit| {
+                let window = duration(&lit, "catch_up_window")?;
+                self.option(duration_setter("catch_up_window", window, lit.span()));
+                self.catch_up_window = Some(Spanned {
+                    value: window,
+                    span: lit.span(),
+                });
                 Ok(())
             }),
             "retries" => match literal(value) {
@@ -254,6 +279,12 @@ impl JobAttr {
                 "backoff has no effect without retries: add retries = N, or remove backoff",
             ));
         }
+        if let Some(window) = &self.catch_up_window
+            && let Err(message) =
+                cronlock_spec::check_catch_up_window(window.value, self.catch_up_skip)
+        {
+            errors.push(syn::Error::new(window.span, message));
+        }
         if let (
             Some(tz),
             Some(ParsedSpec {
@@ -308,12 +339,14 @@ fn one_of(lit: &LitStr, key: &str, allowed: &[&str]) -> syn::Result<String> {
         Ok(value)
     } else {
         let quoted: Vec<String> = allowed.iter().map(|v| format!("\"{v}\"")).collect();
+        // "a" or "b"; "a", "b" or "c"
+        let expected = match quoted.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => quoted.concat(),
+        };
         Err(syn::Error::new(
             lit.span(),
-            format!(
-                "unknown {key} \"{value}\": expected {}",
-                quoted.join(" or ")
-            ),
+            format!("unknown {key} \"{value}\": expected {expected}"),
         ))
     }
 }

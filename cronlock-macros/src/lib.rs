@@ -33,7 +33,8 @@ use proc_macro::TokenStream;
 /// | `overlap` | no | `"skip"` (never two runs at once, fleet-wide) or `"allow"` | `"skip"` |
 /// | `retries` | no | 0-100 retries of a failed run, within the timeout | 0 |
 /// | `backoff` | no | first wait between attempts, doubling (needs `retries`) | `"1s"` |
-/// | `catch_up` | no | late ticks: `"latest"` runs the most recent missed tick if younger than the timeout, `"skip"` runs none | `"latest"` |
+/// | `catch_up` | no | late ticks: `"latest"` runs the most recent missed tick if younger than the window, `"all"` runs each one younger than the window, oldest first, `"skip"` runs none | `"latest"` |
+/// | `catch_up_window` | no | duration: how late a missed tick may still run; set, ticks missed while the whole fleet was down run too | `timeout` |
 /// | `enabled` | no | `false` lists the job but never runs it | `true` |
 /// | `jitter` | no | duration up to `"1d"`: each run starts this much at most after its tick, at an offset fixed by the job name (the same on every instance); the tick stays the scheduled instant | none |
 ///

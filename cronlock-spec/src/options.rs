@@ -77,6 +77,18 @@ pub fn check_jitter(jitter: Duration) -> Result<(), String> {
     Ok(())
 }
 
+/// How late a missed tick may still run: more than zero, at most
+/// [`MAX_DURATION`], and only with a policy that runs late ticks.
+pub fn check_catch_up_window(window: Duration, policy_is_skip: bool) -> Result<(), String> {
+    if policy_is_skip {
+        return Err("catch_up_window has no effect with catch_up = \"skip\": use catch_up = \"latest\" or \"all\", or remove catch_up_window".to_owned());
+    }
+    if window.is_zero() {
+        return Err("catch_up_window must be greater than zero".to_owned());
+    }
+    at_most("catch_up_window", window)
+}
+
 /// Retries of a failed run: at most [`MAX_RETRIES`].
 pub fn check_retries(retries: u32) -> Result<(), String> {
     if retries > MAX_RETRIES {

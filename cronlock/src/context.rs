@@ -33,6 +33,7 @@ struct ContextInner {
     cancel: CancellationToken,
     skip_reason: Mutex<Option<String>>,
     no_retry: std::sync::atomic::AtomicBool,
+    catch_up: bool,
 }
 
 impl JobContext {
@@ -42,6 +43,7 @@ impl JobContext {
         attempt: u32,
         fencing_token: u64,
         cancel: CancellationToken,
+        catch_up: bool,
     ) -> JobContext {
         JobContext {
             inner: Arc::new(ContextInner {
@@ -52,6 +54,7 @@ impl JobContext {
                 cancel,
                 skip_reason: Mutex::new(None),
                 no_retry: std::sync::atomic::AtomicBool::new(false),
+                catch_up,
             }),
         }
     }
@@ -64,6 +67,14 @@ impl JobContext {
     /// The scheduled instant this run is for (not when it started).
     pub fn tick(&self) -> DateTime<Utc> {
         self.inner.tick
+    }
+
+    /// Whether this run is for a missed tick: its tick was due a second or
+    /// more before it was claimed (the scheduler was late, the fleet was
+    /// down, or the tick waited for an earlier missed one). `ctx.tick()`
+    /// says which tick; a manual run is never a catch-up.
+    pub fn is_catch_up(&self) -> bool {
+        self.inner.catch_up
     }
 
     /// 1 for the first attempt, 2 for the first retry, and so on.

@@ -134,6 +134,13 @@ impl Job {
         self
     }
 
+    /// How late a missed tick may still run (see
+    /// [`JobOptions::catch_up_window`](crate::JobOptions::catch_up_window)).
+    pub fn catch_up_window(mut self, window: Duration) -> Job {
+        self.options = self.options.catch_up_window(window);
+        self
+    }
+
     /// Retry a failed run up to `retries` times, waiting `backoff` (doubling) between attempts.
     pub fn retries(mut self, retries: u32, backoff: Duration) -> Job {
         self.options = self.options.retries(retries).backoff(backoff);

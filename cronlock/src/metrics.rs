@@ -4,9 +4,9 @@
 //!
 //! | name | kind | labels |
 //! |---|---|---|
-//! | `cronlock_job_runs_total` | counter | `job`, `outcome`: `ok`, `failed`, `timed_out`, `panicked`, `skipped`, `cancelled`, `skipped_overlap`, `skipped_elsewhere`, `missed`, `paused` |
+//! | `cronlock_job_runs_total` | counter | `job`, `outcome`: `ok`, `failed`, `timed_out`, `panicked`, `skipped`, `cancelled`, `skipped_overlap`, `skipped_elsewhere`, `missed`, `paused`, `fleet_down`, `lock_unavailable`, `lock_error` |
 //! | `cronlock_job_duration_seconds` | histogram | `job` |
-//! | `cronlock_job_lateness_seconds` | histogram (start − tick) | `job` |
+//! | `cronlock_job_lateness_seconds` | histogram (start − planned start: the tick plus the jitter offset) | `job` |
 //! | `cronlock_lock_errors_total` | counter | |
 //! | `cronlock_jobs_registered` | gauge | |
 //! | `cronlock_clock_offset_seconds` | gauge (Redis − this instance) | |
@@ -38,7 +38,9 @@ pub(crate) fn run_finished(job: &Arc<str>, outcome: &RunOutcome, duration: Durat
         .record(duration.as_secs_f64());
 }
 
-/// A tick this instance did not run: `skipped_overlap`, `skipped_elsewhere`, `missed` or `paused`.
+/// A tick this instance did not run: `skipped_overlap`, `skipped_elsewhere`,
+/// `missed`, `paused`, `fleet_down` (missed while no instance ran, past the
+/// catch-up window), `lock_unavailable` or `lock_error`.
 pub(crate) fn tick_not_run(job: &Arc<str>, outcome: &'static str, count: u64) {
     ::metrics::counter!(RUNS_TOTAL, "job" => Arc::clone(job), "outcome" => outcome)
         .increment(count);

@@ -16,13 +16,20 @@ pub enum Overlap {
 }
 
 /// What to do with ticks that were due while the scheduler could not run them
-/// (the process was paused, the machine slept, the runtime was starved).
+/// (the process was paused, the machine slept, the runtime was starved, or,
+/// with a catch-up window, the whole fleet was down).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum CatchUp {
-    /// Run the most recent missed tick once, if it is less than the job's
-    /// timeout old; skip (and log) the older ones.
+    /// Run the most recent missed tick once, if it is younger than the
+    /// catch-up window (default: the job's timeout); skip (and log) the
+    /// older ones.
     #[default]
     Latest,
+    /// Run every missed tick younger than the catch-up window, once each
+    /// fleet-wide, oldest first; with `overlap = "skip"` each waits for the
+    /// run before it to end. Older ones are skipped (and logged).
+    All,
     /// Run no tick more than a second late; skip (and log) the others.
     Skip,
 }
@@ -56,6 +63,10 @@ pub struct JobOptions {
     pub overlap: Overlap,
     /// What to do with late ticks (`catch_up` key).
     pub catch_up: CatchUp,
+    /// How late a missed tick may still run (`catch_up_window` key);
+    /// `None`: the timeout. Set, it also makes an instance that starts
+    /// after the whole fleet was down run the ticks missed meanwhile.
+    pub catch_up_window: Option<Duration>,
     /// Retries of a failed run, within its timeout (`retries` key).
     pub retries: u32,
     /// The first wait between attempts, doubling (`backoff` key).
@@ -76,6 +87,7 @@ impl JobOptions {
         lock_ttl: None,
         overlap: Overlap::Skip,
         catch_up: CatchUp::Latest,
+        catch_up_window: None,
         retries: 0,
         backoff: Duration::from_secs(1),
         enabled: true,
@@ -103,6 +115,13 @@ impl JobOptions {
     /// What to do with late ticks.
     pub const fn catch_up(mut self, catch_up: CatchUp) -> JobOptions {
         self.catch_up = catch_up;
+        self
+    }
+
+    /// How late a missed tick may still run (with [`CatchUp::Latest`] or
+    /// [`CatchUp::All`]); also turns on catching up after a fleet-wide outage.
+    pub const fn catch_up_window(mut self, window: Duration) -> JobOptions {
+        self.catch_up_window = Some(window);
         self
     }
 
@@ -144,6 +163,9 @@ impl JobOptions {
         cronlock_spec::check_retries(self.retries)?;
         cronlock_spec::check_backoff(self.backoff)?;
         cronlock_spec::check_jitter(self.jitter)?;
+        if let Some(window) = self.catch_up_window {
+            cronlock_spec::check_catch_up_window(window, self.catch_up == CatchUp::Skip)?;
+        }
         Ok(lock_ttl)
     }
 }

@@ -178,3 +178,21 @@ async fn per_job_zone_wins_over_the_scheduler_zone() {
         ]
     );
 }
+
+/// A catch-up window with a policy that never runs late ticks is a mistake.
+#[tokio::test]
+async fn a_catch_up_window_needs_a_policy_that_catches_up() {
+    let err = builder()
+        .job(
+            noop("strict", "@hourly")
+                .catch_up(cronlock::CatchUp::Skip)
+                .catch_up_window(Duration::from_secs(3600)),
+        )
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "job `strict`: catch_up_window has no effect with catch_up = \"skip\": use catch_up = \"latest\" or \"all\", or remove catch_up_window"
+    );
+}

@@ -23,26 +23,40 @@ impl Clock for JumpingClock {
 }
 
 async fn ticks_after_a_stall(catch_up: CatchUp, timeout: Duration) -> Vec<DateTime<Utc>> {
+    runs_after_a_stall(timeout, Duration::ZERO, |job| job.catch_up(catch_up))
+        .await
+        .into_iter()
+        .map(|(tick, _)| tick)
+        .collect()
+}
+
+/// The runs of an every-ten-seconds job (tick, whether it was a catch-up)
+/// whose clock jumps 27 s ahead at 0.9 s; each run takes `run_for`.
+async fn runs_after_a_stall(
+    timeout: Duration,
+    run_for: Duration,
+    options: impl FnOnce(Job) -> Job,
+) -> Vec<(DateTime<Utc>, bool)> {
     let jump_ms = Arc::new(AtomicI64::new(0));
-    let ticks: Log<DateTime<Utc>> = Log::default();
-    let log = ticks.clone();
+    let runs: Log<(DateTime<Utc>, bool)> = Log::default();
+    let log = runs.clone();
     let scheduler = builder()
         .clock(JumpingClock {
             base: TokioClock::starting_at(start()),
             jump_ms: Arc::clone(&jump_ms),
         })
-        .job(
-            Job::new(
-                "every-ten",
-                "*/10 * * * * *",
-                timeout,
-                move |ctx: JobContext| {
-                    let log = log.clone();
-                    async move { log.push(ctx.tick()) }
-                },
-            )
-            .catch_up(catch_up),
-        )
+        .job(options(Job::new(
+            "every-ten",
+            "*/10 * * * * *",
+            timeout,
+            move |ctx: JobContext| {
+                let log = log.clone();
+                async move {
+                    log.push((ctx.tick(), ctx.is_catch_up()));
+                    tokio::time::sleep(run_for).await;
+                }
+            },
+        )))
         .build()
         .await
         .unwrap();
@@ -53,7 +67,7 @@ async fn ticks_after_a_stall(catch_up: CatchUp, timeout: Duration) -> Vec<DateTi
         tokio::time::sleep(Duration::from_secs(19)).await;
     };
     scheduler.run_until(jumper).await.unwrap();
-    ticks.entries()
+    runs.entries()
 }
 
 #[tokio::test(start_paused = true)]
@@ -79,5 +93,58 @@ async fn skip_runs_no_late_tick() {
     assert_eq!(
         ticks_after_a_stall(CatchUp::Skip, Duration::from_secs(30)).await,
         vec![second(30), second(40)]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn all_runs_every_missed_tick_in_the_window_oldest_first() {
+    // At 28.4 s ticks 10 (18.4 s late) and 20 (8.4 s late) are missed, both
+    // within the 30 s window: both run, in order, flagged as catch-ups.
+    assert_eq!(
+        runs_after_a_stall(Duration::from_secs(30), Duration::ZERO, |job| job
+            .catch_up(CatchUp::All))
+        .await,
+        vec![
+            (second(10), true),
+            (second(20), true),
+            (second(30), false),
+            (second(40), false)
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_catch_up_window_bounds_which_missed_ticks_run() {
+    let window = |catch_up| {
+        move |job: Job| {
+            job.catch_up(catch_up)
+                .catch_up_window(Duration::from_secs(10))
+        }
+    };
+    // Tick 10 is 18.4 s late, past the 10 s window (the 30 s timeout no
+    // longer decides): only 20 catches up, with either policy.
+    for catch_up in [CatchUp::All, CatchUp::Latest] {
+        assert_eq!(
+            runs_after_a_stall(Duration::from_secs(30), Duration::ZERO, window(catch_up)).await,
+            vec![(second(20), true), (second(30), false), (second(40), false)],
+            "{catch_up:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn all_with_skip_overlap_runs_missed_ticks_one_after_another() {
+    // Each run takes 3 s: tick 10 runs from 28.4 s, 20 waits for it (until
+    // 31.4 s), then 30 (due meanwhile) waits for 20 (until 34.4 s); none is
+    // skipped, none overlaps, and 40 is on time again.
+    let runs = runs_after_a_stall(Duration::from_secs(30), Duration::from_secs(3), |job| {
+        job.catch_up(CatchUp::All)
+    })
+    .await;
+    let ticks: Vec<DateTime<Utc>> = runs.iter().map(|(tick, _)| *tick).collect();
+    assert_eq!(
+        ticks,
+        vec![second(10), second(20), second(30), second(40)],
+        "{runs:?}"
     );
 }

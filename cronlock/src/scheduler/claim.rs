@@ -18,7 +18,7 @@ use super::start::{Attempt, PhaseShare};
 use super::supervise::run_claimed;
 use crate::lock::{Claim, ClaimRequest, Claimed, LockErrorKind, Trigger, random_token};
 use crate::metrics;
-use crate::options::Overlap;
+use crate::options::{CatchUp, Overlap};
 
 /// Ticks claimed in one request to the lock, by one task.
 pub(super) const CLAIM_BATCH: usize = crate::lock::MAX_CLAIM_BATCH;
@@ -35,6 +35,8 @@ pub(super) struct Due {
     /// For a manual run, the trigger it came from: put back when the run
     /// cannot start yet, so a trigger is never dropped.
     pub(super) trigger: Option<Trigger>,
+    /// The tick was missed (due a second or more before it was claimed).
+    pub(super) catch_up: bool,
 }
 
 impl Due {
@@ -46,7 +48,17 @@ impl Due {
             None => self.job.planned_start(self.tick),
         }
     }
+
+    /// A missed tick of a `catch_up = "all"` job: one that finds a run
+    /// holding the lock waits for it to end (within the catch-up window)
+    /// instead of being skipped, so the missed ticks run in order.
+    fn waits_for_the_lock(&self) -> bool {
+        self.catch_up && self.trigger.is_none() && self.job.options.catch_up == CatchUp::All
+    }
 }
+
+/// How often a missed tick that waits for a run to end asks again.
+const LOCK_WAIT_POLL: Duration = Duration::from_millis(200);
 
 /// A claim being tried, and what it waits for.
 struct Pending {
@@ -94,8 +106,9 @@ pub(super) async fn run_due(
     let mut runs = JoinSet::new();
     let mut pending: Vec<Pending> = Vec::with_capacity(due.len());
     for due in due {
-        let busy =
-            due.job.options.overlap == Overlap::Skip && due.job.running.load(Ordering::SeqCst) > 0;
+        let busy = due.job.options.overlap == Overlap::Skip
+            && due.job.running.load(Ordering::SeqCst) > 0
+            && !due.waits_for_the_lock();
         if busy {
             let item = Pending::new(due);
             item.span()
@@ -187,7 +200,15 @@ async fn claim_and_start(
                 // watchdog, release, history) is spawned once every batch due
                 // at this instant has spawned its jobs (see StartPhase).
                 let run_cancel = stop_runs.child_token();
-                let first = Attempt::start(inner, &item.due.job, &claim, 1, &run_cancel, &span);
+                let first = Attempt::start(
+                    inner,
+                    &item.due.job,
+                    &claim,
+                    1,
+                    item.due.catch_up,
+                    &run_cancel,
+                    &span,
+                );
                 metrics::lateness(
                     &item.due.job.name,
                     inner.clock.now() - item.due.planned_start(),
@@ -199,6 +220,13 @@ async fn claim_and_start(
                 span.in_scope(|| debug!("skipped: another instance holds this tick"));
                 metrics::tick_not_run(&item.due.job.name, "skipped_elsewhere", 1);
                 done.push(item);
+            }
+            Ok(Claimed::StillRunning) if item.due.waits_for_the_lock() => {
+                span.in_scope(|| {
+                    debug!("a previous run still holds the lock: this missed tick waits for it")
+                });
+                item.wake = Instant::now() + LOCK_WAIT_POLL;
+                again.push(item);
             }
             Ok(Claimed::StillRunning) => {
                 span.in_scope(|| info!("skipped: a previous run still holds the lock"));
@@ -326,15 +354,27 @@ fn give_up(
     stop: &CancellationToken,
     why: &str,
 ) -> Option<Pending> {
-    item.span().in_scope(|| {
-        warn!(
-            reason = why,
-            sends = item.lost,
-            "not running this tick: the lock did not answer"
-        )
-    });
-    if item.due.trigger.is_none() {
-        metrics::tick_not_run(&item.due.job.name, "lock_unavailable", 1);
+    if item.lost == 0 {
+        // Never sent without an answer: a missed tick that waited for an
+        // earlier run until it was too late.
+        item.span().in_scope(|| {
+            warn!(
+                reason = why,
+                "not running this tick: it waited past its catch-up window"
+            )
+        });
+        metrics::tick_not_run(&item.due.job.name, "missed", 1);
+    } else {
+        item.span().in_scope(|| {
+            warn!(
+                reason = why,
+                sends = item.lost,
+                "not running this tick: the lock did not answer"
+            )
+        });
+        if item.due.trigger.is_none() {
+            metrics::tick_not_run(&item.due.job.name, "lock_unavailable", 1);
+        }
     }
     release_quietly(inner, &item, runs, stop);
     give_back_trigger(inner, &item, runs);
@@ -389,9 +429,43 @@ fn finish(inner: &Arc<Inner>, item: Pending) -> Option<Pending> {
         return None;
     }
     let job = item.due.job;
+    let now = inner.clock.now();
+    if job.options.catch_up == CatchUp::All {
+        // The ticks due after this one run next, oldest first (a newer tick
+        // the dispatcher remembered is among them).
+        let mut next = job.schedule.next_after(item.due.tick);
+        while let Some(tick) = next.filter(|tick| job.planned_start(*tick) <= now) {
+            if job.still_runnable(tick, now) {
+                let _ = job.slot.take_newer();
+                return Some(Pending::new(Due {
+                    job,
+                    tick,
+                    trigger: None,
+                    catch_up: true,
+                }));
+            }
+            metrics::tick_not_run(&job.name, "missed", 1);
+            next = job.schedule.next_after(tick);
+        }
+        match job.slot.end() {
+            // Came due since `now` was read: the dispatcher's tick, claimed next.
+            Some(newer) if newer > item.due.tick => {
+                return Some(Pending::new(Due {
+                    job,
+                    tick: newer,
+                    trigger: None,
+                    catch_up: false,
+                }));
+            }
+            Some(_) => abandon(&job),
+            None => {}
+        }
+        return None;
+    }
     let newer = job.slot.end()?;
-    if newer > item.due.tick && job.still_runnable(newer, inner.clock.now()) {
+    if newer > item.due.tick && job.still_runnable(newer, now) {
         return Some(Pending::new(Due {
+            catch_up: now - job.planned_start(newer) >= super::jobs::ON_TIME,
             job,
             tick: newer,
             trigger: None,

@@ -2,6 +2,8 @@
 //! triggers polled every second, and the job list published for the
 //! command line.
 
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +13,10 @@ use tracing::{debug, info, warn};
 
 use super::claim::{self, Due};
 use super::inner::Inner;
+use super::jobs::latest_due;
 use super::start;
 use crate::lock::{JobSummary, TRIGGER_KEPT};
+use crate::options::CatchUp;
 
 /// How often each instance reads the paused jobs and waiting triggers, so a
 /// pause or a trigger reaches the fleet within this time.
@@ -20,6 +24,75 @@ pub(super) const POLL_EVERY: Duration = Duration::from_secs(1);
 
 /// Runs kept in each job's history unless configured otherwise.
 pub(super) const DEFAULT_HISTORY_LEN: usize = 20;
+
+/// At start, for the jobs with a catch-up window: the ticks missed while
+/// no instance ran them (the whole fleet was down, or Redis was), found from
+/// the newest run in the job's history. The job's first tick becomes the
+/// oldest of them within the window, so the due stage runs them as it runs
+/// any late tick (by the job's catch-up policy); older ones are counted as
+/// not run (`fleet_down`). The pauses are read first, so a paused job's
+/// missed ticks stay skipped. Failures leave the queue as it is.
+pub(super) async fn missed_while_down(
+    inner: &Inner,
+    queue: &mut BinaryHeap<Reverse<(DateTime<Utc>, usize)>>,
+) {
+    let Some(control) = inner.lock.control() else {
+        return;
+    };
+    let watched: Vec<usize> = (0..inner.jobs.len())
+        .filter(|&index| {
+            let options = &inner.jobs[index].options;
+            options.enabled
+                && options.catch_up_window.is_some()
+                && options.catch_up != CatchUp::Skip
+        })
+        .collect();
+    if watched.is_empty() {
+        return;
+    }
+    let names: Vec<String> = watched
+        .iter()
+        .map(|&index| inner.jobs[index].name.to_string())
+        .collect();
+    let (state, last_runs) = match (control.fleet_state().await, control.last_runs(&names).await) {
+        (Ok(state), Ok(last_runs)) => (state, last_runs),
+        (Err(err), _) | (_, Err(err)) => {
+            warn!(error = %err, "could not read the job histories at start: ticks missed while the fleet was down are not run");
+            return;
+        }
+    };
+    *inner.paused.lock().unwrap_or_else(|p| p.into_inner()) = state.paused;
+    let now = inner.clock.now();
+    let mut first: BTreeMap<usize, DateTime<Utc>> = BTreeMap::new();
+    for (&index, last) in watched.iter().zip(last_runs) {
+        let job = &inner.jobs[index];
+        let Some(last) = last else { continue };
+        // Ticks older than the window cannot run: start counting after them.
+        let horizon = (now - job.catch_up_window() - job.start_offset).max(last.tick);
+        let Some(oldest) = job
+            .schedule
+            .next_after(horizon)
+            .filter(|tick| job.planned_start(*tick) <= now)
+        else {
+            continue;
+        };
+        // The ticks after the last run, up to the horizon.
+        let (_, lost, _) = latest_due(&job.schedule, last.tick, horizon);
+        if lost > 0 {
+            warn!(job = %job.name, ticks = lost, last_run = %last.tick, "ticks missed while no instance ran this job, older than its catch-up window: not run");
+            crate::metrics::tick_not_run(&job.name, "fleet_down", lost);
+        }
+        info!(job = %job.name, from = %oldest, last_run = %last.tick, "catching up ticks missed while no instance ran this job");
+        first.insert(inner.claim_rank(index), job.planned_start(oldest));
+    }
+    if first.is_empty() {
+        return;
+    }
+    *queue = std::mem::take(queue)
+        .into_iter()
+        .map(|Reverse((start, rank))| Reverse((first.get(&rank).copied().unwrap_or(start), rank)))
+        .collect();
+}
 
 /// One control poll: refreshes the pauses and runs the triggers of jobs
 /// this instance has (a trigger of a job it does not have, or has disabled,
@@ -69,6 +142,7 @@ pub(super) async fn poll(
                     job: Arc::clone(job),
                     tick,
                     trigger: Some(trigger),
+                    catch_up: false,
                 });
             }
             Ok(None) => {}

@@ -11,8 +11,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::inner::Inner;
-use super::jobs::{JobEntry, latest_due};
+use super::jobs::{JobEntry, ON_TIME, latest_due};
 use super::{claim, start};
+use crate::options::CatchUp;
 
 impl Inner {
     /// Starts a run for every tick that is due, applying the catch-up policy.
@@ -48,23 +49,25 @@ impl Inner {
             queue.pop();
             let index = self.job_at_rank(rank);
             let job = &self.jobs[index];
-            let (latest, missed, next) = latest_due(
-                &job.schedule,
-                start - job.start_offset,
-                now - job.start_offset,
-            );
-            if self.should_run(job, latest, missed, now) {
-                if job.slot.begin(latest) {
+            let oldest = start - job.start_offset;
+            let (latest, missed, next) = latest_due(&job.schedule, oldest, now - job.start_offset);
+            let picked = match job.options.catch_up {
+                CatchUp::All => self.oldest_runnable(job, oldest, latest, missed, now),
+                _ => self.should_run(job, latest, missed, now).then_some(latest),
+            };
+            if let Some(tick) = picked {
+                if job.slot.begin(tick) {
                     due.push(claim::Due {
                         job: Arc::clone(job),
-                        tick: latest,
+                        tick,
                         trigger: None,
+                        catch_up: now - job.planned_start(tick) >= ON_TIME,
                     });
                     if due.len() == claim::CLAIM_BATCH {
                         hand_off(&mut due);
                     }
                 } else {
-                    debug!(job = %job.name, tick = %latest, "a claim of an earlier tick is still pending: this tick waits for it");
+                    debug!(job = %job.name, tick = %tick, "a claim of an earlier tick is still pending: this tick waits for it");
                 }
             }
             requeue.push((index, next));
@@ -82,6 +85,45 @@ impl Inner {
                 queue.push(Reverse((job.planned_start(next), self.claim_rank(index))));
             }
         }
+    }
+
+    /// For [`CatchUp::All`]: the oldest of the due ticks from `oldest` to
+    /// `latest` (`missed` of them before `latest`) that is still within the
+    /// catch-up window, if the job is not paused; the ones before it are
+    /// logged and counted as missed. The claim stage runs the rest in order.
+    fn oldest_runnable(
+        &self,
+        job: &JobEntry,
+        oldest: DateTime<Utc>,
+        latest: DateTime<Utc>,
+        missed: u64,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        if self.is_paused(&job.name, now) {
+            info!(job = %job.name, tick = %latest, "skipped: the job is paused");
+            crate::metrics::tick_not_run(&job.name, "paused", missed + 1);
+            return None;
+        }
+        let mut tick = oldest;
+        let mut skipped = 0;
+        while !job.still_runnable(tick, now) {
+            skipped += 1;
+            match job.schedule.next_after(tick) {
+                Some(next) if next <= latest => tick = next,
+                _ => break,
+            }
+        }
+        let runnable = job.still_runnable(tick, now);
+        if skipped > 0 {
+            warn!(
+                job = %job.name,
+                skipped,
+                window_ms = job.catch_up_window().num_milliseconds(),
+                "scheduler was late: skipped missed ticks older than the catch-up window"
+            );
+            crate::metrics::tick_not_run(&job.name, "missed", skipped);
+        }
+        runnable.then_some(tick)
     }
 
     /// Whether the due tick `latest` (after `missed` earlier due ones) runs:

@@ -13,8 +13,9 @@ use crate::job::{Origin, RunFn};
 use crate::options::{CatchUp, JobOptions};
 use crate::schedule::Schedule;
 
-/// A tick that starts less than this late is on time for [`CatchUp::Skip`].
-const ON_TIME: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
+/// A tick that starts less than this late is on time: [`CatchUp::Skip`]
+/// runs it, and its run is not a catch-up.
+pub(super) const ON_TIME: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
 
 pub(crate) struct JobEntry {
     pub(super) name: Arc<str>,
@@ -77,11 +78,16 @@ impl JobEntry {
     pub(super) fn still_runnable(&self, tick: DateTime<Utc>, now: DateTime<Utc>) -> bool {
         let late = now - self.planned_start(tick);
         match self.options.catch_up {
-            CatchUp::Latest => {
-                late < chrono::TimeDelta::from_std(self.timeout).unwrap_or(chrono::TimeDelta::MAX)
-            }
             CatchUp::Skip => late < ON_TIME,
+            _ => late < self.catch_up_window(),
         }
+    }
+
+    /// How late a missed tick may still run: the `catch_up_window`, else the
+    /// timeout.
+    pub(super) fn catch_up_window(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::from_std(self.options.catch_up_window.unwrap_or(self.timeout))
+            .unwrap_or(chrono::TimeDelta::MAX)
     }
 
     /// When the run of `tick` is to start: the tick, plus the job's jitter

@@ -103,6 +103,7 @@ impl Scheduler {
         if let Err(err) = inner.lock.on_start(inner.clock.now()).await {
             warn!(error = %err, "the lock backend did not answer at start; ticks wait for it");
         }
+        control::missed_while_down(inner, &mut queue).await;
         control::publish(inner).await;
         crate::metrics::jobs_registered(inner.jobs.len());
         info!(jobs = inner.jobs.len(), "scheduler started");

@@ -115,6 +115,7 @@ impl Attempt {
         job: &JobEntry,
         claim: &Claim,
         attempt: u32,
+        catch_up: bool,
         run_cancel: &CancellationToken,
         span: &tracing::Span,
     ) -> Attempt {
@@ -125,6 +126,7 @@ impl Attempt {
             attempt,
             claim.fencing_token,
             cancel.clone(),
+            catch_up,
         );
         let started_at = inner.clock.now();
         span.in_scope(|| info!(attempt, fencing_token = claim.fencing_token, "run started"));

@@ -175,6 +175,7 @@ async fn attempts(
     let total = job.options.retries.saturating_add(1);
     let mut backoff = job.options.backoff;
     let mut attempt = 1;
+    let catch_up = first.ctx.is_catch_up();
     let mut first = Some(first);
     loop {
         let current = first.take().unwrap_or_else(|| {
@@ -183,6 +184,7 @@ async fn attempts(
                 job,
                 claim,
                 attempt,
+                catch_up,
                 run_cancel,
                 &tracing::Span::current(),
             )

@@ -25,7 +25,13 @@ async fn string_error() -> Result<(), String> {
     Err("nope".into())
 }
 
-#[scheduled(cron = "0 0 * * * *", timeout = "1m", name = "io-job")]
+#[scheduled(
+    cron = "0 0 * * * *",
+    timeout = "1m",
+    name = "io-job",
+    catch_up = "all",
+    catch_up_window = "1h"
+)]
 async fn io_error() -> std::io::Result<()> {
     Ok(())
 }
