@@ -83,6 +83,22 @@ async fn a_sentinel_naming_another_master_is_outvoted() {
     );
 }
 
+/// A master name the sentinels do not know is a startup error that says so.
+#[tokio::test]
+async fn an_unknown_master_name_is_a_startup_error() {
+    let setup = SentinelSetup::start(0, 1);
+    let url = setup.url("").replace("/mymaster", "/mymastr");
+    let err = RedisLock::connect(RedisLockConfig::new(url))
+        .await
+        .expect_err("no such master");
+    assert_eq!(err.kind(), LockErrorKind::Config, "{err}");
+    assert!(
+        err.to_string()
+            .contains("the sentinels know no master by that name"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn the_lock_keeps_the_contract_through_the_sentinels() {
     check(&Sentinel(SentinelSetup::start(1, 1)), "sentinel-").await;

@@ -5,9 +5,13 @@
 //! it is a master (empty) until the sentinels turn it into a replica, some
 //! seconds later. Connected there, an instance would claim ticks on a node
 //! whose writes are about to be thrown away while the rest of the fleet
-//! claims them again on the real primary. So every sentinel is asked, the
-//! address a majority of the configured sentinels names is used, and the
-//! node must say it is a master.
+//! claims them again on the real primary. So every sentinel is asked, and
+//! the answer with the newest configuration epoch wins (a failover raises
+//! the epoch, and only a majority of sentinels can authorise one), so one
+//! sentinel that saw the failover outranks lagging ones; answers that tie
+//! on the epoch but name different nodes (a sentinel watching another
+//! master under the same name) are settled by a majority of the configured
+//! sentinels. The node must then say it is a master.
 
 use futures_util::future::join_all;
 use redis::aio::MultiplexedConnection;
@@ -134,21 +138,10 @@ impl Sentinels {
                 .map(|sentinel| self.named_by(sentinel, config)),
         )
         .await;
-        let named: Vec<Option<&(String, u16)>> = answers
-            .iter()
-            .map(|answer| answer.as_ref().ok().and_then(Option::as_ref))
-            .collect();
-        let majority = named.iter().flatten().find(|candidate| {
-            named
-                .iter()
-                .filter(|answer| answer == &&Some(**candidate))
-                .count()
-                * 2
-                > self.each.len()
-        });
-        let Some((host, port)) = majority else {
-            return Err(self.no_majority(answers));
+        let Some(primary) = choose(&answers, self.each.len()) else {
+            return Err(self.no_primary(answers));
         };
+        let (host, port) = (&primary.host, &primary.port);
         let mut connection = self
             .node
             .client(host, *port, self.node.redis.clone())?
@@ -170,25 +163,47 @@ impl Sentinels {
         &self,
         sentinel: &redis::Client,
         config: &AsyncConnectionConfig,
-    ) -> Result<Option<(String, u16)>, RedisError> {
+    ) -> Result<Option<Named>, RedisError> {
         let mut connection = sentinel
             .get_multiplexed_async_connection_with_config(config)
             .await?;
-        redis::cmd("SENTINEL")
-            .arg("GET-MASTER-ADDR-BY-NAME")
+        let fields: std::collections::HashMap<String, String> = match redis::cmd("SENTINEL")
+            .arg("MASTER")
             .arg(&self.master)
             .query_async(&mut connection)
             .await
+        {
+            Ok(fields) => fields,
+            // "ERR No such master with that name"
+            Err(err) if err.code() == Some("ERR") => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let field = |name: &str| fields.get(name).map(String::as_str);
+        Ok(
+            match (
+                field("ip"),
+                field("port").and_then(|port| port.parse().ok()),
+            ) {
+                (Some(host), Some(port)) => Some(Named {
+                    host: host.to_owned(),
+                    port,
+                    epoch: field("config-epoch")
+                        .and_then(|epoch| epoch.parse().ok())
+                        .unwrap_or(0),
+                }),
+                _ => None,
+            },
+        )
     }
 
     /// Why no primary could be chosen: the sentinels' own failure when none
     /// answered (refused credentials say so), an unknown master name when
     /// every one that answered knows none, else a failover in progress.
-    fn no_majority(&self, answers: Vec<Result<Option<(String, u16)>, RedisError>>) -> RedisError {
+    fn no_primary(&self, answers: Vec<Result<Option<Named>, RedisError>>) -> RedisError {
         let listed: Vec<String> = answers
             .iter()
             .map(|answer| match answer {
-                Ok(Some((host, port))) => format!("{host}:{port}"),
+                Ok(Some(named)) => format!("{}:{} (epoch {})", named.host, named.port, named.epoch),
                 Ok(None) => "no such master".to_owned(),
                 Err(err) => format!("no answer ({err})"),
             })
@@ -218,8 +233,88 @@ impl Sentinels {
         // MASTERDOWN: retried like a primary that is not ready yet.
         RedisError::from((
             ErrorKind::Server(ServerErrorKind::MasterDown),
-            "no primary is named by a majority of the sentinels (a failover in progress?)",
+            "the sentinels disagree on the primary (a failover in progress?)",
             detail,
         ))
+    }
+}
+
+/// A sentinel's answer: the master's address and the configuration epoch
+/// it knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Named {
+    host: String,
+    port: u16,
+    epoch: u64,
+}
+
+/// The primary to use: the address named with the newest epoch; when
+/// different addresses share it, the one a majority of the `configured`
+/// sentinels names, else none.
+fn choose(answers: &[Result<Option<Named>, RedisError>], configured: usize) -> Option<&Named> {
+    let named: Vec<&Named> = answers
+        .iter()
+        .filter_map(|answer| answer.as_ref().ok().and_then(Option::as_ref))
+        .collect();
+    let newest = named.iter().map(|named| named.epoch).max()?;
+    let at_newest: Vec<&Named> = named
+        .into_iter()
+        .filter(|named| named.epoch == newest)
+        .collect();
+    let same_place = |a: &Named, b: &Named| a.host == b.host && a.port == b.port;
+    if at_newest
+        .iter()
+        .all(|named| same_place(named, at_newest[0]))
+    {
+        return Some(at_newest[0]);
+    }
+    at_newest.iter().copied().find(|candidate| {
+        at_newest
+            .iter()
+            .filter(|named| same_place(named, candidate))
+            .count()
+            * 2
+            > configured
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Named, choose};
+
+    fn at(port: u16, epoch: u64) -> Result<Option<Named>, redis::RedisError> {
+        Ok(Some(Named {
+            host: "127.0.0.1".into(),
+            port,
+            epoch,
+        }))
+    }
+
+    #[test]
+    fn the_newest_epoch_wins_even_in_a_minority() {
+        // Two sentinels have not heard of the failover yet.
+        let answers = [at(1, 4), at(1, 4), at(2, 5)];
+        assert_eq!(choose(&answers, 3).map(|named| named.port), Some(2));
+    }
+
+    #[test]
+    fn a_tie_on_the_epoch_needs_a_majority() {
+        let answers = [at(9, 0), at(1, 0), at(1, 0)];
+        assert_eq!(choose(&answers, 3).map(|named| named.port), Some(1));
+        let split = [at(9, 0), at(1, 0), Ok(None)];
+        assert_eq!(choose(&split, 3), None);
+        assert_eq!(choose(&[Ok(None), Ok(None)], 2), None);
+    }
+
+    #[test]
+    fn one_answering_sentinel_is_enough_when_no_one_contradicts_it() {
+        let down = || {
+            Err(redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "connection refused",
+            )))
+        };
+        let answers = [down(), at(1, 3), down()];
+        assert_eq!(choose(&answers, 3).map(|named| named.port), Some(1));
     }
 }
