@@ -135,6 +135,7 @@
 pub mod clock;
 mod context;
 mod error;
+mod events;
 mod fleet;
 mod job;
 pub mod lock;
@@ -153,6 +154,7 @@ pub mod __private;
 pub use context::JobContext;
 pub use cronlock_macros::scheduled;
 pub use error::Error;
+pub use events::{EVENTS_KEPT, Event, NotRun};
 pub use fleet::{Fleet, FleetJob};
 pub use job::{IntoJobResult, Job};
 pub use options::{CatchUp, JobOptions, Overlap};

@@ -7,10 +7,11 @@ use std::time::Duration;
 use chrono_tz::Tz;
 
 use super::inner::Inner;
-use super::jobs::JobEntry;
+use super::jobs::{Definition, JobEntry};
 use super::run::Scheduler;
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
+use crate::events::Events;
 use crate::job::{Job, Origin};
 use crate::lock::{Lock, MemoryLock};
 #[cfg(feature = "redis")]
@@ -198,9 +199,10 @@ impl SchedulerBuilder {
             job.spec.clone_from(spec);
         }
 
+        let events = Events::new();
         let entries = jobs
             .into_iter()
-            .map(|job| entry(job, self.tz, &self.states))
+            .map(|job| entry(job, self.tz, &self.states, &events))
             .collect::<Result<Vec<_>, Error>>()?;
         let lock = match self.lock {
             Some(lock) => lock,
@@ -221,6 +223,7 @@ impl SchedulerBuilder {
                 self.grace,
                 self.cancel_grace,
                 self.history_len,
+                events,
             )),
         })
     }
@@ -253,7 +256,7 @@ async fn backend(
 }
 
 /// A job checked and bound to its states: ready to schedule.
-fn entry(job: Job, default_tz: Tz, states: &StateMap) -> Result<JobEntry, Error> {
+fn entry(job: Job, default_tz: Tz, states: &StateMap, events: &Events) -> Result<JobEntry, Error> {
     let schedule = Schedule::parse(&job.spec).map_err(|source| Error::InvalidSpec {
         job: job.name.clone(),
         origin: job.origin.to_string(),
@@ -277,13 +280,13 @@ fn entry(job: Job, default_tz: Tz, states: &StateMap) -> Result<JobEntry, Error>
             job: job.name.clone(),
             type_name: missing.type_name(),
         })?;
-    Ok(JobEntry::new(
-        job.name,
+    let definition = Definition {
+        name: job.name,
         schedule,
-        job.timeout,
+        timeout: job.timeout,
         lock_ttl,
-        job.options,
-        job.origin,
-        run,
-    ))
+        options: job.options,
+        origin: job.origin,
+    };
+    Ok(JobEntry::new(definition, run, events.clone()))
 }

@@ -16,6 +16,7 @@ use super::inner::Inner;
 use super::jobs::JobEntry;
 use super::start::{Attempt, PhaseShare};
 use super::supervise::run_claimed;
+use crate::events::NotRun;
 use crate::lock::{Claim, ClaimRequest, Claimed, LockErrorKind, Trigger, random_token};
 use crate::metrics;
 use crate::options::{CatchUp, Overlap};
@@ -114,7 +115,7 @@ pub(super) async fn run_due(
             item.span()
                 .in_scope(|| info!("skipped: the previous run is still going"));
             if item.due.trigger.is_none() {
-                metrics::tick_not_run(&item.due.job.name, "skipped_overlap", 1);
+                item.due.job.not_run(NotRun::SkippedOverlap, 1);
             }
             give_back_trigger(&inner, &item, &mut runs);
             pending.extend(finish(&inner, item));
@@ -231,7 +232,7 @@ async fn claim_and_start(
             Ok(Claimed::StillRunning) => {
                 span.in_scope(|| info!("skipped: a previous run still holds the lock"));
                 if item.due.trigger.is_none() {
-                    metrics::tick_not_run(&item.due.job.name, "skipped_overlap", 1);
+                    item.due.job.not_run(NotRun::SkippedOverlap, 1);
                 }
                 give_back_trigger(inner, &item, runs);
                 done.push(item);
@@ -270,7 +271,7 @@ async fn claim_and_start(
                         || error!(error = %err, "not running this tick: the lock could not be claimed"),
                     );
                 }
-                metrics::tick_not_run(&item.due.job.name, "lock_error", 1);
+                item.due.job.not_run(NotRun::LockError, 1);
                 give_back_trigger(inner, &item, runs);
                 done.push(item);
             }
@@ -337,7 +338,7 @@ fn supersede(item: &mut Pending) {
     item.span().in_scope(|| {
         warn!(newer = %newer, "the lock did not answer until a later tick came due: claiming that one instead")
     });
-    metrics::tick_not_run(&item.due.job.name, "lock_unavailable", passed + 1);
+    item.due.job.not_run(NotRun::LockUnavailable, passed + 1);
     // The same token: the run lock the unanswered claim may have won counts
     // as the new claim's own, so it neither blocks the new tick nor needs a
     // release that might not get through either.
@@ -363,7 +364,7 @@ fn give_up(
                 "not running this tick: it waited past its catch-up window"
             )
         });
-        metrics::tick_not_run(&item.due.job.name, "missed", 1);
+        item.due.job.not_run(NotRun::Missed, 1);
     } else {
         item.span().in_scope(|| {
             warn!(
@@ -373,7 +374,7 @@ fn give_up(
             )
         });
         if item.due.trigger.is_none() {
-            metrics::tick_not_run(&item.due.job.name, "lock_unavailable", 1);
+            item.due.job.not_run(NotRun::LockUnavailable, 1);
         }
     }
     release_quietly(inner, &item, runs, stop);
@@ -444,7 +445,7 @@ fn finish(inner: &Arc<Inner>, item: Pending) -> Option<Pending> {
                     catch_up: true,
                 }));
             }
-            metrics::tick_not_run(&job.name, "missed", 1);
+            job.not_run(NotRun::Missed, 1);
             next = job.schedule.next_after(tick);
         }
         match job.slot.end() {
@@ -471,7 +472,7 @@ fn finish(inner: &Arc<Inner>, item: Pending) -> Option<Pending> {
             trigger: None,
         }));
     }
-    metrics::tick_not_run(&job.name, "missed", 1);
+    job.not_run(NotRun::Missed, 1);
     abandon(&job);
     None
 }

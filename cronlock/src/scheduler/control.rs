@@ -15,6 +15,7 @@ use super::claim::{self, Due};
 use super::inner::Inner;
 use super::jobs::latest_due;
 use super::start;
+use crate::events::NotRun;
 use crate::lock::{JobSummary, TRIGGER_KEPT};
 use crate::options::CatchUp;
 
@@ -80,7 +81,7 @@ pub(super) async fn missed_while_down(
         let (_, lost, _) = latest_due(&job.schedule, last.tick, horizon);
         if lost > 0 {
             warn!(job = %job.name, ticks = lost, last_run = %last.tick, "ticks missed while no instance ran this job, older than its catch-up window: not run");
-            crate::metrics::tick_not_run(&job.name, "fleet_down", lost);
+            job.not_run(NotRun::FleetDown, lost);
         }
         info!(job = %job.name, from = %oldest, last_run = %last.tick, "catching up ticks missed while no instance ran this job");
         first.insert(inner.claim_rank(index), job.planned_start(oldest));

@@ -13,6 +13,7 @@ use tracing::{debug, info, warn};
 use super::inner::Inner;
 use super::jobs::{JobEntry, ON_TIME, latest_due};
 use super::{claim, start};
+use crate::events::NotRun;
 use crate::options::CatchUp;
 
 impl Inner {
@@ -101,7 +102,7 @@ impl Inner {
     ) -> Option<DateTime<Utc>> {
         if self.is_paused(&job.name, now) {
             info!(job = %job.name, tick = %latest, "skipped: the job is paused");
-            crate::metrics::tick_not_run(&job.name, "paused", missed + 1);
+            job.not_run(NotRun::Paused, missed + 1);
             return None;
         }
         let mut tick = oldest;
@@ -121,7 +122,7 @@ impl Inner {
                 window_ms = job.catch_up_window().num_milliseconds(),
                 "scheduler was late: skipped missed ticks older than the catch-up window"
             );
-            crate::metrics::tick_not_run(&job.name, "missed", skipped);
+            job.not_run(NotRun::Missed, skipped);
         }
         runnable.then_some(tick)
     }
@@ -138,7 +139,7 @@ impl Inner {
     ) -> bool {
         if self.is_paused(&job.name, now) {
             info!(job = %job.name, tick = %latest, "skipped: the job is paused");
-            crate::metrics::tick_not_run(&job.name, "paused", missed + 1);
+            job.not_run(NotRun::Paused, missed + 1);
             return false;
         }
         let on_time = job.still_runnable(latest, now);
@@ -151,7 +152,7 @@ impl Inner {
                 late_ms = (now - latest).num_milliseconds(),
                 "scheduler was late: skipped missed ticks"
             );
-            crate::metrics::tick_not_run(&job.name, "missed", skipped);
+            job.not_run(NotRun::Missed, skipped);
         }
         on_time
     }

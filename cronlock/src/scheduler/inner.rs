@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use super::jobs::JobEntry;
 use crate::clock::Clock;
+use crate::events::Events;
 use crate::lock::{Lock, Pause};
 
 pub(super) struct Inner {
@@ -33,6 +34,8 @@ pub(super) struct Inner {
     pub(super) history_len: usize,
     /// Where this instance starts claiming the jobs due at one instant.
     pub(super) claim_start: usize,
+    /// What happens to the jobs, for subscribers.
+    pub(super) events: Events,
 }
 
 impl Inner {
@@ -43,6 +46,7 @@ impl Inner {
         grace: Duration,
         cancel_grace: Duration,
         history_len: usize,
+        events: Events,
     ) -> Inner {
         let now = clock.now();
         for job in &jobs {
@@ -73,6 +77,7 @@ impl Inner {
             service: crate::lock::service_name(),
             history_len,
             claim_start,
+            events,
         }
     }
 

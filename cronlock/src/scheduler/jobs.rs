@@ -9,8 +9,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::report::LastRun;
+use crate::events::{Event, Events, NotRun};
 use crate::job::{Origin, RunFn};
 use crate::options::{CatchUp, JobOptions};
+use crate::outcome::RunOutcome;
 use crate::schedule::Schedule;
 
 /// A tick that starts less than this late is on time: [`CatchUp::Skip`]
@@ -30,6 +32,17 @@ pub(crate) struct JobEntry {
     pub(super) running: AtomicUsize,
     pub(super) slot: ClaimSlot,
     pub(super) status: Mutex<JobStatus>,
+    events: Events,
+}
+
+/// A job's checked definition: everything but its run function.
+pub(super) struct Definition {
+    pub(super) name: String,
+    pub(super) schedule: Schedule,
+    pub(super) timeout: Duration,
+    pub(super) lock_ttl: Duration,
+    pub(super) options: JobOptions,
+    pub(super) origin: Origin,
 }
 
 #[derive(Default)]
@@ -96,15 +109,15 @@ impl JobEntry {
         tick + self.start_offset
     }
 
-    pub(super) fn new(
-        name: String,
-        schedule: Schedule,
-        timeout: Duration,
-        lock_ttl: Duration,
-        options: JobOptions,
-        origin: Origin,
-        run: RunFn,
-    ) -> JobEntry {
+    pub(super) fn new(definition: Definition, run: RunFn, events: Events) -> JobEntry {
+        let Definition {
+            name,
+            schedule,
+            timeout,
+            lock_ttl,
+            options,
+            origin,
+        } = definition;
         let start_offset =
             chrono::TimeDelta::from_std(crate::options::start_offset(&name, options.jitter))
                 .unwrap_or(chrono::TimeDelta::zero());
@@ -120,7 +133,38 @@ impl JobEntry {
             running: AtomicUsize::new(0),
             slot: ClaimSlot::default(),
             status: Mutex::new(JobStatus::default()),
+            events,
         }
+    }
+
+    /// `count` ticks of this job were not run, for `reason`: counted, and
+    /// told to the event subscribers.
+    pub(super) fn not_run(&self, reason: NotRun, count: u64) {
+        crate::metrics::tick_not_run(&self.name, reason.label(), count);
+        self.events.send(Event::TicksNotRun {
+            job: Arc::clone(&self.name),
+            reason,
+            count,
+        });
+    }
+
+    /// A run of `tick` ended.
+    pub(super) fn finished(&self, tick: DateTime<Utc>, outcome: &RunOutcome, duration: Duration) {
+        crate::metrics::run_finished(&self.name, outcome, duration);
+        self.events.send(Event::RunFinished {
+            job: Arc::clone(&self.name),
+            tick,
+            outcome: outcome.clone(),
+            duration,
+        });
+    }
+
+    /// The run of `tick` found its lock gone and was cancelled.
+    pub(super) fn lock_lost(&self, tick: DateTime<Utc>) {
+        self.events.send(Event::LockLost {
+            job: Arc::clone(&self.name),
+            tick,
+        });
     }
 
     pub(super) fn status(&self) -> std::sync::MutexGuard<'_, JobStatus> {

@@ -63,6 +63,15 @@ impl Scheduler {
             .collect()
     }
 
+    /// What happens to the jobs on this instance from now on: finished
+    /// runs, ticks not run and why, runs that lost their lock (see
+    /// [`Event`](crate::Event)). Each call is a new subscriber; one that
+    /// falls more than [`EVENTS_KEPT`](crate::EVENTS_KEPT) events behind
+    /// misses the oldest and is told how many.
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<crate::Event> {
+        self.inner.events.subscribe()
+    }
+
     /// Asks a running scheduler to shut down gracefully (as a signal would).
     pub fn shutdown(&self) {
         self.inner.shutdown.cancel();

@@ -53,7 +53,7 @@ pub(super) async fn run_claimed(
     let until = Instant::now() + job.lock_ttl;
     super::release::release(&*inner.lock, &claim, until, &run_cancel).await;
     let duration = started.elapsed();
-    metrics::run_finished(&job.name, &outcome, duration);
+    job.finished(claim.tick, &outcome, duration);
     if let Some(control) = inner.lock.control() {
         let entry = HistoryEntry {
             tick: claim.tick,
@@ -128,6 +128,7 @@ async fn keep_lock(
                     grace_ms = grace.as_millis() as u64,
                     "run lock could not be extended before it expires: cancelling the run, aborting it when the lock expires"
                 );
+                job.lock_lost(claim.tick);
                 run_cancel.cancel();
                 tokio::time::sleep_until(lease_end).await;
                 return;
@@ -143,6 +144,7 @@ async fn keep_lock(
                     fencing_token = claim.fencing_token,
                     "run lock lost (expired or taken over): cancelling the run"
                 );
+                job.lock_lost(claim.tick);
                 run_cancel.cancel();
                 return;
             }

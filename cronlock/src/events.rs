@@ -1,0 +1,130 @@
+//! What happens to the jobs on this instance, as a stream a service can
+//! page on ([`Scheduler::events`](crate::Scheduler::events)) without
+//! scraping logs: finished runs, ticks that were not run and why, runs that
+//! lost their lock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::broadcast;
+
+use crate::outcome::RunOutcome;
+
+/// How many events wait for a slow subscriber before it misses the oldest
+/// (it then gets [`broadcast::error::RecvError::Lagged`] with the count).
+pub const EVENTS_KEPT: usize = 1024;
+
+/// Something that happened to a job on this instance.
+///
+/// ```
+/// # async fn example(scheduler: cronlock::Scheduler) {
+/// use cronlock::{Event, RunOutcome};
+///
+/// let mut events = scheduler.events();
+/// tokio::spawn(async move {
+///     while let Ok(event) = events.recv().await {
+///         match event {
+///             Event::RunFinished { job, outcome: RunOutcome::Failed { error }, .. } => {
+///                 eprintln!("page: {job} failed: {error}");
+///             }
+///             Event::TicksNotRun { job, reason, count, .. } => {
+///                 eprintln!("{job}: {count} ticks not run ({reason})");
+///             }
+///             Event::LockLost { job, tick } => eprintln!("{job} lost its lock at {tick}"),
+///             _ => {}
+///         }
+///     }
+/// });
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A run this instance started has ended, whatever the outcome.
+    RunFinished {
+        /// The job.
+        job: Arc<str>,
+        /// The tick it ran for.
+        tick: DateTime<Utc>,
+        /// How it ended.
+        outcome: RunOutcome,
+        /// How long it took, retries included.
+        duration: Duration,
+    },
+    /// Ticks of a job that this instance did not run, and why. Ticks another
+    /// instance ran are not reported (they ran).
+    TicksNotRun {
+        /// The job.
+        job: Arc<str>,
+        /// Why.
+        reason: NotRun,
+        /// How many ticks (at least; a very long stall is counted up to a bound).
+        count: u64,
+    },
+    /// A run found its fleet-wide lock gone (expired, or taken over) and was
+    /// cancelled.
+    LockLost {
+        /// The job.
+        job: Arc<str>,
+        /// The tick of the cancelled run.
+        tick: DateTime<Utc>,
+    },
+}
+
+/// Why ticks were not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NotRun {
+    /// Too late for the job's catch-up rule (the scheduler was late).
+    Missed,
+    /// The job was paused.
+    Paused,
+    /// A run of the job still held the lock (`overlap = "skip"`).
+    SkippedOverlap,
+    /// Missed while no instance ran the job, older than its catch-up window.
+    FleetDown,
+    /// The lock backend did not answer in time.
+    LockUnavailable,
+    /// The lock backend answered with an error.
+    LockError,
+}
+
+impl NotRun {
+    /// The `outcome` label of `cronlock_job_runs_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            NotRun::Missed => "missed",
+            NotRun::Paused => "paused",
+            NotRun::SkippedOverlap => "skipped_overlap",
+            NotRun::FleetDown => "fleet_down",
+            NotRun::LockUnavailable => "lock_unavailable",
+            NotRun::LockError => "lock_error",
+        }
+    }
+}
+
+impl std::fmt::Display for NotRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// The sending side, shared by every job of a scheduler.
+#[derive(Debug, Clone)]
+pub(crate) struct Events(broadcast::Sender<Event>);
+
+impl Events {
+    pub(crate) fn new() -> Events {
+        Events(broadcast::channel(EVENTS_KEPT).0)
+    }
+
+    /// Sends to the subscribers there are; none is fine.
+    pub(crate) fn send(&self, event: Event) {
+        let _ = self.0.send(event);
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.0.subscribe()
+    }
+}
