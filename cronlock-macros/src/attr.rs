@@ -148,8 +148,10 @@ impl JobAttr {
                 Ok(())
             }),
             "overlap" => string(value, "overlap", "\"skip\"").and_then(|lit| {
-                let variant = match one_of(&lit, "overlap", &["skip", "allow"])?.as_str() {
+                let variant = match one_of(&lit, "overlap", &["skip", "allow", "buffer_one"])?.as_str()
+                {
                     "allow" => quote! { Allow },
+                    "buffer_one" => quote! { BufferOne },
                     _ => quote! { Skip },
                 };
                 self.option(quote_spanned! {lit.span()=> .overlap(::cronlock::__private::Overlap::#variant) });

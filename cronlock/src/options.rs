@@ -7,12 +7,26 @@ use chrono_tz::Tz;
 
 /// Whether a job may run while its previous run is still going, anywhere in the fleet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Overlap {
     /// Never two runs of the job at once: a tick that finds one running is skipped.
     #[default]
     Skip,
     /// Ticks start even while earlier runs are still going.
     Allow,
+    /// Never two runs at once, and a tick that finds one running waits and
+    /// starts right after it ends (within its catch-up window); at most one
+    /// tick waits per instance: a newer one takes the place of a waiting
+    /// one, which counts as skipped.
+    BufferOne,
+}
+
+impl Overlap {
+    /// Whether a run holds the job's fleet-wide run lock, so no other run
+    /// of the job starts while it lasts.
+    pub fn is_exclusive(self) -> bool {
+        !matches!(self, Overlap::Allow)
+    }
 }
 
 /// What to do with ticks that were due while the scheduler could not run them

@@ -49,3 +49,45 @@ async fn allow_starts_every_tick() {
         (1..=7).map(second).collect::<Vec<_>>()
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn buffer_one_runs_one_waiting_tick_right_after_the_running_one() {
+    // Runs of 2.5 s: tick 1 runs 1.0-3.5 s; tick 2 comes while it runs and
+    // waits; tick 3 finds 2 already waiting and is skipped; 2 starts when 1
+    // ends, 4 waits for 2 and starts when it ends (6 s); 5 and 6 are skipped.
+    let starts: Log<(DateTime<Utc>, tokio::time::Instant)> = Log::default();
+    let log = starts.clone();
+    let began = tokio::time::Instant::now();
+    let scheduler = builder()
+        .job(
+            Job::new(
+                "slow",
+                "* * * * * *",
+                Duration::from_secs(10),
+                move |ctx: JobContext| {
+                    let log = log.clone();
+                    async move {
+                        log.push((ctx.tick(), tokio::time::Instant::now()));
+                        tokio::time::sleep(Duration::from_millis(2_500)).await;
+                    }
+                },
+            )
+            .overlap(Overlap::BufferOne),
+        )
+        .build()
+        .await
+        .unwrap();
+    run_for(&scheduler, Duration::from_millis(7_000)).await;
+    let starts = starts.entries();
+    let ticks: Vec<DateTime<Utc>> = starts.iter().map(|(tick, _)| *tick).collect();
+    assert_eq!(ticks, vec![second(1), second(2), second(4)], "{starts:?}");
+    // The clock starts at 0.5 s: tick 1 ends 3.5 s in, i.e. 3 s after `began`.
+    for (index, ended_after) in [(1, 3_000), (2, 5_500)] {
+        let waited = starts[index].1 - began;
+        assert!(
+            waited >= Duration::from_millis(ended_after)
+                && waited <= Duration::from_millis(ended_after + 300),
+            "run {index} started {waited:?} in, the run before it ended {ended_after} ms in"
+        );
+    }
+}

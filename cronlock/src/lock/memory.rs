@@ -11,7 +11,6 @@ use super::{
     MAX_REMEMBERED_TICKS, claim_window, next_fencing_token,
 };
 use super::{Control, FleetState, HistoryEntry, JobSummary, Pause, Trigger};
-use crate::options::Overlap;
 use crate::outcome::RunOutcome;
 
 /// An in-process lock: correct for one instance, and only for one.
@@ -133,7 +132,7 @@ impl JobLock {
             .is_some_and(|(holder, expires)| *expires > now && holder != request.token);
         // A tick refused for a running run stays claimable: an instance
         // that comes to it after the run ended may still run it.
-        if busy && request.overlap == Overlap::Skip {
+        if busy && request.overlap.is_exclusive() {
             return Claimed::StillRunning;
         }
         self.fencing = next_fencing_token(self.fencing, request.tick);
@@ -151,7 +150,7 @@ impl JobLock {
         {
             self.claimed.pop_first();
         }
-        if request.overlap == Overlap::Skip {
+        if request.overlap.is_exclusive() {
             self.run = Some((request.token.to_owned(), now + request.ttl));
         }
         Claimed::Acquired(Claim {

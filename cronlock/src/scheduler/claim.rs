@@ -50,11 +50,15 @@ impl Due {
         }
     }
 
-    /// A missed tick of a `catch_up = "all"` job: one that finds a run
-    /// holding the lock waits for it to end (within the catch-up window)
-    /// instead of being skipped, so the missed ticks run in order.
+    /// A tick that, finding a run holding the lock, waits for it to end
+    /// (within the catch-up window) instead of being skipped: any tick of
+    /// an `overlap = "buffer_one"` job, and a missed tick of a
+    /// `catch_up = "all"` job (so the missed ticks run in order).
     fn waits_for_the_lock(&self) -> bool {
-        self.catch_up && self.trigger.is_none() && self.job.options.catch_up == CatchUp::All
+        let options = &self.job.options;
+        self.trigger.is_none()
+            && (options.overlap == Overlap::BufferOne
+                || (self.catch_up && options.catch_up == CatchUp::All))
     }
 }
 
@@ -107,7 +111,7 @@ pub(super) async fn run_due(
     let mut runs = JoinSet::new();
     let mut pending: Vec<Pending> = Vec::with_capacity(due.len());
     for due in due {
-        let busy = due.job.options.overlap == Overlap::Skip
+        let busy = due.job.options.overlap.is_exclusive()
             && due.job.running.load(Ordering::SeqCst) > 0
             && !due.waits_for_the_lock();
         if busy {

@@ -11,10 +11,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::inner::Inner;
-use super::jobs::{JobEntry, ON_TIME, latest_due};
+use super::jobs::{Begin, JobEntry, ON_TIME, latest_due};
 use super::{claim, start};
 use crate::events::NotRun;
-use crate::options::CatchUp;
+use crate::options::{CatchUp, Overlap};
 
 impl Inner {
     /// Starts a run for every tick that is due, applying the catch-up policy.
@@ -57,18 +57,32 @@ impl Inner {
                 _ => self.should_run(job, latest, missed, now).then_some(latest),
             };
             if let Some(tick) = picked {
-                if job.slot.begin(tick) {
-                    due.push(claim::Due {
-                        job: Arc::clone(job),
-                        tick,
-                        trigger: None,
-                        catch_up: now - job.planned_start(tick) >= ON_TIME,
-                    });
-                    if due.len() == claim::CLAIM_BATCH {
-                        hand_off(&mut due);
+                // buffer_one: a tick waiting for a run (its claim pending)
+                // is the one buffered; later ones are skipped.
+                let buffer_one = job.options.overlap == Overlap::BufferOne;
+                match job.slot.begin(tick, !buffer_one) {
+                    Begin::Claim => {
+                        due.push(claim::Due {
+                            job: Arc::clone(job),
+                            tick,
+                            trigger: None,
+                            catch_up: now - job.planned_start(tick) >= ON_TIME,
+                        });
+                        if due.len() == claim::CLAIM_BATCH {
+                            hand_off(&mut due);
+                        }
                     }
-                } else {
-                    debug!(job = %job.name, tick = %tick, "a claim of an earlier tick is still pending: this tick waits for it");
+                    Begin::Dropped => {
+                        info!(job = %job.name, tick = %tick, "skipped: a tick already waits for the running one (buffer_one)");
+                        job.not_run(NotRun::SkippedOverlap, 1);
+                    }
+                    Begin::Waits { replaced } => {
+                        debug!(job = %job.name, tick = %tick, "a claim of an earlier tick is still pending: this tick waits for it");
+                        // With catch_up = "all" the waiting ticks all run (in order).
+                        if replaced && job.options.catch_up != CatchUp::All {
+                            job.not_run(NotRun::Missed, 1);
+                        }
+                    }
                 }
             }
             requeue.push((index, next));

@@ -184,6 +184,18 @@ impl fmt::Debug for JobEntry {
     }
 }
 
+/// What the dispatcher does with a due tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Begin {
+    /// Claim it now.
+    Claim,
+    /// A claim of the job is pending: the tick waits for it; `replaced`
+    /// when it took the place of another waiting tick, which will not run.
+    Waits { replaced: bool },
+    /// A claim of the job is pending and the tick is not kept.
+    Dropped,
+}
+
 /// A job's claim slot: at most one scheduled tick of a job is being claimed
 /// at a time. A tick that comes due while one is pending is remembered (the
 /// newest only): the pending claim switches to it when its own tick can no
@@ -202,17 +214,22 @@ impl ClaimSlot {
         self.0.lock().unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// For the dispatcher: `true` when `tick` is to be claimed now, `false`
-    /// when a claim of the job is pending (and `tick` is remembered).
-    pub(super) fn begin(&self, tick: DateTime<Utc>) -> bool {
+    /// For the dispatcher: whether `tick` is to be claimed now, or waits
+    /// behind a pending claim of the job (remembered, in place of any tick
+    /// that waited there before) — unless `remember` is false, when it is
+    /// dropped instead.
+    pub(super) fn begin(&self, tick: DateTime<Utc>, remember: bool) -> Begin {
         let mut state = self.state();
-        if state.pending {
-            state.newer = Some(state.newer.map_or(tick, |newer| newer.max(tick)));
-            false
-        } else {
+        if !state.pending {
             state.pending = true;
-            true
+            return Begin::Claim;
         }
+        if !remember {
+            return Begin::Dropped;
+        }
+        let replaced = state.newer.is_some_and(|newer| newer != tick);
+        state.newer = Some(state.newer.map_or(tick, |newer| newer.max(tick)));
+        Begin::Waits { replaced }
     }
 
     /// A newer due tick, if one came while the claim was pending.

@@ -16,7 +16,6 @@ use super::report::LastRun;
 use super::start::Attempt;
 use crate::lock::{Claim, HistoryEntry};
 use crate::metrics;
-use crate::options::Overlap;
 use crate::outcome::RunOutcome;
 
 /// Runs a claimed tick, keeping its run lock alive, then releases it and
@@ -34,7 +33,7 @@ pub(super) async fn run_claimed(
     let started_at = first.started_at;
     let attempts = attempts(&inner, &job, &claim, &run_cancel, first);
     tokio::pin!(attempts);
-    let outcome = if job.options.overlap == Overlap::Skip {
+    let outcome = if job.options.overlap.is_exclusive() {
         // Biased: a run that is already over never arms the watchdog's timer.
         tokio::select! {
             biased;

@@ -30,6 +30,7 @@ async fn string_error() -> Result<(), String> {
     timeout = "1m",
     name = "io-job",
     catch_up = "all",
+    overlap = "buffer_one",
     catch_up_window = "1h"
 )]
 async fn io_error() -> std::io::Result<()> {

@@ -15,7 +15,6 @@ use super::{RedisLock, STATE_KEPT, millis};
 use crate::lock::{
     Claim, ClaimRequest, Claimed, LockError, LockErrorKind, MAX_REMEMBERED_TICKS, claim_window,
 };
-use crate::options::Overlap;
 
 /// The longest round trip whose reply is used to measure the clock offset:
 /// the script reads Redis's time somewhere between send and reply, so the
@@ -167,7 +166,7 @@ impl RedisLock {
             call.arg(request.tick.timestamp_millis())
                 .arg(request.token)
                 .arg(millis(request.ttl))
-                .arg(if request.overlap == Overlap::Skip {
+                .arg(if request.overlap.is_exclusive() {
                     "1"
                 } else {
                     "0"

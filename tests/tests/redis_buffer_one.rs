@@ -1,0 +1,83 @@
+//! `overlap = "buffer_one"` across a fleet: three schedulers on one Redis,
+//! a job due every second whose runs take 1.2 s. No two runs overlap
+//! anywhere, no tick runs twice, and a tick that finds a run going waits
+//! and starts when it ends, so most ticks run (with `skip`, every other).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use cronlock::lock::RedisLockConfig;
+use cronlock::{Job, JobContext, Overlap, Scheduler};
+use cronlock_tests::RedisServer;
+use cronlock_tests::fleet;
+use cronlock_tests::paused::Log;
+
+/// (tick, start, end) of every run.
+type Runs = Log<(DateTime<Utc>, DateTime<Utc>, DateTime<Utc>)>;
+
+async fn runs_of(overlap: Overlap) -> (Vec<(DateTime<Utc>, DateTime<Utc>, DateTime<Utc>)>, usize) {
+    let redis = RedisServer::start();
+    let runs = Runs::default();
+    let mut schedulers = Vec::new();
+    for _ in 0..3 {
+        let runs = runs.clone();
+        schedulers.push(
+            Scheduler::builder()
+                .registered_jobs(false)
+                .redis_config(RedisLockConfig::new(redis.url()))
+                .job(
+                    Job::new(
+                        "busy",
+                        "* * * * * *",
+                        Duration::from_secs(5),
+                        move |ctx: JobContext| {
+                            let runs = runs.clone();
+                            async move {
+                                let start = Utc::now();
+                                tokio::time::sleep(Duration::from_millis(1_200)).await;
+                                runs.push((ctx.tick(), start, Utc::now()));
+                            }
+                        },
+                    )
+                    .overlap(overlap),
+                )
+                .build()
+                .await
+                .unwrap(),
+        );
+    }
+    let began = Utc::now();
+    fleet::start(&schedulers, Duration::from_secs(10))
+        .finish()
+        .await;
+    let ended = Utc::now();
+    let mut runs = runs.entries();
+    runs.sort();
+    // Ticks from 1 s after the start to 3 s before the end.
+    let ticks = (began.timestamp() + 1..ended.timestamp() - 3).count();
+    (runs, ticks)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffer_one_runs_back_to_back_once_each_fleet_wide() {
+    let (runs, ticks) = runs_of(Overlap::BufferOne).await;
+    for pair in runs.windows(2) {
+        assert!(pair[0].0 < pair[1].0, "a tick ran twice: {runs:?}");
+        assert!(
+            pair[0].2 <= pair[1].1,
+            "two runs overlapped: {:?} and {:?}",
+            pair[0],
+            pair[1]
+        );
+    }
+    let waited = runs
+        .iter()
+        .filter(|(tick, start, _)| (*start - *tick).num_milliseconds() >= 150)
+        .count();
+    assert!(waited >= 2, "no tick waited for a running one: {runs:?}");
+    let ran = runs.len();
+    assert!(
+        ran * 10 >= ticks * 7,
+        "{ran} runs for {ticks} ticks: buffered ticks did not run: {runs:?}"
+    );
+}
