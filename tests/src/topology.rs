@@ -439,22 +439,32 @@ impl ClusterSetup {
 
     /// Moves `slots` slots, with their keys, from master `from` to master
     /// `to` (`redis-cli --cluster reshard`), while clients keep working.
+    /// redis-cli refuses while the nodes do not agree on the configuration
+    /// yet (just after a failover): it is asked again, for up to 20 s.
     ///
     /// # Panics
     ///
-    /// When redis-cli fails.
+    /// When redis-cli still fails then.
     pub fn reshard(&self, from: &ClusterNode, to: &ClusterNode, slots: u32) {
-        let output = Command::new("redis-cli")
-            .args(["--cluster", "reshard", &format!("127.0.0.1:{}", to.port)])
-            .args(["--cluster-from", &from.id, "--cluster-to", &to.id])
-            .args(["--cluster-slots", &slots.to_string(), "--cluster-yes"])
-            .output()
-            .expect("redis-cli runs");
-        assert!(
-            output.status.success(),
-            "reshard failed: {}",
-            String::from_utf8_lossy(&output.stdout)
-        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let output = Command::new("redis-cli")
+                .args(["--cluster", "reshard", &format!("127.0.0.1:{}", to.port)])
+                .args(["--cluster-from", &from.id, "--cluster-to", &to.id])
+                .args(["--cluster-slots", &slots.to_string(), "--cluster-yes"])
+                .output()
+                .expect("redis-cli runs");
+            if output.status.success() {
+                return;
+            }
+            let said = String::from_utf8_lossy(&output.stdout);
+            let transient = said.contains("don't agree") || said.contains("not covered");
+            assert!(
+                transient && Instant::now() < deadline,
+                "reshard failed: {said}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
 
     /// The node listening on `port`.

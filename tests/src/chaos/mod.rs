@@ -229,6 +229,17 @@ struct Instance {
     child: Child,
 }
 
+/// A service process outlives nothing: a run that ends early (a panic in
+/// the harness) takes its processes with it.
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Instance {
     fn start(
         config: &Config,

@@ -5,8 +5,10 @@
 //! it is a master (empty) until the sentinels turn it into a replica, some
 //! seconds later. Connected there, an instance would claim ticks on a node
 //! whose writes are about to be thrown away while the rest of the fleet
-//! claims them again on the real primary. So every sentinel is asked, and
-//! the answer with the newest configuration epoch wins (a failover raises
+//! claims them again on the real primary. So every sentinel is asked (the
+//! address it advertises, which is the promoted replica as soon as it holds
+//! the failover's epoch, and that epoch), and the answer with the newest
+//! configuration epoch wins (a failover raises
 //! the epoch, and only a majority of sentinels can authorise one), so one
 //! sentinel that saw the failover outranks lagging ones; answers that tie
 //! on the epoch but name different nodes (a sentinel watching another
@@ -167,33 +169,29 @@ impl Sentinels {
         let mut connection = sentinel
             .get_multiplexed_async_connection_with_config(config)
             .await?;
-        let fields: std::collections::HashMap<String, String> = match redis::cmd("SENTINEL")
+        // The address from GET-MASTER-ADDR-BY-NAME: during a failover it is
+        // the promoted replica as soon as this sentinel holds the new epoch,
+        // while SENTINEL MASTER still shows the old address until the
+        // failover ends; the epoch from SENTINEL MASTER.
+        let address: Option<(String, u16)> = redis::cmd("SENTINEL")
+            .arg("GET-MASTER-ADDR-BY-NAME")
+            .arg(&self.master)
+            .query_async(&mut connection)
+            .await?;
+        let Some((host, port)) = address else {
+            return Ok(None);
+        };
+        let fields: std::collections::HashMap<String, String> = redis::cmd("SENTINEL")
             .arg("MASTER")
             .arg(&self.master)
             .query_async(&mut connection)
             .await
-        {
-            Ok(fields) => fields,
-            // "ERR No such master with that name"
-            Err(err) if err.code() == Some("ERR") => return Ok(None),
-            Err(err) => return Err(err),
-        };
-        let field = |name: &str| fields.get(name).map(String::as_str);
-        Ok(
-            match (
-                field("ip"),
-                field("port").and_then(|port| port.parse().ok()),
-            ) {
-                (Some(host), Some(port)) => Some(Named {
-                    host: host.to_owned(),
-                    port,
-                    epoch: field("config-epoch")
-                        .and_then(|epoch| epoch.parse().ok())
-                        .unwrap_or(0),
-                }),
-                _ => None,
-            },
-        )
+            .unwrap_or_default();
+        let epoch = fields
+            .get("config-epoch")
+            .and_then(|epoch| epoch.parse().ok())
+            .unwrap_or(0);
+        Ok(Some(Named { host, port, epoch }))
     }
 
     /// Why no primary could be chosen: the sentinels' own failure when none
