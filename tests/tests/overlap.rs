@@ -8,8 +8,18 @@ use cronlock::{Job, JobContext, Overlap};
 use cronlock_tests::paused::{Log, builder, run_for, second};
 
 async fn ticks_of_a_slow_job(overlap: Overlap) -> Vec<DateTime<Utc>> {
-    let ticks: Log<DateTime<Utc>> = Log::default();
-    let log = ticks.clone();
+    starts_of_a_slow_job(overlap)
+        .await
+        .into_iter()
+        .map(|(tick, _)| tick)
+        .collect()
+}
+
+/// The ticks and start instants of a job due every second whose runs take
+/// 2.5 s, over 7 s.
+async fn starts_of_a_slow_job(overlap: Overlap) -> Vec<(DateTime<Utc>, tokio::time::Instant)> {
+    let starts: Log<(DateTime<Utc>, tokio::time::Instant)> = Log::default();
+    let log = starts.clone();
     let scheduler = builder()
         .job(
             Job::new(
@@ -19,7 +29,7 @@ async fn ticks_of_a_slow_job(overlap: Overlap) -> Vec<DateTime<Utc>> {
                 move |ctx: JobContext| {
                     let log = log.clone();
                     async move {
-                        log.push(ctx.tick());
+                        log.push((ctx.tick(), tokio::time::Instant::now()));
                         tokio::time::sleep(Duration::from_millis(2_500)).await;
                     }
                 },
@@ -30,7 +40,7 @@ async fn ticks_of_a_slow_job(overlap: Overlap) -> Vec<DateTime<Utc>> {
         .await
         .unwrap();
     run_for(&scheduler, Duration::from_millis(7_000)).await;
-    ticks.entries()
+    starts.entries()
 }
 
 #[tokio::test(start_paused = true)]
@@ -55,30 +65,8 @@ async fn buffer_one_runs_one_waiting_tick_right_after_the_running_one() {
     // Runs of 2.5 s: tick 1 runs 1.0-3.5 s; tick 2 comes while it runs and
     // waits; tick 3 finds 2 already waiting and is skipped; 2 starts when 1
     // ends, 4 waits for 2 and starts when it ends (6 s); 5 and 6 are skipped.
-    let starts: Log<(DateTime<Utc>, tokio::time::Instant)> = Log::default();
-    let log = starts.clone();
     let began = tokio::time::Instant::now();
-    let scheduler = builder()
-        .job(
-            Job::new(
-                "slow",
-                "* * * * * *",
-                Duration::from_secs(10),
-                move |ctx: JobContext| {
-                    let log = log.clone();
-                    async move {
-                        log.push((ctx.tick(), tokio::time::Instant::now()));
-                        tokio::time::sleep(Duration::from_millis(2_500)).await;
-                    }
-                },
-            )
-            .overlap(Overlap::BufferOne),
-        )
-        .build()
-        .await
-        .unwrap();
-    run_for(&scheduler, Duration::from_millis(7_000)).await;
-    let starts = starts.entries();
+    let starts = starts_of_a_slow_job(Overlap::BufferOne).await;
     let ticks: Vec<DateTime<Utc>> = starts.iter().map(|(tick, _)| *tick).collect();
     assert_eq!(ticks, vec![second(1), second(2), second(4)], "{starts:?}");
     // The clock starts at 0.5 s: tick 1 ends 3.5 s in, i.e. 3 s after `began`.
