@@ -145,3 +145,67 @@ async fn jobs_over_all_slots_survive_resharding_and_a_master_failover() {
         "too little time after recovery: {after:?}"
     );
 }
+
+/// With durability on a Cluster, a batch spanning every master waits for
+/// each master's own replica: all grants stand while every replica is up;
+/// with one replica stopped, the grants on its master's slots are refused
+/// (not run) and the others stand.
+#[tokio::test]
+async fn durable_claims_wait_for_the_replica_of_their_own_master() {
+    use cronlock::Overlap;
+    use cronlock::lock::{ClaimRequest, Claimed, random_token};
+
+    let setup = ClusterSetup::start(3);
+    let lock = RedisLock::connect(RedisLockConfig::new(format!(
+        "{}?wait_replicas=1&wait_timeout=200ms",
+        setup.url()
+    )))
+    .await
+    .unwrap();
+    let jobs: Vec<String> = (0..60).map(|job| format!("durable-{job}")).collect();
+    let tokens: Vec<String> = jobs.iter().map(|_| random_token()).collect();
+    let claim_all = |tick: chrono::DateTime<Utc>| {
+        let requests: Vec<ClaimRequest<'_>> = jobs
+            .iter()
+            .zip(&tokens)
+            .map(|(job, token)| ClaimRequest {
+                job,
+                tick,
+                token,
+                ttl: Duration::from_secs(5),
+                overlap: Overlap::Allow,
+                now: Utc::now(),
+            })
+            .collect();
+        let lock = &lock;
+        async move { lock.claim_many(&requests).await }
+    };
+    let granted = |answers: &[Result<Claimed, cronlock::lock::LockError>]| {
+        answers
+            .iter()
+            .filter(|answer| matches!(answer, Ok(Claimed::Acquired(_))))
+            .count()
+    };
+
+    let first = claim_all(Utc::now() - chrono::Duration::seconds(2)).await;
+    assert_eq!(granted(&first), jobs.len(), "{first:?}");
+
+    let replica = setup
+        .topology()
+        .into_iter()
+        .find(|node| !node.master)
+        .expect("a replica");
+    let stopped = setup
+        .nodes
+        .iter()
+        .find(|node| node.port() == replica.port)
+        .expect("the replica");
+    stopped.signal("STOP");
+    let second = claim_all(Utc::now() - chrono::Duration::seconds(1)).await;
+    stopped.signal("CONT");
+    let refused = second.iter().filter(|answer| answer.is_err()).count();
+    assert!(
+        refused > 0 && granted(&second) > 0 && refused + granted(&second) == jobs.len(),
+        "one master's claims refused, the others granted: {second:?}"
+    );
+}

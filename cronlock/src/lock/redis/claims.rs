@@ -11,7 +11,7 @@ use redis::{RedisError, Value};
 use tracing::{error, info, warn};
 
 use super::config::scrub;
-use super::{RedisLock, STATE_KEPT, millis};
+use super::{Durability, RedisLock, STATE_KEPT, millis};
 use crate::lock::{
     Claim, ClaimRequest, Claimed, LockError, LockErrorKind, MAX_REMEMBERED_TICKS, claim_window,
 };
@@ -37,13 +37,32 @@ impl RedisLock {
     ) -> Vec<Result<Claimed, LockError>> {
         let groups = self.by_slot(requests.iter().map(|request| self.key(request.job, "tick")));
         if groups.len() <= 1 {
-            return self.claim_group(requests).await;
+            return self.claim_group(requests, true).await;
         }
+        // With durability, every script goes out first and the WAITs after
+        // them: a WAIT blocks its connection until the replicas answer, so
+        // script, WAIT, script, WAIT… on a node would cost a replica round
+        // trip per slot; scripts, then WAITs, cost one (a WAIT after the
+        // first returns at once, the replica having acknowledged them all).
         let calls = groups.iter().map(|indexes| async move {
             let group: Vec<ClaimRequest<'_>> = indexes.iter().map(|&i| requests[i]).collect();
-            self.claim_group(&group).await
+            self.claim_group(&group, false).await
         });
-        let answers = futures_util::future::join_all(calls).await;
+        let mut answers = futures_util::future::join_all(calls).await;
+        if let Some(durability) = self.durability {
+            let waits = groups.iter().map(|indexes| {
+                let key = self.key(requests[indexes[0]].job, "tick");
+                async move { self.replicas_acked(&key, durability).await }
+            });
+            let acked = futures_util::future::join_all(waits).await;
+            for (group, acked) in answers.iter_mut().zip(acked) {
+                let acked = acked.ok();
+                *group = std::mem::take(group)
+                    .into_iter()
+                    .map(|answer| self.durable_or_not(answer, acked))
+                    .collect();
+            }
+        }
         let mut ordered: Vec<Option<Result<Claimed, LockError>>> =
             requests.iter().map(|_| None).collect();
         for (indexes, answers) in groups.iter().zip(answers) {
@@ -65,10 +84,16 @@ impl RedisLock {
             .collect()
     }
 
-    /// Claims a batch whose keys share a node, in one script call.
-    async fn claim_group(&self, requests: &[ClaimRequest<'_>]) -> Vec<Result<Claimed, LockError>> {
+    /// Claims a batch whose keys share a node, in one script call; with
+    /// `wait`, then waits for the replicas durability asks for (without,
+    /// the caller must: grants come back as if none were asked for).
+    async fn claim_group(
+        &self,
+        requests: &[ClaimRequest<'_>],
+        wait: bool,
+    ) -> Vec<Result<Claimed, LockError>> {
         let sent = Instant::now();
-        let (redis_now, replies, replicas) = match self.send_claims(requests).await {
+        let (redis_now, replies, replicas) = match self.send_claims(requests, wait).await {
             Ok(replies) => replies,
             Err(err) => {
                 let failure = self.error(&err, "could not claim");
@@ -113,29 +138,53 @@ impl RedisLock {
             .iter()
             .zip(replies)
             .map(|(request, (status, value))| {
-                let answer = self.read_claim(request, status, value)?;
-                match (&answer, self.durability, replicas) {
-                    // A grant that did not reach the replicas in time is not
-                    // run: a failover could forget it. Sent again with the
-                    // same token, it gets the same grant and waits again.
-                    (Claimed::Acquired(_), Some(durability), Some(acked))
-                        if acked < i64::from(durability.replicas) =>
-                    {
-                        Err(LockError::new(
-                            LockErrorKind::Unavailable,
-                            format!(
-                                "the claim reached {acked} of {} replicas within {} ms at {}: not run yet",
-                                durability.replicas,
-                                durability.timeout.as_millis(),
-                                self.location
-                            ),
-                            None,
-                        ))
-                    }
-                    _ => Ok(answer),
+                let answer = self.read_claim(request, status, value);
+                match (wait, replicas) {
+                    (true, _) if self.durability.is_some() => self.durable_or_not(answer, replicas),
+                    _ => answer,
                 }
             })
             .collect()
+    }
+
+    /// A grant stands only once the replicas durability asks for have it
+    /// (`acked`: how many did, `None` when the WAIT got no answer). One that
+    /// did not reach them in time is not run: a failover could forget it.
+    /// Sent again with the same token, it gets the same grant and waits again.
+    fn durable_or_not(
+        &self,
+        answer: Result<Claimed, LockError>,
+        acked: Option<i64>,
+    ) -> Result<Claimed, LockError> {
+        let (Ok(Claimed::Acquired(_)), Some(durability)) = (&answer, self.durability) else {
+            return answer;
+        };
+        let acked = acked.unwrap_or(0);
+        if acked >= i64::from(durability.replicas) {
+            return answer;
+        }
+        Err(LockError::new(
+            LockErrorKind::Unavailable,
+            format!(
+                "the claim reached {acked} of {} replicas within {} ms at {}: not run yet",
+                durability.replicas,
+                durability.timeout.as_millis(),
+                self.location
+            ),
+            None,
+        ))
+    }
+
+    /// `WAIT` on the connection of the node that holds `key` (routed by a
+    /// read of the key): how many replicas have every write made on it.
+    async fn replicas_acked(&self, key: &str, durability: Durability) -> Result<i64, RedisError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("EXISTS").arg(key).ignore();
+        pipe.cmd("WAIT")
+            .arg(durability.replicas)
+            .arg(millis(durability.timeout));
+        let (acked,): (i64,) = self.nodes.request(&pipe).await?;
+        Ok(acked)
     }
 
     /// Sends the claims in one script call (then `WAIT` for the replicas,
@@ -144,6 +193,7 @@ impl RedisLock {
     async fn send_claims(
         &self,
         requests: &[ClaimRequest<'_>],
+        wait: bool,
     ) -> Result<(i64, Vec<(i64, Value)>, Option<i64>), RedisError> {
         let keys: Vec<String> = requests
             .iter()
@@ -173,7 +223,7 @@ impl RedisLock {
                 })
                 .arg(millis(claim_window(request.ttl, self.skew_margin)));
         }
-        match self.durability {
+        match self.durability.filter(|_| wait) {
             None => {
                 let values: Vec<Value> = self.eval(&self.claim, &call).await?;
                 let (now, pairs) = read_claims(values, requests.len())?;
