@@ -1,12 +1,9 @@
 //! What a failed request means: its kind, its cause in words, and whether
 //! the connection it failed on may be used again.
 
-use std::sync::atomic::Ordering;
-
 use redis::{ErrorKind, RedisError, ServerErrorKind};
 
 use super::config::scrub;
-use super::nodes::Connection;
 use crate::lock::{LockError, LockErrorKind};
 
 /// Whether a failed request means the connection should not be used again:
@@ -104,13 +101,6 @@ pub(super) fn describe(err: &RedisError, url: &str) -> (LockErrorKind, String) {
         return (LockErrorKind::Unavailable, text);
     }
     (LockErrorKind::Backend, text)
-}
-
-/// Marks a pooled connection for retirement when the error calls for it.
-pub(super) fn retire_if_needed(connection: &Connection, err: &RedisError) {
-    if should_retire(err) {
-        connection.broken.store(true, Ordering::Relaxed);
-    }
 }
 
 /// Whether the error says the connection itself is gone (the server closed

@@ -53,6 +53,7 @@ mod nodes;
 mod releases;
 mod scripts;
 mod sentinel;
+mod tls;
 
 pub use config::{DEFAULT_PREFIX, PREFIX_ENV, REDIS_URL_ENV, RedisLockConfig, redact};
 use config::{Durability, scrub};

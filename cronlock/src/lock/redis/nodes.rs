@@ -11,9 +11,12 @@ use redis::cluster_async::ClusterConnection;
 use redis::{AsyncConnectionConfig, Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, Value};
 
 use super::config::RedisLockConfig;
-use super::connection::{retire_if_needed, server_went_away};
+use super::connection::{server_went_away, should_retire};
 use super::endpoint::Endpoint;
 use super::sentinel::Sentinels;
+#[cfg(feature = "tls")]
+use super::tls::install_crypto_provider;
+use super::tls::tls_feature_missing;
 
 /// One connection, whichever deployment it reaches.
 #[derive(Clone)]
@@ -227,8 +230,11 @@ async fn send_pooled(
     };
     let mut conn = Conn::Node(pooled.inner.clone());
     let result = command.send(&mut conn).await;
-    if let Err(err) = &result {
-        retire_if_needed(&pooled, err);
+    // A failure a new connection may cure retires this one.
+    if let Err(err) = &result
+        && should_retire(err)
+    {
+        pooled.broken.store(true, Ordering::Relaxed);
     }
     result
 }
@@ -270,21 +276,6 @@ fn cluster(
     Ok(builder
         .build()?
         .get_pending_async_connection_with_config(timeouts))
-}
-
-pub(super) fn tls_feature_missing() -> RedisError {
-    RedisError::from((
-        ErrorKind::InvalidClientConfig,
-        "TLS URLs (rediss://) need cronlock's `tls` feature",
-    ))
-}
-
-/// rustls needs a process-wide crypto provider when more than one is
-/// compiled in (another crate may enable aws-lc-rs): install ring's unless
-/// the application installed one.
-#[cfg(feature = "tls")]
-pub(super) fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// A bb8 manager that connects with explicit connect and reply timeouts

@@ -24,7 +24,7 @@ use redis::{
 
 use super::config::RedisLockConfig;
 use super::endpoint::Endpoint;
-use super::nodes::tls_feature_missing;
+use super::tls::tls_feature_missing;
 
 /// The sentinels of one master, and how to reach the node they name.
 pub(super) struct Sentinels {
@@ -94,7 +94,7 @@ impl Sentinels {
         }
         #[cfg(feature = "tls")]
         if *tls {
-            super::nodes::install_crypto_provider();
+            super::tls::install_crypto_provider();
         }
         let settings = |username: &Option<String>, password: &Option<String>| {
             let mut settings = RedisConnectionInfo::default();
