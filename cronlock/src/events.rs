@@ -119,9 +119,12 @@ impl Events {
         Events(broadcast::channel(EVENTS_KEPT).0)
     }
 
-    /// Sends to the subscribers there are; none is fine.
-    pub(crate) fn send(&self, event: Event) {
-        let _ = self.0.send(event);
+    /// Sends to the subscribers there are; with none, the event is not
+    /// even made (no allocation per run for a service that does not listen).
+    pub(crate) fn send(&self, event: impl FnOnce() -> Event) {
+        if self.0.receiver_count() > 0 {
+            let _ = self.0.send(event());
+        }
     }
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {

@@ -141,7 +141,7 @@ impl JobEntry {
     /// told to the event subscribers.
     pub(super) fn not_run(&self, reason: NotRun, count: u64) {
         crate::metrics::tick_not_run(&self.name, reason.label(), count);
-        self.events.send(Event::TicksNotRun {
+        self.events.send(|| Event::TicksNotRun {
             job: Arc::clone(&self.name),
             reason,
             count,
@@ -151,7 +151,7 @@ impl JobEntry {
     /// A run of `tick` ended.
     pub(super) fn finished(&self, tick: DateTime<Utc>, outcome: &RunOutcome, duration: Duration) {
         crate::metrics::run_finished(&self.name, outcome, duration);
-        self.events.send(Event::RunFinished {
+        self.events.send(|| Event::RunFinished {
             job: Arc::clone(&self.name),
             tick,
             outcome: outcome.clone(),
@@ -161,7 +161,7 @@ impl JobEntry {
 
     /// The run of `tick` found its lock gone and was cancelled.
     pub(super) fn lock_lost(&self, tick: DateTime<Utc>) {
-        self.events.send(Event::LockLost {
+        self.events.send(|| Event::LockLost {
             job: Arc::clone(&self.name),
             tick,
         });
