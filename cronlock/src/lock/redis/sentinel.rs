@@ -129,7 +129,9 @@ impl Sentinels {
         })
     }
 
-    /// A connection to the primary a majority of the sentinels name.
+    /// A connection to the primary the sentinels name (see [`choose`]),
+    /// once it says it is a master. Every sentinel is asked at once, each
+    /// within the connect and reply timeouts.
     pub(super) async fn connect_to_primary(
         &self,
         config: &AsyncConnectionConfig,
