@@ -41,9 +41,11 @@ impl RedisLock {
         }
         // With durability, every script goes out first and the WAITs after
         // them: a WAIT blocks its connection until the replicas answer, so
-        // script, WAIT, script, WAIT… on a node would cost a replica round
-        // trip per slot; scripts, then WAITs, cost one (a WAIT after the
-        // first returns at once, the replica having acknowledged them all).
+        // script, WAIT, script, WAIT… on a node waits for the replica once
+        // per slot, while after all the scripts the first WAIT's answer
+        // covers them and the others return at once. (On loopback, where a
+        // replica answers in microseconds, this was within the noise; across
+        // a network each of those waits is a round trip.)
         let calls = groups.iter().map(|indexes| async move {
             let group: Vec<ClaimRequest<'_>> = indexes.iter().map(|&i| requests[i]).collect();
             self.claim_group(&group, false).await
