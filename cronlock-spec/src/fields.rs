@@ -420,7 +420,10 @@ fn parse_step(field: Field, text: &str, offset: usize) -> Result<u8, SpecError> 
             format!("{field} step must be a whole number, found `{text}`"),
         ));
     }
-    let largest = field.wildcard_max() - field.min();
+    // robfig/cron users write a step of the field's whole size (`*/60`
+    // seconds, `*/24` hours) for "once per minute/day": it is accepted and
+    // means the field's first value. Anything larger is a mistake.
+    let largest = field.wildcard_max() - field.min() + 1;
     let step: Option<u8> = text.parse().ok();
     match step {
         Some(0) => Err(SpecError::new(

@@ -251,11 +251,27 @@ fn step_errors() {
     );
     assert_eq!(err.message(), "second step must be at least 1, found 0");
     assert_eq!(marked("0 */61 * * * *"), "61");
-    assert_eq!(marked("*/60 * * * * *"), "60");
-    assert_eq!(error("0 0 */24 * * *").kind(), SpecErrorKind::BadStep);
+    assert_eq!(marked("*/61 * * * * *"), "61");
+    assert_eq!(error("0 0 */25 * * *").kind(), SpecErrorKind::BadStep);
+    assert_eq!(marked("0 0 0 */32 * *"), "32");
+    assert_eq!(marked("0 0 0 * */13 *"), "13");
+    assert_eq!(marked("0 0 0 * * */8"), "8");
     assert_eq!(marked("0 0 0 * * */x"), "x");
     assert_eq!(marked("0 0 0 * * */"), "/");
     assert!(parse_spec("*/59 * * * * *").is_ok());
+}
+
+/// robfig/cron accepts a step of the field's whole size; users write it
+/// for "once per minute/hour/day…": it means the field's first value.
+#[test]
+fn a_step_of_the_whole_field_is_its_first_value() {
+    let at = |spec: &str| parse_spec(spec).unwrap_or_else(|err| panic!("{spec}: {err}"));
+    assert_eq!(at("*/60 * * * * *").body, at("0 * * * * *").body);
+    assert_eq!(at("0 */60 * * * *").body, at("0 0 * * * *").body);
+    assert_eq!(at("0 0 */24 * * *").body, at("0 0 0 * * *").body);
+    assert_eq!(at("0 0 0 */31 * *").body, at("0 0 0 1 * *").body);
+    assert_eq!(at("0 0 0 1 */12 *").body, at("0 0 0 1 1 *").body);
+    assert_eq!(at("0 0 0 * * */7").body, at("0 0 0 * * 0").body);
 }
 
 #[test]
