@@ -147,16 +147,6 @@ pub async fn claim_cost(setup: &Setup, durable: bool, rounds: usize) -> ClaimCos
 
 /// `SET NX PX` round trips with plain redis-rs, on the primary of the key.
 async fn raw_set_nx(setup: &Setup, rounds: usize) -> Vec<u64> {
-    let mut samples = Vec::with_capacity(rounds);
-    let command = |round: usize| {
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(format!("raw:{round}"))
-            .arg("token")
-            .arg("NX")
-            .arg("PX")
-            .arg(60_000);
-        cmd
-    };
     match setup {
         Setup::Cluster(cluster) => {
             let client = redis::cluster::ClusterClient::new(vec![
@@ -173,13 +163,7 @@ async fn raw_set_nx(setup: &Setup, rounds: usize) -> Vec<u64> {
                 .get_async_connection()
                 .await
                 .expect("cluster connection");
-            for round in 0..rounds + 100 {
-                let started = Instant::now();
-                let _: Option<String> = command(round).query_async(&mut conn).await.expect("SET");
-                if round >= 100 {
-                    samples.push(started.elapsed().as_micros() as u64);
-                }
-            }
+            timed_sets(&mut conn, rounds).await
         }
         _ => {
             let url = match setup {
@@ -195,13 +179,26 @@ async fn raw_set_nx(setup: &Setup, rounds: usize) -> Vec<u64> {
                 .get_multiplexed_async_connection()
                 .await
                 .expect("connection");
-            for round in 0..rounds + 100 {
-                let started = Instant::now();
-                let _: Option<String> = command(round).query_async(&mut conn).await.expect("SET");
-                if round >= 100 {
-                    samples.push(started.elapsed().as_micros() as u64);
-                }
-            }
+            timed_sets(&mut conn, rounds).await
+        }
+    }
+}
+
+/// `rounds` timed `SET raw:N token NX PX 60000` round trips on `conn`, after
+/// 100 untimed ones, in µs.
+async fn timed_sets(conn: &mut impl redis::aio::ConnectionLike, rounds: usize) -> Vec<u64> {
+    let mut samples = Vec::with_capacity(rounds);
+    for round in 0..rounds + 100 {
+        let started = Instant::now();
+        let mut set = redis::cmd("SET");
+        set.arg(format!("raw:{round}"))
+            .arg("token")
+            .arg("NX")
+            .arg("PX")
+            .arg(60_000);
+        let _: Option<String> = set.query_async(conn).await.expect("SET");
+        if round >= 100 {
+            samples.push(started.elapsed().as_micros() as u64);
         }
     }
     samples

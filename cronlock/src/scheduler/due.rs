@@ -114,9 +114,7 @@ impl Inner {
         missed: u64,
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
-        if self.is_paused(&job.name, now) {
-            info!(job = %job.name, tick = %latest, "skipped: the job is paused");
-            job.not_run(NotRun::Paused, missed + 1);
+        if self.skipped_for_pause(job, latest, missed, now) {
             return None;
         }
         let mut tick = oldest;
@@ -141,6 +139,23 @@ impl Inner {
         runnable.then_some(tick)
     }
 
+    /// Whether the job is paused: then its due ticks, `latest` and the
+    /// `missed` before it, are logged and counted as not run.
+    fn skipped_for_pause(
+        &self,
+        job: &JobEntry,
+        latest: DateTime<Utc>,
+        missed: u64,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let paused = self.is_paused(&job.name, now);
+        if paused {
+            info!(job = %job.name, tick = %latest, "skipped: the job is paused");
+            job.not_run(NotRun::Paused, missed + 1);
+        }
+        paused
+    }
+
     /// Whether the due tick `latest` (after `missed` earlier due ones) runs:
     /// not while the job is paused, and only as late as its catch-up policy
     /// allows. Logs and counts what is skipped.
@@ -151,9 +166,7 @@ impl Inner {
         missed: u64,
         now: DateTime<Utc>,
     ) -> bool {
-        if self.is_paused(&job.name, now) {
-            info!(job = %job.name, tick = %latest, "skipped: the job is paused");
-            job.not_run(NotRun::Paused, missed + 1);
+        if self.skipped_for_pause(job, latest, missed, now) {
             return false;
         }
         let on_time = job.still_runnable(latest, now);
