@@ -438,19 +438,21 @@ fn finish(inner: &Arc<Inner>, item: Pending) -> Option<Pending> {
     if job.options.catch_up == CatchUp::All {
         // The ticks due after this one run next, oldest first (a newer tick
         // the dispatcher remembered is among them).
-        let mut next = job.schedule.next_after(item.due.tick);
-        while let Some(tick) = next.filter(|tick| job.planned_start(*tick) <= now) {
-            if job.still_runnable(tick, now) {
-                let _ = job.slot.take_newer();
-                return Some(Pending::new(Due {
-                    job,
-                    tick,
-                    trigger: None,
-                    catch_up: true,
-                }));
-            }
-            job.not_run(NotRun::Missed, 1);
-            next = job.schedule.next_after(tick);
+        let (runnable, too_late) = match job.schedule.next_after(item.due.tick) {
+            Some(next) => job.first_runnable(next, now),
+            None => (None, 0),
+        };
+        if too_late > 0 {
+            job.not_run(NotRun::Missed, too_late);
+        }
+        if let Some(tick) = runnable {
+            let _ = job.slot.take_newer();
+            return Some(Pending::new(Due {
+                job,
+                tick,
+                trigger: None,
+                catch_up: true,
+            }));
         }
         match job.slot.end() {
             // Came due since `now` was read: the dispatcher's tick, claimed next.

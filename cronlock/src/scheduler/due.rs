@@ -117,16 +117,7 @@ impl Inner {
         if self.skipped_for_pause(job, latest, missed, now) {
             return None;
         }
-        let mut tick = oldest;
-        let mut skipped = 0;
-        while !job.still_runnable(tick, now) {
-            skipped += 1;
-            match job.schedule.next_after(tick) {
-                Some(next) if next <= latest => tick = next,
-                _ => break,
-            }
-        }
-        let runnable = job.still_runnable(tick, now);
+        let (tick, skipped) = job.first_runnable(oldest, now);
         if skipped > 0 {
             warn!(
                 job = %job.name,
@@ -136,7 +127,7 @@ impl Inner {
             );
             job.not_run(NotRun::Missed, skipped);
         }
-        runnable.then_some(tick)
+        tick
     }
 
     /// Whether the job is paused: then its due ticks, `latest` and the

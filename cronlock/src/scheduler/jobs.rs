@@ -96,6 +96,30 @@ impl JobEntry {
         }
     }
 
+    /// The first tick from `from` on that is due by `now` and still
+    /// runnable, and how many due ticks before it were too late (bounded
+    /// like [`latest_due`]).
+    pub(super) fn first_runnable(
+        &self,
+        from: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> (Option<DateTime<Utc>>, u64) {
+        const MAX_STEPS: u64 = 100_000;
+        let mut too_late = 0;
+        let mut tick = Some(from);
+        while let Some(due) = tick.filter(|due| self.planned_start(*due) <= now) {
+            if self.still_runnable(due, now) {
+                return (Some(due), too_late);
+            }
+            too_late += 1;
+            if too_late >= MAX_STEPS {
+                break;
+            }
+            tick = self.schedule.next_after(due);
+        }
+        (None, too_late)
+    }
+
     /// How late a missed tick may still run: the `catch_up_window`, else the
     /// timeout.
     pub(super) fn catch_up_window(&self) -> chrono::TimeDelta {
