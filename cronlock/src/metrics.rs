@@ -61,7 +61,7 @@ pub(crate) fn jobs_registered(count: usize) {
     ::metrics::gauge!(JOBS_REGISTERED).set(count as f64);
 }
 
-#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "redis", feature = "postgres")), allow(dead_code))]
 pub(crate) fn clock_offset(offset_ms: i64) {
     ::metrics::gauge!(CLOCK_OFFSET_SECONDS).set(offset_ms as f64 / 1000.0);
 }

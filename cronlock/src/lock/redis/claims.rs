@@ -2,30 +2,17 @@
 //! the wait for replicas when durability is asked for, the clock offset
 //! each reply tells, and the log of an outage.
 
-use std::collections::BTreeSet;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use redis::{RedisError, Value};
-use tracing::{error, info, warn};
+use tracing::error;
 
-use super::config::scrub;
 use super::{Durability, RedisLock, STATE_KEPT, millis};
+use crate::lock::url::scrub;
 use crate::lock::{
     Claim, ClaimRequest, Claimed, LockError, LockErrorKind, MAX_REMEMBERED_TICKS, claim_window,
 };
-
-/// The longest round trip whose reply is used to measure the clock offset:
-/// the script reads Redis's time somewhere between send and reply, so the
-/// measure is only as good as half the round trip.
-const OFFSET_MAX_ROUND_TRIP: Duration = Duration::from_millis(100);
-
-pub(super) struct Outage {
-    since: Instant,
-    failed_claims: u64,
-    jobs: BTreeSet<String>,
-}
 
 impl RedisLock {
     /// Claims `requests`: one script call per hash slot on a Cluster (keys
@@ -101,7 +88,7 @@ impl RedisLock {
                 let failure = self.error(&err, "could not claim");
                 let jobs: Vec<&str> = requests.iter().map(|r| r.job).collect();
                 if failure.kind() == LockErrorKind::Unavailable {
-                    self.outage_started_or_continues(&jobs, &failure);
+                    self.health.outage_started_or_continues(&jobs, &failure);
                 } else {
                     error!(jobs = ?jobs, error = %failure, "Redis refused the claims");
                 }
@@ -116,7 +103,7 @@ impl RedisLock {
         };
         let round_trip = sent.elapsed();
         if let Some(first) = requests.first() {
-            self.record_offset(redis_now, first.now, round_trip);
+            self.health.record_offset(redis_now, first.now, round_trip);
         }
         if replies.iter().all(|(status, _)| *status == 5) && !replies.is_empty() {
             // Nothing was written; the caller sends them again.
@@ -135,7 +122,7 @@ impl RedisLock {
                 })
                 .collect();
         }
-        self.outage_over();
+        self.health.outage_over(&self.location);
         requests
             .iter()
             .zip(replies)
@@ -207,9 +194,7 @@ impl RedisLock {
         let local_now = requests
             .first()
             .map_or_else(Utc::now, |request| request.now);
-        let deadline = local_now.timestamp_millis()
-            + self.offset_ms.load(Ordering::Relaxed)
-            + millis(self.reply_timeout) as i64;
+        let deadline = self.health.deadline(local_now, self.reply_timeout);
         call.arg(millis(self.skew_margin))
             .arg(deadline)
             .arg(MAX_REMEMBERED_TICKS)
@@ -269,83 +254,6 @@ impl RedisLock {
             }
         };
         Ok(claimed)
-    }
-
-    /// Measures the offset to Redis's clock from a reply whose round trip was
-    /// short enough to be accurate (± half of it); a reply that waited in
-    /// Redis's queue (a stall) would tell a wrong offset and is not used.
-    pub(super) fn record_offset(
-        &self,
-        redis_now_ms: i64,
-        local_send: DateTime<Utc>,
-        round_trip: Duration,
-    ) {
-        if round_trip > OFFSET_MAX_ROUND_TRIP {
-            return;
-        }
-        let local_at_redis = local_send.timestamp_millis() + millis(round_trip / 2) as i64;
-        let offset = redis_now_ms - local_at_redis;
-        self.offset_ms.store(offset, Ordering::Relaxed);
-        crate::metrics::clock_offset(offset);
-        let limit = (self.skew_margin.as_millis() / 2) as i64;
-        let over = offset.abs() > limit;
-        if offset.abs() > millis(self.skew_margin) as i64 {
-            if !self.offset_warned.swap(true, Ordering::Relaxed) {
-                error!(
-                    offset_ms = offset,
-                    skew_margin_ms = millis(self.skew_margin),
-                    "this instance's clock differs from Redis's by more than the skew margin: its claims wait for Redis's time, and ticks can be late or missed; fix the clock (NTP)"
-                );
-            }
-        } else if over && !self.offset_warned.swap(true, Ordering::Relaxed) {
-            warn!(
-                offset_ms = offset,
-                limit_ms = limit,
-                "this instance's clock differs from Redis's by more than half the skew margin"
-            );
-        } else if !over && self.offset_warned.swap(false, Ordering::Relaxed) {
-            info!(
-                offset_ms = offset,
-                "clock back within half the skew margin of Redis"
-            );
-        }
-    }
-
-    fn outage_started_or_continues(&self, jobs: &[&str], err: &LockError) {
-        let mut outage = self
-            .outage
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        match outage.as_mut() {
-            Some(outage) => {
-                outage.failed_claims += jobs.len() as u64;
-                outage.jobs.extend(jobs.iter().map(|job| (*job).to_owned()));
-            }
-            None => {
-                error!(jobs = ?jobs, error = %err, "not running ticks while Redis is unreachable (fail closed); retrying");
-                *outage = Some(Outage {
-                    since: Instant::now(),
-                    failed_claims: jobs.len() as u64,
-                    jobs: jobs.iter().map(|job| (*job).to_owned()).collect(),
-                });
-            }
-        }
-    }
-
-    fn outage_over(&self) {
-        let mut outage = self
-            .outage
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if let Some(outage) = outage.take() {
-            info!(
-                down_ms = outage.since.elapsed().as_millis() as u64,
-                failed_claims = outage.failed_claims,
-                jobs = ?outage.jobs,
-                location = %self.location,
-                "Redis reachable again"
-            );
-        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use redis::{ErrorKind, RedisError, ServerErrorKind};
 
-use super::config::scrub;
+use crate::lock::url::scrub;
 use crate::lock::{LockError, LockErrorKind};
 
 /// Whether a failed request means the connection should not be used again:

@@ -37,7 +37,6 @@
 
 use std::fmt;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -55,8 +54,9 @@ mod scripts;
 mod sentinel;
 mod tls;
 
-pub use config::{DEFAULT_PREFIX, PREFIX_ENV, REDIS_URL_ENV, RedisLockConfig, redact};
-use config::{Durability, scrub};
+use crate::lock::url::{redact, scrub};
+use config::Durability;
+pub use config::{DEFAULT_PREFIX, PREFIX_ENV, REDIS_URL_ENV, RedisLockConfig};
 use connection::lock_error;
 pub use endpoint::Deployment;
 use endpoint::Endpoint;
@@ -64,6 +64,7 @@ use nodes::{Nodes, Request};
 use releases::ReleaseQueue;
 use scripts::Script;
 
+use super::health::Health;
 use super::{BoxFuture, Claim, ClaimRequest, Claimed, Control, Lock, LockError, LockErrorKind};
 
 /// How long a job's claim state outlives the window of its newest claim.
@@ -87,10 +88,8 @@ pub struct RedisLock {
     claim: Script,
     extend: Script,
     release: Script,
-    outage: Mutex<Option<claims::Outage>>,
+    health: Health,
     releases: Mutex<ReleaseQueue>,
-    offset_ms: AtomicI64,
-    offset_warned: AtomicBool,
 }
 
 impl RedisLock {
@@ -132,10 +131,8 @@ impl RedisLock {
             claim: Script::new(scripts::CLAIM),
             extend: Script::new(scripts::EXTEND),
             release: Script::new(scripts::RELEASE),
-            outage: Mutex::new(None),
+            health: Health::new("Redis", config.skew_margin),
             releases: Mutex::new(ReleaseQueue::default()),
-            offset_ms: AtomicI64::new(0),
-            offset_warned: AtomicBool::new(false),
         };
         lock.await_start(&config).await?;
         Ok(lock)
@@ -178,7 +175,7 @@ impl RedisLock {
     /// The last measured offset of Redis's clock against this instance's
     /// (positive: Redis is ahead).
     pub fn clock_offset(&self) -> chrono::Duration {
-        chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+        chrono::Duration::milliseconds(self.health.offset_ms())
     }
 
     /// The key prefix this lock uses.
@@ -319,12 +316,13 @@ impl Lock for RedisLock {
                 .request(&redis::cmd("TIME"))
                 .await
                 .map_err(|err| self.error(&err, "TIME at start"))?;
-            self.record_offset(time.0 * 1000 + time.1 / 1000, now, sent.elapsed());
+            self.health
+                .record_offset(time.0 * 1000 + time.1 / 1000, now, sent.elapsed());
             info!(
                 location = %self.location,
                 prefix = %self.prefix,
                 durability = ?self.durability,
-                offset_ms = self.offset_ms.load(Ordering::Relaxed),
+                offset_ms = self.health.offset_ms(),
                 "using the Redis lock"
             );
             Ok(())
