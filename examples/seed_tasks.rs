@@ -85,7 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scheduler = Scheduler::builder()
         .state(Stats::default())
         .state(dirs)
-        .redis_from_env()
+        .backend_from_env()
         .build()
         .await?;
     for job in scheduler.list_jobs() {

@@ -54,7 +54,7 @@ async fn main() -> Result<(), cronlock::Error> {
     cronlock::init_tracing();
     Scheduler::builder()
         .state(Pool::new(4))
-        .redis_from_env()
+        .backend_from_env()
         .build()
         .await?
         .run()

@@ -12,8 +12,11 @@
 //!
 //! Every command takes `--json`. The fleet's Redis comes from `REDIS_URL`
 //! (or `--redis`, which other users can see in `ps`), its key prefix from
-//! `CRONLOCK_PREFIX` (or `--prefix`). Exit codes: 0 success, 1 Redis or
-//! another runtime failure, 2 invalid arguments or spec, 3 unknown job.
+//! `CRONLOCK_PREFIX` (or `--prefix`); a fleet on Postgres from
+//! `DATABASE_URL` (or `--database`), its schema from `CRONLOCK_SCHEMA` (or
+//! `--schema`). Redis wins when both are given, as in the services. Exit
+//! codes: 0 success, 1 backend or another runtime failure, 2 invalid
+//! arguments or spec, 3 unknown job.
 
 use std::process::ExitCode;
 
@@ -31,7 +34,7 @@ const MAX_NEXT: usize = 1_000;
     name = "cronlock",
     version,
     about = "Look at and operate the jobs of a cronlock fleet; explain cron specs",
-    after_help = "Give the fleet's Redis in REDIS_URL rather than --redis: a command line is visible to every user of the machine (ps), the environment is not.\n\nExit codes: 0 success, 1 Redis or other runtime failure, 2 invalid arguments or spec, 3 unknown job."
+    after_help = "Give the fleet's Redis in REDIS_URL rather than --redis (or its Postgres in DATABASE_URL rather than --database): a command line is visible to every user of the machine (ps), the environment is not. Redis wins when both are set, as in the services.\n\nExit codes: 0 success, 1 backend or other runtime failure, 2 invalid arguments or spec, 3 unknown job."
 )]
 struct Cli {
     /// Redis of the fleet, such as redis://127.0.0.1:6379 (prefer REDIS_URL)
@@ -45,6 +48,17 @@ struct Cli {
         global = true
     )]
     prefix: String,
+    /// Postgres of the fleet, such as postgres://app@db/app (prefer DATABASE_URL)
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    database: Option<String>,
+    /// Schema of cronlock's tables in that database
+    #[arg(
+        long,
+        env = "CRONLOCK_SCHEMA",
+        default_value = "cronlock",
+        global = true
+    )]
+    schema: String,
     /// Print JSON instead of a table
     #[arg(long, global = true)]
     json: bool,
@@ -151,12 +165,15 @@ async fn run(cli: Cli) -> Result<String, Failure> {
     if let Command::Next { spec, tz, count } = &cli.command {
         return next(spec, tz.as_deref(), *count, cli.json);
     }
-    let Some(url) = &cli.redis else {
-        return Err(Failure::usage(
-            "no Redis: set REDIS_URL (or pass --redis URL)",
-        ));
+    let fleet = match (&cli.redis, &cli.database) {
+        (Some(url), _) => Fleet::connect(url, &cli.prefix).await?,
+        (None, Some(url)) => Fleet::connect_postgres(url, &cli.schema).await?,
+        (None, None) => {
+            return Err(Failure::usage(
+                "no backend: set REDIS_URL or DATABASE_URL (or pass --redis URL or --database URL)",
+            ));
+        }
     };
-    let fleet = Fleet::connect(url, &cli.prefix).await?;
     match &cli.command {
         Command::List => list(&fleet, cli.json).await,
         Command::History { job } => history(&fleet, job, cli.json).await,

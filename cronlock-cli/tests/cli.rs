@@ -5,11 +5,15 @@ use std::time::Duration;
 
 use cronlock::lock::RedisLockConfig;
 use cronlock::{Job, Scheduler};
+use cronlock_tests::postgres::PostgresServer;
 use cronlock_tests::{RedisServer, free_port};
 
 fn cronlock(args: &[&str], redis: Option<&str>) -> (Option<i32>, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cronlock"));
-    command.args(args).env_remove("REDIS_URL");
+    command
+        .args(args)
+        .env_remove("REDIS_URL")
+        .env_remove("DATABASE_URL");
     if let Some(url) = redis {
         command.env("REDIS_URL", url);
     }
@@ -251,4 +255,67 @@ async fn a_read_only_user_can_list_the_fleet() {
         .unwrap();
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("report"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_history_and_pause_against_a_fleet_on_postgres() {
+    let server = PostgresServer::start();
+    let url = server.url();
+    let scheduler = Scheduler::builder()
+        .registered_jobs(false)
+        .postgres(url.clone())
+        .job(Job::new(
+            "report",
+            "* * * * * *",
+            Duration::from_secs(5),
+            |_ctx| async {},
+        ))
+        .build()
+        .await
+        .unwrap();
+    let running =
+        cronlock_tests::fleet::start(std::slice::from_ref(&scheduler), Duration::from_secs(6));
+    tokio::time::sleep(Duration::from_millis(2_300)).await;
+    let cli = |args: &'static [&'static str]| {
+        let url = url.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let output = Command::new(env!("CARGO_BIN_EXE_cronlock"))
+                    .args(args)
+                    .env_remove("REDIS_URL")
+                    .env("DATABASE_URL", url)
+                    .output()
+                    .expect("cronlock runs");
+                (
+                    output.status.code(),
+                    String::from_utf8_lossy(&output.stdout).into_owned(),
+                    String::from_utf8_lossy(&output.stderr).into_owned(),
+                )
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let (code, out, err) = cli(&["list", "--json"]).await;
+    assert_eq!(code, Some(0), "{err}");
+    let jobs: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let report = jobs
+        .as_array()
+        .and_then(|jobs| jobs.iter().find(|job| job["name"] == "report"))
+        .unwrap_or_else(|| panic!("report listed: {out}"));
+    assert_eq!(report["spec"], "* * * * * *", "{out}");
+    let (code, out, err) = cli(&["history", "report", "--json"]).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains(r#""outcome":"ok""#),
+        "a finished run in the history: {out}"
+    );
+    let (code, _, err) = cli(&["pause", "report"]).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        server.psql("SELECT job FROM cronlock.pauses"),
+        "report",
+        "the pause is in the fleet's tables"
+    );
+    running.finish().await;
 }

@@ -66,6 +66,25 @@ impl Fleet {
         ))
     }
 
+    /// Connects to a fleet that coordinates through Postgres at `url`
+    /// (`postgres://`), with its tables in `schema`. Never creates tables:
+    /// a database where no instance ever ran is an error.
+    ///
+    /// # Errors
+    ///
+    /// A malformed URL, a database that refuses the connection or has no
+    /// cronlock tables in `schema`; the message never shows a password.
+    #[cfg(feature = "postgres")]
+    pub async fn connect_postgres(url: &str, schema: &str) -> Result<Fleet, Error> {
+        let config = crate::lock::PostgresLockConfig::new(url)
+            .schema(schema)
+            .manage_schema(false)
+            .start_timeout(std::time::Duration::ZERO);
+        Ok(Fleet::from_lock(
+            crate::lock::PostgresLock::connect(config).await?,
+        ))
+    }
+
     fn control(&self) -> Result<&dyn Control, Error> {
         self.lock.control().ok_or_else(|| {
             Error::Lock(LockError::new(

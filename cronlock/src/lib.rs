@@ -171,11 +171,14 @@ pub use state::State;
 /// gracefully on the first signal; a second signal exits at once.
 ///
 /// Jobs with `State<T>` parameters need the values registered: use
-/// `Scheduler::builder().state(value).redis_from_env().build().await?.run().await`.
+/// `Scheduler::builder().state(value).backend_from_env().build().await?.run().await`.
 ///
 /// With `REDIS_URL` set (`redis://[user:password@]host:port/db` or
 /// `rediss://` for TLS) the schedulers of every instance coordinate through
-/// Redis; without it the in-process lock is used and a warning says so.
+/// Redis; else, with the `postgres` feature and `DATABASE_URL` set
+/// (`postgres://user:password@host/db`), through Postgres; without either
+/// the in-process lock is used and a warning says so. `REDIS_URL` wins when
+/// both are set.
 ///
 /// ```no_run
 /// #[cronlock::scheduled(cron = "0 */5 * * * *", timeout = "2m")]
@@ -194,7 +197,7 @@ pub use state::State;
 pub async fn run() -> Result<(), Error> {
     init_tracing();
     Scheduler::builder()
-        .redis_from_env()
+        .backend_from_env()
         .build()
         .await?
         .run()

@@ -2,12 +2,14 @@
 //!
 //! [`RedisServer`] starts a real `redis-server` on a free loopback port and
 //! stops it when dropped. Nothing is mocked: when `redis-server` is missing
-//! the test fails and says how to install it.
+//! the test fails and says how to install it. [`postgres`] does the same
+//! for PostgreSQL and PgBouncer.
 
 pub mod chaos;
 pub mod contract;
 pub mod fuzz;
 pub mod load;
+pub mod postgres;
 pub mod proxy;
 pub mod topology;
 

@@ -5,9 +5,15 @@
 //! [`Overlap::Skip`], only while no earlier run of the job holds it.
 
 mod control;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod health;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod url;
 
 use std::fmt;
 use std::future::Future;
@@ -22,10 +28,17 @@ pub use control::{
     Pause, REPUBLISH_EVERY, SERVICE_ENV, TRIGGER_KEPT, Trigger,
 };
 pub use memory::MemoryLock;
+#[cfg(feature = "postgres")]
+pub use postgres::{
+    DATABASE_URL_ENV, DEFAULT_SCHEMA, PostgresLock, PostgresLockConfig, PostgresPool, SCHEMA_ENV,
+    postgres_schema_sql,
+};
 #[cfg(feature = "redis")]
 pub use redis::{
-    DEFAULT_PREFIX, Deployment, PREFIX_ENV, REDIS_URL_ENV, RedisLock, RedisLockConfig, redact,
+    DEFAULT_PREFIX, Deployment, PREFIX_ENV, REDIS_URL_ENV, RedisLock, RedisLockConfig,
 };
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub use url::redact;
 
 use crate::options::Overlap;
 

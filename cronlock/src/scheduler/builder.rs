@@ -13,6 +13,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::events::Events;
 use crate::job::{Job, Origin};
+#[cfg(feature = "postgres")]
+use crate::lock::PostgresLockConfig;
 use crate::lock::{Lock, MemoryLock};
 #[cfg(feature = "redis")]
 use crate::lock::{RedisLock, RedisLockConfig};
@@ -55,6 +57,8 @@ pub struct SchedulerBuilder {
     lock: Option<Arc<dyn Lock>>,
     #[cfg(feature = "redis")]
     redis: Option<RedisLockConfig>,
+    #[cfg(feature = "postgres")]
+    postgres: Option<PostgresLockConfig>,
     from_env: bool,
     clock: Arc<dyn Clock>,
     history_len: usize,
@@ -73,6 +77,8 @@ impl Default for SchedulerBuilder {
             lock: None,
             #[cfg(feature = "redis")]
             redis: None,
+            #[cfg(feature = "postgres")]
+            postgres: None,
             from_env: false,
             clock: Arc::new(SystemClock),
             history_len: super::control::DEFAULT_HISTORY_LEN,
@@ -136,12 +142,36 @@ impl SchedulerBuilder {
         self.redis_config(RedisLockConfig::new(url))
     }
 
-    /// Coordinates through Redis at `$REDIS_URL` when it is set, as
-    /// [`crate::run`] does, with the key prefix `$CRONLOCK_PREFIX` when that
-    /// is set; otherwise the in-process lock is used (with a warning at
-    /// start). An explicit [`SchedulerBuilder::redis`] wins.
-    pub fn redis_from_env(mut self) -> Self {
+    /// Coordinates through the backend the environment names, as
+    /// [`crate::run`] does: Redis at `$REDIS_URL` when it is set (key prefix
+    /// `$CRONLOCK_PREFIX`), else Postgres at `$DATABASE_URL` when it is set
+    /// and the `postgres` feature is on (schema `$CRONLOCK_SCHEMA`);
+    /// otherwise the in-process lock (with a warning at start). A backend
+    /// configured explicitly ([`SchedulerBuilder::redis`],
+    /// `SchedulerBuilder::postgres`, [`SchedulerBuilder::lock`]) wins.
+    pub fn backend_from_env(mut self) -> Self {
         self.from_env = true;
+        self
+    }
+
+    /// The same as [`SchedulerBuilder::backend_from_env`] (its first name,
+    /// from when Redis was the only distributed backend).
+    pub fn redis_from_env(self) -> Self {
+        self.backend_from_env()
+    }
+
+    /// Coordinates through Postgres at `url` (`postgres://user:password@host/db`),
+    /// with the default pool and schema; needs the `postgres` feature.
+    #[cfg(feature = "postgres")]
+    pub fn postgres(self, url: impl Into<String>) -> Self {
+        self.postgres_config(PostgresLockConfig::new(url))
+    }
+
+    /// Coordinates through Postgres with a full configuration (schema,
+    /// pool size, timeouts, skew margin).
+    #[cfg(feature = "postgres")]
+    pub fn postgres_config(mut self, config: PostgresLockConfig) -> Self {
+        self.postgres = Some(config);
         self
     }
 
@@ -210,6 +240,8 @@ impl SchedulerBuilder {
                 backend(
                     #[cfg(feature = "redis")]
                     self.redis,
+                    #[cfg(feature = "postgres")]
+                    self.postgres,
                     self.from_env,
                 )
                 .await?
@@ -229,28 +261,45 @@ impl SchedulerBuilder {
     }
 }
 
-/// The lock backend the configuration asks for: Redis when configured (or
-/// `REDIS_URL` is set and the environment was asked for), else the
-/// in-process lock.
+/// The lock backend the configuration asks for: the one configured (Redis
+/// first), else the one the environment names when asked (`REDIS_URL`, then
+/// `DATABASE_URL`), else the in-process lock.
 async fn backend(
     #[cfg(feature = "redis")] redis: Option<RedisLockConfig>,
+    #[cfg(feature = "postgres")] postgres: Option<PostgresLockConfig>,
     from_env: bool,
 ) -> Result<Arc<dyn Lock>, Error> {
     #[cfg(feature = "redis")]
     {
-        let redis = match redis {
-            Some(config) => Some(config),
-            None if from_env => RedisLockConfig::from_env().map_err(Error::Config)?,
-            None => None,
-        };
         if let Some(config) = redis {
             return Ok(Arc::new(RedisLock::connect(config).await?));
         }
     }
-    if from_env && std::env::var_os("REDIS_URL").is_some() && !cfg!(feature = "redis") {
+    #[cfg(feature = "postgres")]
+    {
+        if let Some(config) = postgres {
+            return Ok(Arc::new(crate::lock::PostgresLock::connect(config).await?));
+        }
+    }
+    if !from_env {
+        return Ok(Arc::new(MemoryLock::new()));
+    }
+    #[cfg(feature = "redis")]
+    {
+        if let Some(config) = RedisLockConfig::from_env().map_err(Error::Config)? {
+            return Ok(Arc::new(RedisLock::connect(config).await?));
+        }
+    }
+    if std::env::var_os("REDIS_URL").is_some() && !cfg!(feature = "redis") {
         return Err(Error::Config(
             "REDIS_URL is set, but this build of cronlock has no `redis` feature".into(),
         ));
+    }
+    #[cfg(feature = "postgres")]
+    {
+        if let Some(config) = PostgresLockConfig::from_env().map_err(Error::Config)? {
+            return Ok(Arc::new(crate::lock::PostgresLock::connect(config).await?));
+        }
     }
     Ok(Arc::new(MemoryLock::new()))
 }

@@ -29,7 +29,7 @@ async fn main() -> Result<(), cronlock::Error> {
         "redis-from-env" => Scheduler::builder()
             .registered_jobs(false)
             .job(noop("any"))
-            .redis_from_env(),
+            .backend_from_env(),
         other => panic!("unknown scenario {other:?}"),
     };
     builder.build().await?.run_until(async {}).await

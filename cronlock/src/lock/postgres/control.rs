@@ -1,0 +1,382 @@
+//! History, pause and resume, triggers and the published jobs, in Postgres.
+//!
+//! Bounded as in Redis: histories keep the newest runs of each job, the job
+//! list forgets a job no instance published for a week (with its pause),
+//! and a trigger no instance took within an hour is dropped.
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::Row;
+use tokio_postgres::types::Type;
+
+use super::{PostgresLock, millis};
+use crate::lock::control::{MAX_ERROR_LEN, truncate};
+use crate::lock::{
+    BoxFuture, Control, FleetState, HistoryEntry, JOB_LIST_KEPT, JobSummary, LockError, Pause,
+    TRIGGER_KEPT, Trigger,
+};
+use crate::outcome::RunOutcome;
+
+const HISTORY_COLUMNS: &str = "tick, instance, started, duration_ms, outcome, message";
+
+/// A history entry from `HISTORY_COLUMNS`, starting at column `first`.
+fn history_entry(row: &Row, first: usize) -> Option<HistoryEntry> {
+    let duration: i64 = row.try_get(first + 3).ok()?;
+    Some(HistoryEntry {
+        tick: row.try_get(first).ok()?,
+        instance: row.try_get(first + 1).ok()?,
+        started: row.try_get(first + 2).ok()?,
+        duration: std::time::Duration::from_millis(u64::try_from(duration).unwrap_or(0)),
+        outcome: RunOutcome::from_parts(
+            row.try_get(first + 4).ok()?,
+            row.try_get::<_, Option<String>>(first + 5).ok()?,
+        )?,
+    })
+}
+
+fn job_summary(row: &Row) -> Option<JobSummary> {
+    let timeout: i64 = row.try_get(3).ok()?;
+    Some(JobSummary {
+        name: row.try_get(0).ok()?,
+        spec: row.try_get(1).ok()?,
+        tz: row.try_get(2).ok()?,
+        timeout: std::time::Duration::from_millis(u64::try_from(timeout).unwrap_or(0)),
+        enabled: row.try_get(4).ok()?,
+        service: row.try_get(5).ok()?,
+        instance: row.try_get(6).ok()?,
+        seen: row.try_get(7).ok()?,
+    })
+}
+
+/// The instant `kept` before now, by this instance's clock (as the Redis
+/// lock counts its list and trigger ages).
+fn ago(kept: std::time::Duration) -> DateTime<Utc> {
+    Utc::now() - chrono::Duration::from_std(kept).unwrap_or_default()
+}
+
+impl Control for PostgresLock {
+    fn record_run<'a>(
+        &'a self,
+        job: &'a str,
+        entry: &'a HistoryEntry,
+        keep: usize,
+    ) -> BoxFuture<'a, Result<(), LockError>> {
+        Box::pin(async move {
+            let duration = millis(entry.duration);
+            let message = entry
+                .outcome
+                .message()
+                .map(|message| truncate(message, MAX_ERROR_LEN).into_owned());
+            let keep = i32::try_from(keep).unwrap_or(i32::MAX);
+            self.query(
+                "could not record the run",
+                &format!(
+                    "SELECT {}.record_run($1, $2, $3, $4, $5, $6, $7, $8)",
+                    self.sql_schema
+                ),
+                &[
+                    (&job, Type::TEXT),
+                    (&entry.tick, Type::TIMESTAMPTZ),
+                    (&entry.instance, Type::TEXT),
+                    (&entry.started, Type::TIMESTAMPTZ),
+                    (&duration, Type::INT8),
+                    (&entry.outcome.label(), Type::TEXT),
+                    (&message, Type::TEXT),
+                    (&keep, Type::INT4),
+                ],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn history<'a>(&'a self, job: &'a str) -> BoxFuture<'a, Result<Vec<HistoryEntry>, LockError>> {
+        Box::pin(async move {
+            let rows = self
+                .query(
+                    "could not read the history",
+                    &format!(
+                        "SELECT {HISTORY_COLUMNS} FROM {}.history WHERE job = $1 ORDER BY id DESC",
+                        self.sql_schema
+                    ),
+                    &[(&job, Type::TEXT)],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .filter_map(|row| history_entry(row, 0))
+                .collect())
+        })
+    }
+
+    fn last_runs<'a>(
+        &'a self,
+        jobs: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Option<HistoryEntry>>, LockError>> {
+        Box::pin(async move {
+            let rows = self
+                .query(
+                    "could not read the histories",
+                    &format!(
+                        "SELECT DISTINCT ON (job) job, {HISTORY_COLUMNS} FROM {}.history \
+                         WHERE job = ANY ($1) ORDER BY job, id DESC",
+                        self.sql_schema
+                    ),
+                    &[(&jobs, Type::TEXT_ARRAY)],
+                )
+                .await?;
+            let mut last: std::collections::HashMap<String, HistoryEntry> = rows
+                .iter()
+                .filter_map(|row| {
+                    let job: String = row.try_get(0).ok()?;
+                    Some((job, history_entry(row, 1)?))
+                })
+                .collect();
+            Ok(jobs.iter().map(|job| last.remove(job)).collect())
+        })
+    }
+
+    fn set_paused<'a>(
+        &'a self,
+        job: &'a str,
+        pause: Option<&'a Pause>,
+    ) -> BoxFuture<'a, Result<(), LockError>> {
+        Box::pin(async move {
+            match pause {
+                Some(pause) => {
+                    self.query(
+                        "could not pause",
+                        &format!(
+                            "INSERT INTO {}.pauses (job, since, until, note, paused_by) \
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job) DO UPDATE SET \
+                             since = excluded.since, until = excluded.until, \
+                             note = excluded.note, paused_by = excluded.paused_by",
+                            self.sql_schema
+                        ),
+                        &[
+                            (&job, Type::TEXT),
+                            (&pause.since, Type::TIMESTAMPTZ),
+                            (&pause.until, Type::TIMESTAMPTZ),
+                            (&pause.note, Type::TEXT),
+                            (&pause.by, Type::TEXT),
+                        ],
+                    )
+                    .await?;
+                }
+                None => {
+                    self.query(
+                        "could not resume",
+                        &format!("DELETE FROM {}.pauses WHERE job = $1", self.sql_schema),
+                        &[(&job, Type::TEXT)],
+                    )
+                    .await?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn fleet_state(&self) -> BoxFuture<'_, Result<FleetState, LockError>> {
+        Box::pin(async move {
+            // Pauses and live triggers in one statement: a row per pause
+            // (kind 'p') and per trigger (kind 't').
+            let oldest_trigger = ago(TRIGGER_KEPT);
+            let rows = self
+                .query(
+                    "could not read the pauses and triggers",
+                    &format!(
+                        "SELECT 'p', job, since, until, note, paused_by FROM {0}.pauses \
+                         UNION ALL \
+                         SELECT 't', job, queued, NULL, NULL, queued_by FROM {0}.triggers \
+                         WHERE queued > $1",
+                        self.sql_schema
+                    ),
+                    &[(&oldest_trigger, Type::TIMESTAMPTZ)],
+                )
+                .await?;
+            let mut state = FleetState::default();
+            for row in &rows {
+                let (Ok(kind), Ok(job), Ok(since)) = (
+                    row.try_get::<_, &str>(0),
+                    row.try_get::<_, String>(1),
+                    row.try_get::<_, DateTime<Utc>>(2),
+                ) else {
+                    continue;
+                };
+                let by: Option<String> = row.try_get(5).unwrap_or(None);
+                if kind == "p" {
+                    let pause = Pause {
+                        since,
+                        until: row.try_get(3).unwrap_or(None),
+                        note: row.try_get(4).unwrap_or(None),
+                        by,
+                    };
+                    state.paused.insert(job, pause);
+                } else {
+                    state.triggers.push(Trigger {
+                        job,
+                        queued: since,
+                        by,
+                    });
+                }
+            }
+            Ok(state)
+        })
+    }
+
+    fn trigger<'a>(&'a self, trigger: &'a Trigger) -> BoxFuture<'a, Result<bool, LockError>> {
+        Box::pin(async move {
+            // A trigger nobody took within TRIGGER_KEPT is gone: a new one replaces it.
+            let oldest = ago(TRIGGER_KEPT);
+            let rows = self
+                .query(
+                    "could not trigger",
+                    &format!(
+                        "INSERT INTO {0}.triggers AS t (job, queued, queued_by) VALUES ($1, $2, $3) \
+                         ON CONFLICT (job) DO UPDATE SET queued = excluded.queued, \
+                         queued_by = excluded.queued_by WHERE t.queued <= $4 RETURNING 1",
+                        self.sql_schema
+                    ),
+                    &[
+                        (&trigger.job, Type::TEXT),
+                        (&trigger.queued, Type::TIMESTAMPTZ),
+                        (&trigger.by, Type::TEXT),
+                        (&oldest, Type::TIMESTAMPTZ),
+                    ],
+                )
+                .await?;
+            Ok(!rows.is_empty())
+        })
+    }
+
+    fn take_trigger<'a>(
+        &'a self,
+        job: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Trigger>, LockError>> {
+        Box::pin(async move {
+            let rows = self
+                .query(
+                    "could not take a trigger",
+                    &format!(
+                        "DELETE FROM {}.triggers WHERE job = $1 RETURNING queued, queued_by",
+                        self.sql_schema
+                    ),
+                    &[(&job, Type::TEXT)],
+                )
+                .await?;
+            let oldest = ago(TRIGGER_KEPT);
+            Ok(rows.first().and_then(|row| {
+                let queued: DateTime<Utc> = row.try_get(0).ok()?;
+                (queued > oldest).then(|| Trigger {
+                    job: job.to_owned(),
+                    queued,
+                    by: row.try_get(1).unwrap_or(None),
+                })
+            }))
+        })
+    }
+
+    fn return_trigger<'a>(&'a self, trigger: &'a Trigger) -> BoxFuture<'a, Result<(), LockError>> {
+        Box::pin(async move {
+            self.query(
+                "could not put a trigger back",
+                &format!(
+                    "INSERT INTO {}.triggers (job, queued, queued_by) VALUES ($1, $2, $3) \
+                     ON CONFLICT (job) DO NOTHING",
+                    self.sql_schema
+                ),
+                &[
+                    (&trigger.job, Type::TEXT),
+                    (&trigger.queued, Type::TIMESTAMPTZ),
+                    (&trigger.by, Type::TEXT),
+                ],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn publish_jobs<'a>(
+        &'a self,
+        jobs: &'a [JobSummary],
+    ) -> BoxFuture<'a, Result<Vec<JobSummary>, LockError>> {
+        Box::pin(async move {
+            if jobs.is_empty() {
+                return Ok(Vec::new());
+            }
+            let recent = ago(JOB_LIST_KEPT);
+            let names: Vec<&str> = jobs.iter().map(|job| job.name.as_str()).collect();
+            let specs: Vec<&str> = jobs.iter().map(|job| job.spec.as_str()).collect();
+            let zones: Vec<&str> = jobs.iter().map(|job| job.tz.as_str()).collect();
+            let timeouts: Vec<i64> = jobs.iter().map(|job| millis(job.timeout)).collect();
+            let enabled: Vec<bool> = jobs.iter().map(|job| job.enabled).collect();
+            let services: Vec<&str> = jobs.iter().map(|job| job.service.as_str()).collect();
+            let instances: Vec<&str> = jobs.iter().map(|job| job.instance.as_str()).collect();
+            let seen: Vec<DateTime<Utc>> = jobs.iter().map(|job| job.seen).collect();
+            // The entries replaced (as they were before), then the upsert,
+            // then the jobs nobody published for JOB_LIST_KEPT forgotten with
+            // their pauses: one statement.
+            let rows = self
+                .query(
+                    "could not publish the jobs",
+                    &format!(
+                        "WITH before AS ( \
+                           SELECT name, spec, tz, timeout_ms, enabled, service, instance, seen \
+                           FROM {0}.jobs WHERE name = ANY ($1) \
+                         ), upsert AS ( \
+                           INSERT INTO {0}.jobs AS j (name, spec, tz, timeout_ms, enabled, service, instance, seen) \
+                           SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8) \
+                           ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, tz = excluded.tz, \
+                             timeout_ms = excluded.timeout_ms, enabled = excluded.enabled, \
+                             service = excluded.service, instance = excluded.instance, seen = excluded.seen \
+                         ), forgotten AS ( \
+                           DELETE FROM {0}.jobs WHERE seen <= $9 AND name <> ALL ($1) RETURNING name \
+                         ), unpaused AS ( \
+                           DELETE FROM {0}.pauses WHERE job IN (SELECT name FROM forgotten) \
+                         ) \
+                         SELECT * FROM before",
+                        self.sql_schema
+                    ),
+                    &[
+                        (&names, Type::TEXT_ARRAY),
+                        (&specs, Type::TEXT_ARRAY),
+                        (&zones, Type::TEXT_ARRAY),
+                        (&timeouts, Type::INT8_ARRAY),
+                        (&enabled, Type::BOOL_ARRAY),
+                        (&services, Type::TEXT_ARRAY),
+                        (&instances, Type::TEXT_ARRAY),
+                        (&seen, Type::TIMESTAMPTZ_ARRAY),
+                        (&recent, Type::TIMESTAMPTZ),
+                    ],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .filter_map(job_summary)
+                .filter(|previous| {
+                    previous.seen > recent
+                        && jobs
+                            .iter()
+                            .any(|job| job.name == previous.name && job.service != previous.service)
+                })
+                .collect())
+        })
+    }
+
+    fn published_jobs(&self) -> BoxFuture<'_, Result<Vec<JobSummary>, LockError>> {
+        Box::pin(async move {
+            let recent = ago(JOB_LIST_KEPT);
+            let rows = self
+                .query(
+                    "could not read the job list",
+                    &format!(
+                        "SELECT name, spec, tz, timeout_ms, enabled, service, instance, seen \
+                         FROM {}.jobs WHERE seen > $1 ORDER BY name",
+                        self.sql_schema
+                    ),
+                    &[(&recent, Type::TIMESTAMPTZ)],
+                )
+                .await?;
+            Ok(rows.iter().filter_map(job_summary).collect())
+        })
+    }
+}
