@@ -1,13 +1,17 @@
-//! cronlock on each Redis deployment, measured in one run: the cost of one
-//! claim next to a raw `SET NX PX` on the same deployment, with and without
-//! the durability option (`WAIT` for one replica).
+//! cronlock on each deployment, measured in one run: the cost of one claim
+//! next to the backend's raw lock statement (`SET NX PX` on Redis, with and
+//! without the durability option; `INSERT … ON CONFLICT DO NOTHING` on
+//! Postgres).
 
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use cronlock::Overlap;
-use cronlock::lock::{ClaimRequest, Lock, RedisLock, RedisLockConfig, random_token};
+use cronlock::lock::{
+    ClaimRequest, Lock, PostgresLock, PostgresLockConfig, RedisLock, RedisLockConfig, random_token,
+};
 use cronlock_tests::RedisServer;
+use cronlock_tests::postgres::{PgBouncer, PostgresServer};
 use cronlock_tests::topology::{ClusterSetup, SentinelSetup};
 
 /// One deployment under test, running while this value lives.
@@ -19,6 +23,9 @@ pub enum Setup {
     Sentinel(SentinelSetup),
     /// Three masters with a replica each.
     Cluster(ClusterSetup),
+    /// One PostgreSQL server, reached directly or through PgBouncer in
+    /// transaction mode.
+    Postgres(PostgresServer, Option<PgBouncer>),
 }
 
 /// A deployment and whether claims wait for a replica.
@@ -41,10 +48,14 @@ pub enum Kind {
     Sentinel,
     /// Cluster of three masters.
     Cluster,
+    /// One PostgreSQL server.
+    Postgres,
+    /// PostgreSQL behind PgBouncer (transaction mode).
+    PgBouncer,
 }
 
 /// Every variant, in table order.
-pub const VARIANTS: [Variant; 5] = [
+pub const VARIANTS: [Variant; 7] = [
     Variant {
         name: "standalone",
         kind: Kind::Standalone,
@@ -70,6 +81,16 @@ pub const VARIANTS: [Variant; 5] = [
         kind: Kind::Cluster,
         durable: true,
     },
+    Variant {
+        name: "postgres",
+        kind: Kind::Postgres,
+        durable: false,
+    },
+    Variant {
+        name: "postgres via pgbouncer",
+        kind: Kind::PgBouncer,
+        durable: false,
+    },
 ];
 
 impl Setup {
@@ -79,6 +100,12 @@ impl Setup {
             Kind::Standalone => Setup::Standalone(RedisServer::start()),
             Kind::Sentinel => Setup::Sentinel(SentinelSetup::start(2, 3)),
             Kind::Cluster => Setup::Cluster(ClusterSetup::start(3)),
+            Kind::Postgres => Setup::Postgres(PostgresServer::start(), None),
+            Kind::PgBouncer => {
+                let server = PostgresServer::start();
+                let bouncer = PgBouncer::start(&server);
+                Setup::Postgres(server, Some(bouncer))
+            }
         }
     }
 
@@ -93,6 +120,9 @@ impl Setup {
             Setup::Standalone(redis) => format!("{}{query}", redis.url()),
             Setup::Sentinel(setup) => setup.url(query),
             Setup::Cluster(setup) => format!("{}{query}", setup.url()),
+            Setup::Postgres(server, bouncer) => bouncer
+                .as_ref()
+                .map_or_else(|| server.url(), PgBouncer::url),
         }
     }
 }
@@ -102,7 +132,8 @@ impl Setup {
 pub struct ClaimCost {
     /// cronlock's claim: p50, p99.
     pub claim_us: (u64, u64),
-    /// A raw `SET key value NX PX 60000`: p50, p99.
+    /// The raw lock statement (`SET key value NX PX 60000`, or an
+    /// `INSERT … ON CONFLICT DO NOTHING` of a lock row): p50, p99.
     pub raw_us: (u64, u64),
 }
 
@@ -114,9 +145,18 @@ fn quantiles(mut samples: Vec<u64>) -> (u64, u64) {
 
 /// Measures `rounds` claims and `rounds` raw `SET NX PX` on the deployment.
 pub async fn claim_cost(setup: &Setup, durable: bool, rounds: usize) -> ClaimCost {
-    let lock = RedisLock::connect(RedisLockConfig::new(setup.url(durable)))
-        .await
-        .expect("the deployment answers");
+    let lock: Box<dyn Lock> = match setup {
+        Setup::Postgres(..) => Box::new(
+            PostgresLock::connect(PostgresLockConfig::new(setup.url(durable)))
+                .await
+                .expect("Postgres answers"),
+        ),
+        _ => Box::new(
+            RedisLock::connect(RedisLockConfig::new(setup.url(durable)))
+                .await
+                .expect("the deployment answers"),
+        ),
+    };
     let base: DateTime<Utc> = Utc
         .with_ymd_and_hms(2001, 1, 1, 0, 0, 0)
         .single()
@@ -126,7 +166,9 @@ pub async fn claim_cost(setup: &Setup, durable: bool, rounds: usize) -> ClaimCos
         let token = random_token();
         let request = ClaimRequest {
             job: "bench",
-            tick: base + chrono::Duration::milliseconds(round as i64),
+            // A second apart, as the ticks of an every-second job: the claimed
+            // ticks remembered stay those of the window, as in production.
+            tick: base + chrono::Duration::seconds(round as i64),
             token: &token,
             ttl: Duration::from_secs(60),
             overlap: Overlap::Allow,
@@ -145,9 +187,11 @@ pub async fn claim_cost(setup: &Setup, durable: bool, rounds: usize) -> ClaimCos
     }
 }
 
-/// `SET NX PX` round trips with plain redis-rs, on the primary of the key.
+/// `SET NX PX` round trips with plain redis-rs, on the primary of the key
+/// (on Postgres: the insert of a lock row that ShedLock-style locks use).
 async fn raw_set_nx(setup: &Setup, rounds: usize) -> Vec<u64> {
     match setup {
+        Setup::Postgres(..) => raw_insert(&setup.url(false), rounds).await,
         Setup::Cluster(cluster) => {
             let client = redis::cluster::ClusterClient::new(vec![
                 cluster
@@ -172,7 +216,7 @@ async fn raw_set_nx(setup: &Setup, rounds: usize) -> Vec<u64> {
                     "redis://127.0.0.1:{}",
                     sentinel.master_port().expect("a primary")
                 ),
-                Setup::Cluster(_) => unreachable!("handled above"),
+                Setup::Cluster(_) | Setup::Postgres(..) => unreachable!("handled above"),
             };
             let mut conn = redis::Client::open(url)
                 .expect("client")
@@ -201,5 +245,38 @@ async fn timed_sets(conn: &mut impl redis::aio::ConnectionLike, rounds: usize) -
             samples.push(started.elapsed().as_micros() as u64);
         }
     }
+    samples
+}
+
+/// `rounds` timed `INSERT INTO raw_locks … ON CONFLICT DO NOTHING` round
+/// trips (unnamed statements, as the lock sends them), after 100 untimed.
+async fn raw_insert(url: &str, rounds: usize) -> Vec<u64> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("Postgres connection");
+    let connection = tokio::spawn(connection);
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS raw_locks (name text PRIMARY KEY, until timestamptz NOT NULL)",
+        )
+        .await
+        .expect("table");
+    let mut samples = Vec::with_capacity(rounds);
+    for round in 0..rounds + 100 {
+        let name = format!("raw:{round}");
+        let started = Instant::now();
+        client
+            .query_typed(
+                "INSERT INTO raw_locks (name, until) VALUES ($1, now() + interval '60 s') ON CONFLICT DO NOTHING",
+                &[(&name, tokio_postgres::types::Type::TEXT)],
+            )
+            .await
+            .expect("INSERT");
+        if round >= 100 {
+            samples.push(started.elapsed().as_micros() as u64);
+        }
+    }
+    drop(client);
+    let _ = connection.await;
     samples
 }

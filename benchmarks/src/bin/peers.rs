@@ -103,8 +103,15 @@ fn spawn_worker(args: &[String], redis_url: Option<&str>) -> std::process::Child
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    if let Some(url) = redis_url {
-        command.env("REDIS_URL", url);
+    match redis_url {
+        // The worker's scheduler reads the backend from the environment.
+        Some(url) if url.starts_with("postgres") => {
+            command.env_remove("REDIS_URL").env("DATABASE_URL", url);
+        }
+        Some(url) => {
+            command.env("REDIS_URL", url);
+        }
+        None => {}
     }
     command.spawn().expect("worker starts")
 }
@@ -228,14 +235,31 @@ fn deployments(options: &Options) {
         .build()
         .expect("runtime");
     println!(
-        "\n### Redis deployments: one claim, and {FIRE_JOBS} jobs due every second in {REDIS_PROCESSES} processes for {} s\n",
+        "\n### Deployments: one claim, and {FIRE_JOBS} jobs due every second in {REDIS_PROCESSES} processes for {} s\n",
         options.secs
     );
     println!(
-        "| deployment | claim p50 | claim p99 | raw SET NX PX p50 | claim / raw (p50) | fleet p50 | fleet p99 | missed | duplicated |"
+        "| deployment | claim p50 | claim p99 | raw lock p50 | claim / raw (p50) | fleet p50 | fleet p99 | missed | duplicated |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    for kind in [Kind::Standalone, Kind::Sentinel, Kind::Cluster] {
+    let kinds = [
+        Kind::Standalone,
+        Kind::Sentinel,
+        Kind::Cluster,
+        Kind::Postgres,
+        Kind::PgBouncer,
+    ];
+    let only: Option<Vec<String>> = std::env::var("DEPLOYMENTS")
+        .ok()
+        .map(|list| list.split(',').map(str::to_owned).collect());
+    for kind in kinds {
+        if only.as_ref().is_some_and(|only| {
+            !only
+                .iter()
+                .any(|name| format!("{kind:?}").eq_ignore_ascii_case(name))
+        }) {
+            continue;
+        }
         let setup = Setup::start(kind);
         for variant in VARIANTS.iter().filter(|variant| variant.kind == kind) {
             let cost = runtime.block_on(claim_cost(&setup, variant.durable, 2_000));

@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS {schema}.schema_version (
 -- Per job: the newest claimed tick (mark), the last fencing token, the
 -- widest claim window any instance asked for, the newest claim's token
 -- (its first 16 characters), the floor (ticks at or before it count as
--- taken; -1: none) and the run lock (holder's token and expiry).
+-- taken; -1: none), the run lock (holder's token and expiry) and how many
+-- of its ticks claimed_ticks holds.
 CREATE TABLE IF NOT EXISTS {schema}.claim_state (
     job text PRIMARY KEY,
     mark bigint NOT NULL,
@@ -26,7 +27,8 @@ CREATE TABLE IF NOT EXISTS {schema}.claim_state (
     last_token text NOT NULL,
     floor bigint NOT NULL,
     run_token text,
-    run_until bigint
+    run_until bigint,
+    remembered integer NOT NULL DEFAULT 0
 );
 
 -- The ticks claimed within the window before the mark.
@@ -165,11 +167,13 @@ BEGIN
                 END IF;
                 CONTINUE;
             END IF;
-            SELECT count(*), min(tick) INTO v_count, v_oldest
-                FROM {schema}.claimed_ticks WHERE job = p_jobs[i];
-            IF v_count >= p_cap AND v_tick < v_oldest THEN
-                answers := answers || ARRAY[0, 0]::bigint[];
-                CONTINUE;
+            IF st.remembered >= p_cap THEN
+                SELECT tick INTO v_oldest FROM {schema}.claimed_ticks
+                    WHERE job = p_jobs[i] ORDER BY tick LIMIT 1;
+                IF v_tick < v_oldest THEN
+                    answers := answers || ARRAY[0, 0]::bigint[];
+                    CONTINUE;
+                END IF;
             END IF;
         END IF;
         -- A run lock held by this very token is this claim's own: a claim
@@ -182,15 +186,22 @@ BEGIN
         st.fence := greatest(st.fence + 1, v_tick);
         INSERT INTO {schema}.claimed_ticks (job, tick, fence, token)
             VALUES (p_jobs[i], v_tick, st.fence, v_short);
+        st.remembered := st.remembered + 1;
         IF v_tick > st.mark THEN
             st.mark := v_tick;
             st.last_token := v_short;
             DELETE FROM {schema}.claimed_ticks
                 WHERE job = p_jobs[i] AND tick <= st.mark - v_window;
-            DELETE FROM {schema}.claimed_ticks
-                WHERE job = p_jobs[i] AND tick < (
-                    SELECT tick FROM {schema}.claimed_ticks WHERE job = p_jobs[i]
-                    ORDER BY tick DESC OFFSET p_cap - 1 LIMIT 1);
+            GET DIAGNOSTICS v_count = ROW_COUNT;
+            st.remembered := st.remembered - v_count;
+            IF st.remembered > p_cap THEN
+                DELETE FROM {schema}.claimed_ticks
+                    WHERE job = p_jobs[i] AND tick < (
+                        SELECT tick FROM {schema}.claimed_ticks WHERE job = p_jobs[i]
+                        ORDER BY tick DESC OFFSET p_cap - 1 LIMIT 1);
+                GET DIAGNOSTICS v_count = ROW_COUNT;
+                st.remembered := st.remembered - v_count;
+            END IF;
         END IF;
         IF st.floor <= st.mark - v_window THEN
             st.floor := -1;
@@ -199,7 +210,8 @@ BEGIN
             mark = st.mark, fence = st.fence, claim_window = v_window,
             last_token = st.last_token, floor = st.floor,
             run_token = CASE WHEN p_exclusive[i] THEN v_token ELSE run_token END,
-            run_until = CASE WHEN p_exclusive[i] THEN now_ms + v_ttl ELSE run_until END
+            run_until = CASE WHEN p_exclusive[i] THEN now_ms + v_ttl ELSE run_until END,
+            remembered = st.remembered
         WHERE job = p_jobs[i];
         answers := answers || ARRAY[1, st.fence]::bigint[];
     END LOOP;
