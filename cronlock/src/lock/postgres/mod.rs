@@ -183,7 +183,7 @@ impl PostgresLock {
         let sql_schema = quote_identifier(&config.schema);
         let lock = PostgresLock {
             pool,
-            location: format!("Postgres at {url} (schema {})", config.schema),
+            location: format!("Postgres at {url}, schema {}", config.schema),
             url,
             secret_url: config.url.clone(),
             sql: Statements::new(&sql_schema),
@@ -219,11 +219,7 @@ impl PostgresLock {
                 }
             };
             if give_up {
-                return Err(LockError::new(
-                    err.kind(),
-                    format!("cannot use {}: {err}", self.location),
-                    None,
-                ));
+                return Err(err);
             }
             if !logged {
                 warn!(location = %self.location, error = %err, "Postgres is not reachable yet; retrying until the start timeout");
@@ -269,7 +265,7 @@ impl PostgresLock {
                     match self.connect_errors.as_ref().and_then(ConnectErrors::take) {
                         Some((kind, reason)) => LockError::new(
                             kind,
-                            format!("could not connect: {reason} ({})", self.location),
+                            format!("could not connect ({}): {reason}", self.location),
                             None,
                         ),
                         None => LockError::new(
@@ -337,7 +333,7 @@ impl PostgresLock {
     /// the password).
     fn error(&self, err: &tokio_postgres::Error, what: &str) -> LockError {
         let (kind, reason) = describe(err, &self.secret_url);
-        LockError::new(kind, format!("{what}: {reason} ({})", self.location), None)
+        LockError::new(kind, format!("{what} ({}): {reason}", self.location), None)
     }
 }
 

@@ -74,7 +74,9 @@ impl PostgresLock {
         .await
         .map_err(|_| self.no_reply("creating the tables"))?
         .map_err(|err| self.error(&err, "could not create cronlock's tables"))?;
-        tracing::info!(schema = %self.schema, location = %self.location, from = found, to = SCHEMA_VERSION, "cronlock's tables created or upgraded");
+        // Instances starting together each get here; the statements are
+        // idempotent and the advisory lock serialises them.
+        tracing::info!(location = %self.location, found = found, version = SCHEMA_VERSION, "cronlock's tables are ready");
         Ok(())
     }
 
