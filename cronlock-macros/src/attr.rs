@@ -12,7 +12,7 @@ use syn::{Expr, ExprLit, Lit, LitStr, MetaNameValue, Token};
 
 use crate::errors::Errors;
 
-pub(crate) const KEYS: [&str; 12] = [
+pub(crate) const KEYS: [&str; 14] = [
     "cron",
     "timeout",
     "name",
@@ -25,6 +25,8 @@ pub(crate) const KEYS: [&str; 12] = [
     "catch_up_window",
     "enabled",
     "jitter",
+    "history_len",
+    "pause_after_failures",
 ];
 
 /// A value with the span of the user's literal, so errors point at it.
@@ -196,26 +198,29 @@ impl JobAttr {
                 });
                 Ok(())
             }),
-            "retries" => match literal(value) {
-                Some(Lit::Int(int)) => {
-                    let retries = int.base10_parse::<u32>().unwrap_or(u32::MAX);
-                    match cronlock_spec::check_retries(retries) {
-                        Ok(()) => {
-                            self.option(quote_spanned! {int.span()=> .retries(#retries) });
-                            self.retries = Some(Spanned {
-                                value: retries,
-                                span: int.span(),
-                            });
-                            Ok(())
-                        }
-                        Err(message) => Err(syn::Error::new(int.span(), message)),
-                    }
-                }
-                _ => Err(syn::Error::new(
-                    value.span(),
-                    "`retries` expects a whole number, such as `retries = 3`",
-                )),
-            },
+            "retries" => whole_number(value, "retries", 3, cronlock_spec::check_retries).map(
+                |(retries, span)| {
+                    self.option(quote_spanned! {span=> .retries(#retries) });
+                    self.retries = Some(Spanned {
+                        value: retries,
+                        span,
+                    });
+                },
+            ),
+            "history_len" => {
+                whole_number(value, "history_len", 50, cronlock_spec::check_history_len).map(
+                    |(runs, span)| self.option(quote_spanned! {span=> .history_len(#runs) }),
+                )
+            }
+            "pause_after_failures" => whole_number(
+                value,
+                "pause_after_failures",
+                5,
+                cronlock_spec::check_pause_after_failures,
+            )
+            .map(|(failures, span)| {
+                self.option(quote_spanned! {span=> .pause_after_failures(#failures) });
+            }),
             "enabled" => match literal(value) {
                 Some(Lit::Bool(flag)) => {
                     let enabled = flag.value;
@@ -383,4 +388,23 @@ pub(crate) fn spec_error(err: &SpecError, span: Span, key: &str) -> syn::Error {
         message.push_str(&format!("\n\nhint: {hint}"));
     }
     syn::Error::new(span, message)
+}
+
+/// A key whose value is a whole number, checked by `check`: the number and
+/// the span of its literal.
+fn whole_number(
+    value: &Expr,
+    key: &str,
+    example: u32,
+    check: fn(u32) -> Result<(), String>,
+) -> syn::Result<(u32, Span)> {
+    let Some(Lit::Int(int)) = literal(value) else {
+        return Err(syn::Error::new(
+            value.span(),
+            format!("`{key}` expects a whole number, such as `{key} = {example}`"),
+        ));
+    };
+    let number = int.base10_parse::<u32>().unwrap_or(u32::MAX);
+    check(number).map_err(|message| syn::Error::new(int.span(), message))?;
+    Ok((number, int.span()))
 }

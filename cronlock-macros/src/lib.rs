@@ -37,6 +37,8 @@ use proc_macro::TokenStream;
 /// | `catch_up_window` | no | duration: how late a missed tick may still run; set, ticks missed while the whole fleet was down run too | `timeout` |
 /// | `enabled` | no | `false` lists the job but never runs it | `true` |
 /// | `jitter` | no | duration up to `"1d"`: each run starts this much at most after its tick, at an offset fixed by the job name (the same on every instance); the tick stays the scheduled instant | none |
+/// | `history_len` | no | 1-1000 runs kept in the job's history, fleet-wide | the scheduler's, 20 |
+/// | `pause_after_failures` | no | 1-1000: after that many consecutive failed runs the job pauses itself fleet-wide until resumed | never |
 ///
 /// # Signatures
 ///

@@ -30,8 +30,9 @@ pub use duration::{format_duration, parse_duration};
 pub use error::{Field, SpecError, SpecErrorKind};
 pub use fields::CronFields;
 pub use options::{
-    MAX_DURATION, MAX_JITTER, MAX_RETRIES, check_backoff, check_catch_up_window, check_jitter,
-    check_lock_ttl, check_retries, check_timeout,
+    MAX_DURATION, MAX_HISTORY_LEN, MAX_JITTER, MAX_RETRIES, check_backoff, check_catch_up_window,
+    check_history_len, check_jitter, check_lock_ttl, check_pause_after_failures, check_retries,
+    check_timeout,
 };
 pub use tz::{closest_word, parse_time_zone, zone_index};
 

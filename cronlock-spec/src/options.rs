@@ -89,6 +89,41 @@ pub fn check_catch_up_window(window: Duration, policy_is_skip: bool) -> Result<(
     at_most("catch_up_window", window)
 }
 
+/// The most runs a job's history may keep, and the most consecutive
+/// failures `pause_after_failures` may wait for (it reads them there).
+pub const MAX_HISTORY_LEN: u32 = 1_000;
+
+/// How many runs a job's history keeps: 1 to [`MAX_HISTORY_LEN`].
+///
+/// ```
+/// assert!(cronlock_spec::check_history_len(50).is_ok());
+/// assert_eq!(cronlock_spec::check_history_len(0).unwrap_err(), "history_len must be a whole number from 1 to 1000");
+/// ```
+pub fn check_history_len(runs: u32) -> Result<(), String> {
+    if !(1..=MAX_HISTORY_LEN).contains(&runs) {
+        return Err(format!(
+            "history_len must be a whole number from 1 to {MAX_HISTORY_LEN}"
+        ));
+    }
+    Ok(())
+}
+
+/// After how many consecutive failed runs a job pauses itself: 1 to
+/// [`MAX_HISTORY_LEN`].
+///
+/// ```
+/// assert!(cronlock_spec::check_pause_after_failures(5).is_ok());
+/// assert!(cronlock_spec::check_pause_after_failures(0).is_err());
+/// ```
+pub fn check_pause_after_failures(failures: u32) -> Result<(), String> {
+    if !(1..=MAX_HISTORY_LEN).contains(&failures) {
+        return Err(format!(
+            "pause_after_failures must be a whole number from 1 to {MAX_HISTORY_LEN} (leave it out to never pause by itself)"
+        ));
+    }
+    Ok(())
+}
+
 /// Retries of a failed run: at most [`MAX_RETRIES`].
 pub fn check_retries(retries: u32) -> Result<(), String> {
     if retries > MAX_RETRIES {

@@ -159,6 +159,21 @@ impl Job {
         self.options = self.options.jitter(jitter);
         self
     }
+
+    /// How many runs this job's history keeps, fleet-wide (1-1,000; default:
+    /// the scheduler's [`history_len`](crate::SchedulerBuilder::history_len)).
+    pub fn history_len(mut self, runs: u32) -> Job {
+        self.options = self.options.history_len(runs);
+        self
+    }
+
+    /// Pauses the job fleet-wide after `failures` consecutive failed runs,
+    /// until it is resumed by hand (see
+    /// [`JobOptions::pause_after_failures`](crate::JobOptions::pause_after_failures)).
+    pub fn pause_after_failures(mut self, failures: u32) -> Job {
+        self.options = self.options.pause_after_failures(failures);
+        self
+    }
 }
 
 impl Job {

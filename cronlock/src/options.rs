@@ -90,12 +90,21 @@ pub struct JobOptions {
     /// Runs start up to this much after their tick, at an offset fixed by
     /// the job's name (`jitter` key); zero: on the tick.
     pub jitter: Duration,
+    /// How many runs the job's history keeps, fleet-wide (`history_len`
+    /// key); `None`: the scheduler's (default 20).
+    pub history_len: Option<u32>,
+    /// After this many consecutive failed runs (failed, timed out or
+    /// panicked; retries within a run count as one run), the job pauses
+    /// itself fleet-wide until resumed by hand (`pause_after_failures`
+    /// key); `None`: never.
+    pub pause_after_failures: Option<u32>,
 }
 
 impl JobOptions {
     /// The defaults: the scheduler's zone, a lock TTL equal to the timeout,
     /// no overlap, catch-up of the latest missed tick, no retries (backoff
-    /// 1 s once there are), enabled, no jitter.
+    /// 1 s once there are), enabled, no jitter, the scheduler's history
+    /// length, never paused by failures.
     pub const DEFAULT: JobOptions = JobOptions {
         tz: None,
         lock_ttl: None,
@@ -106,6 +115,8 @@ impl JobOptions {
         backoff: Duration::from_secs(1),
         enabled: true,
         jitter: Duration::ZERO,
+        history_len: None,
+        pause_after_failures: None,
     };
 
     /// Reads the spec in `tz`.
@@ -167,6 +178,20 @@ impl JobOptions {
         self
     }
 
+    /// How many runs the job's history keeps (1-1,000).
+    pub const fn history_len(mut self, runs: u32) -> JobOptions {
+        self.history_len = Some(runs);
+        self
+    }
+
+    /// Pauses the job fleet-wide after this many consecutive failed runs
+    /// (1-1,000), logged and shown with a note by `cronlock list`, until it
+    /// is resumed by hand.
+    pub const fn pause_after_failures(mut self, failures: u32) -> JobOptions {
+        self.pause_after_failures = Some(failures);
+        self
+    }
+
     /// Checks the options of a job with `timeout` (the same checks, with the
     /// same words, as `#[scheduled]` makes at compile time) and returns the
     /// lock TTL in force.
@@ -177,6 +202,12 @@ impl JobOptions {
         cronlock_spec::check_retries(self.retries)?;
         cronlock_spec::check_backoff(self.backoff)?;
         cronlock_spec::check_jitter(self.jitter)?;
+        if let Some(runs) = self.history_len {
+            cronlock_spec::check_history_len(runs)?;
+        }
+        if let Some(failures) = self.pause_after_failures {
+            cronlock_spec::check_pause_after_failures(failures)?;
+        }
         if let Some(window) = self.catch_up_window {
             cronlock_spec::check_catch_up_window(window, self.catch_up == CatchUp::Skip)?;
         }

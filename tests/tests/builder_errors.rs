@@ -154,6 +154,30 @@ async fn a_jitter_wider_than_a_day_is_refused() {
     );
 }
 
+/// History length and the failure pause are checked as the attribute
+/// checks them, and name the job.
+#[tokio::test]
+async fn history_len_and_pause_after_failures_out_of_range_are_refused() {
+    let err = builder()
+        .job(noop("keeps-nothing", "@hourly").history_len(0))
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "job `keeps-nothing`: history_len must be a whole number from 1 to 1000"
+    );
+    let err = builder()
+        .job(noop("never-pauses", "@hourly").pause_after_failures(0))
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "job `never-pauses`: pause_after_failures must be a whole number from 1 to 1000 (leave it out to never pause by itself)"
+    );
+}
+
 #[tokio::test]
 async fn per_job_zone_wins_over_the_scheduler_zone() {
     let scheduler = builder()

@@ -5,6 +5,7 @@ mod builder;
 mod claim;
 mod control;
 mod due;
+mod failures;
 mod inner;
 mod jobs;
 mod operations;

@@ -61,12 +61,22 @@ pub(super) async fn run_claimed(
             duration,
             outcome,
         };
-        if let Err(err) = control
-            .record_run(&job.name, &entry, inner.history_len)
+        match control
+            .record_run(
+                &job.name,
+                &entry,
+                super::failures::history_len(&inner, &job),
+            )
             .await
         {
-            metrics::lock_error();
-            warn!(error = %err, "could not record the run in the history");
+            Err(err) => {
+                metrics::lock_error();
+                warn!(error = %err, "could not record the run in the history");
+            }
+            Ok(()) if super::failures::counts(&job, &entry.outcome) => {
+                super::failures::pause_if_failing(&inner, &job, control).await;
+            }
+            Ok(()) => {}
         }
         record_last(&job, claim.tick, entry.outcome, duration);
     } else {

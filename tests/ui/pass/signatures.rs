@@ -37,7 +37,13 @@ async fn io_error() -> std::io::Result<()> {
     Ok(())
 }
 
-#[scheduled(cron = "0 0 * * * *", timeout = "1m", name = "boxed")]
+#[scheduled(
+    cron = "0 0 * * * *",
+    timeout = "1m",
+    name = "boxed",
+    history_len = 50,
+    pause_after_failures = 5
+)]
 async fn boxed_error() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     Ok(())
 }
