@@ -7,6 +7,7 @@
 //! cronlock trigger refresh_cache     # one run now, somewhere in the fleet
 //! cronlock pause refresh_cache       # fleet-wide, within a second
 //! cronlock resume refresh_cache
+//! cronlock prune [--yes]             # state of jobs no instance registers
 //! cronlock next "0 */15 9-17 * * MON-FRI" --tz Europe/Berlin -n 5
 //! ```
 //!
@@ -95,6 +96,13 @@ enum Command {
     Resume {
         /// Job name
         job: String,
+    },
+    /// Lists the jobs no instance registers any more (none published them
+    /// for 7 days) that still have state stored; removes it with --yes
+    Prune {
+        /// Remove their state (without it, only list them)
+        #[arg(long)]
+        yes: bool,
     },
     /// The next fire times of a spec, and the spec in English
     Next {
@@ -220,8 +228,42 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             fleet.resume(job).await?;
             Ok(done(cli.json, "resumed", job, "its ticks run again"))
         }
+        Command::Prune { yes } => prune(&fleet, *yes, cli.json).await,
         Command::Next { .. } => unreachable!("handled above"),
     }
+}
+
+/// `prune`: the unregistered jobs, and with `remove` their state removed.
+async fn prune(fleet: &Fleet, remove: bool, json: bool) -> Result<String, Failure> {
+    let unregistered = fleet.unregistered_jobs().await?;
+    let removed = if remove && !unregistered.is_empty() {
+        fleet.forget_jobs(&unregistered).await?
+    } else {
+        Vec::new()
+    };
+    if json {
+        return Ok(json!({ "unregistered": unregistered, "removed": removed }).to_string());
+    }
+    if unregistered.is_empty() {
+        return Ok("no unregistered jobs: nothing to prune".to_owned());
+    }
+    let names = unregistered
+        .iter()
+        .map(|job| clean_lines(job))
+        .collect::<Vec<_>>()
+        .join("\n  ");
+    Ok(if remove {
+        format!(
+            "removed the state of {} of {} jobs no instance registers:\n  {names}",
+            removed.len(),
+            unregistered.len()
+        )
+    } else {
+        format!(
+            "{} jobs no instance registers still have state (claims, history, pauses):\n  {names}\ndry run: nothing removed; run `cronlock prune --yes` to remove it",
+            unregistered.len()
+        )
+    })
 }
 
 /// Who runs this command, for the history and pauses: `user@host`.

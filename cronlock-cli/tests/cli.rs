@@ -319,3 +319,88 @@ async fn list_history_and_pause_against_a_fleet_on_postgres() {
     );
     running.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_lists_then_removes_the_state_of_unregistered_jobs() {
+    use cronlock::lock::{HistoryEntry, JobSummary, Lock, RedisLock};
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let scheduler = Scheduler::builder()
+        .registered_jobs(false)
+        .redis_config(RedisLockConfig::new(url.clone()))
+        .job(Job::new(
+            "current",
+            "* * * * * *",
+            Duration::from_secs(5),
+            |_ctx| async {},
+        ))
+        .build()
+        .await
+        .unwrap();
+    cronlock_tests::fleet::start(std::slice::from_ref(&scheduler), Duration::from_secs(2))
+        .finish()
+        .await;
+    // A job a previous version had: last published 30 days ago, with history.
+    let lock = RedisLock::connect(RedisLockConfig::new(url.clone()))
+        .await
+        .unwrap();
+    let control = lock.control().unwrap();
+    let seen = chrono::Utc::now() - chrono::Duration::days(30);
+    control
+        .publish_jobs(&[JobSummary {
+            name: "retired".into(),
+            spec: "0 0 * * * *".into(),
+            tz: "UTC".into(),
+            timeout: Duration::from_secs(60),
+            enabled: true,
+            service: "old-build".into(),
+            instance: "gone:1:abc".into(),
+            seen,
+        }])
+        .await
+        .unwrap();
+    let entry = HistoryEntry {
+        tick: seen,
+        instance: "gone:1:abc".into(),
+        started: seen,
+        duration: Duration::from_secs(1),
+        outcome: cronlock::RunOutcome::Completed,
+    };
+    control.record_run("retired", &entry, 20).await.unwrap();
+
+    let run = |args: &'static [&'static str]| {
+        let url = url.clone();
+        async move {
+            tokio::task::spawn_blocking(move || cronlock(args, Some(&url)))
+                .await
+                .unwrap()
+        }
+    };
+    let (code, out, err) = run(&["prune"]).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("retired") && out.contains("dry run"), "{out}");
+    assert!(
+        !out.contains("current"),
+        "a registered job is never listed: {out}"
+    );
+    assert_eq!(
+        redis.command(&["EXISTS", "{cronlock:retired}:history"]),
+        ":1",
+        "a dry run removes nothing"
+    );
+
+    let (code, out, err) = run(&["prune", "--yes", "--json"]).await;
+    assert_eq!(code, Some(0), "{err}");
+    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(value["removed"], serde_json::json!(["retired"]), "{out}");
+    assert_eq!(
+        redis.command(&["EXISTS", "{cronlock:retired}:history"]),
+        ":0"
+    );
+    assert_eq!(
+        redis.command(&["EXISTS", "{cronlock:current}:history"]),
+        ":1"
+    );
+    let (_, out, _) = run(&["prune"]).await;
+    assert!(out.contains("nothing to prune"), "{out}");
+}

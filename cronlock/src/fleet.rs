@@ -206,6 +206,27 @@ impl Fleet {
         paused.retain(|_, pause| pause.is_active(now));
         Ok(paused)
     }
+
+    /// The jobs with state left in the backend (claims, history, a pause)
+    /// that no instance registers any more: none published them within
+    /// [`JOB_LIST_KEPT`](crate::lock::JOB_LIST_KEPT). By name.
+    ///
+    /// # Errors
+    ///
+    /// A backend that cannot be reached or cannot list them.
+    pub async fn unregistered_jobs(&self) -> Result<Vec<String>, Error> {
+        Ok(self.control()?.unregistered_jobs().await?)
+    }
+
+    /// Removes everything stored for `jobs`, except for the ones an
+    /// instance still registers; returns the jobs removed.
+    ///
+    /// # Errors
+    ///
+    /// A backend that cannot be reached or cannot remove them.
+    pub async fn forget_jobs(&self, jobs: &[String]) -> Result<Vec<String>, Error> {
+        Ok(self.control()?.forget_jobs(jobs).await?)
+    }
 }
 
 /// The schedule a published job runs on.

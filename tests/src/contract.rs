@@ -95,6 +95,7 @@ pub async fn check(backend: &dyn Backend, prefix: &str) {
     control_triggers_go_to_one_instance(backend, &format!("{prefix}trigger")).await;
     control_history_is_capped(backend, &format!("{prefix}history")).await;
     control_job_list(backend, &format!("{prefix}list")).await;
+    control_prune(backend, &format!("{prefix}prune")).await;
 }
 
 /// A tick is granted once across instances, and stays taken after its run
@@ -520,5 +521,76 @@ pub async fn control_job_list(backend: &dyn Backend, job: &str) {
         listed
             .iter()
             .any(|listed| listed.name == job && listed.service == "reports")
+    );
+}
+
+/// `cronlock prune`: a job that no instance published within
+/// `JOB_LIST_KEPT` and that has claims and history is listed and forgotten;
+/// a published one is never, even when asked for.
+pub async fn control_prune(backend: &dyn Backend, prefix: &str) {
+    let (kept, old) = (format!("{prefix}-kept"), format!("{prefix}-old"));
+    let lock = backend.instance().await;
+    let control = lock.control().expect("control");
+    let summary = |name: &str, seen: DateTime<Utc>| JobSummary {
+        name: name.to_owned(),
+        spec: "0 * * * * *".into(),
+        tz: "UTC".into(),
+        timeout: Duration::from_secs(60),
+        enabled: true,
+        service: "billing".into(),
+        instance: "host:1:abc".into(),
+        seen,
+    };
+    control
+        .publish_jobs(&[
+            summary(&kept, Utc::now()),
+            summary(&old, Utc::now() - chrono::Duration::days(8)),
+        ])
+        .await
+        .expect("publish");
+    for job in [&kept, &old] {
+        let claim = acquire(&*lock, job, 1, LONG, Overlap::Skip).await;
+        lock.release(&claim).await.expect("release");
+        let entry = HistoryEntry {
+            tick: tick(1),
+            instance: "host:1:abc".into(),
+            started: tick(1),
+            duration: Duration::from_millis(5),
+            outcome: RunOutcome::Completed,
+        };
+        control.record_run(job, &entry, 5).await.expect("record");
+    }
+    let unregistered = control.unregistered_jobs().await.expect("list");
+    assert!(
+        unregistered.contains(&old),
+        "{old} listed: {unregistered:?}"
+    );
+    assert!(
+        !unregistered.contains(&kept),
+        "{kept} not listed: {unregistered:?}"
+    );
+
+    let forgotten = control
+        .forget_jobs(&[old.clone(), kept.clone()])
+        .await
+        .expect("forget");
+    assert_eq!(
+        forgotten,
+        std::slice::from_ref(&old),
+        "only the unregistered job goes"
+    );
+    assert!(control.history(&old).await.expect("history").is_empty());
+    assert_eq!(control.history(&kept).await.expect("history").len(), 1);
+    let unregistered = control.unregistered_jobs().await.expect("list");
+    assert!(!unregistered.contains(&old), "{unregistered:?}");
+    // Its claims went too: the tick is free again, as for a new job.
+    assert!(matches!(
+        claim(&*lock, &old, 1, LONG, Overlap::Skip).await,
+        Claimed::Acquired(_)
+    ));
+    assert_eq!(
+        claim(&*lock, &kept, 1, LONG, Overlap::Skip).await,
+        Claimed::TickTaken,
+        "the registered job keeps its claims"
     );
 }

@@ -322,4 +322,70 @@ impl Control for MemoryLock {
         let jobs = self.with_control(|control| control.jobs.values().cloned().collect());
         Box::pin(async { Ok(jobs) })
     }
+
+    fn unregistered_jobs(&self) -> BoxFuture<'_, Result<Vec<String>, LockError>> {
+        let stored = self.stored_jobs();
+        let recent = published_since();
+        let unregistered = self.with_control(|control| {
+            stored
+                .into_iter()
+                .filter(|job| control.jobs.get(job).is_none_or(|s| s.seen <= recent))
+                .collect()
+        });
+        Box::pin(async { Ok(unregistered) })
+    }
+
+    fn forget_jobs<'a>(
+        &'a self,
+        jobs: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<String>, LockError>> {
+        let stored = self.stored_jobs();
+        let recent = published_since();
+        let forgotten: Vec<String> = self.with_control(|control| {
+            let doomed: Vec<String> = jobs
+                .iter()
+                .filter(|job| stored.contains(*job))
+                .filter(|job| control.jobs.get(*job).is_none_or(|s| s.seen <= recent))
+                .cloned()
+                .collect();
+            for job in &doomed {
+                control.history.remove(job);
+                control.paused.remove(job);
+                control.triggers.remove(job);
+                control.jobs.remove(job);
+            }
+            doomed
+        });
+        let mut states = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        for job in &forgotten {
+            states.remove(job);
+        }
+        Box::pin(async { Ok(forgotten) })
+    }
+}
+
+impl MemoryLock {
+    /// The jobs with claims, history or a pause stored, by name.
+    fn stored_jobs(&self) -> std::collections::BTreeSet<String> {
+        let mut stored: std::collections::BTreeSet<String> = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        self.with_control(|control| {
+            stored.extend(control.history.keys().cloned());
+            stored.extend(control.paused.keys().cloned());
+        });
+        stored
+    }
+}
+
+/// Published after this instant: the job still runs somewhere.
+fn published_since() -> DateTime<Utc> {
+    Utc::now() - chrono::Duration::from_std(super::JOB_LIST_KEPT).unwrap_or_default()
 }

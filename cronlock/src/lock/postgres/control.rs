@@ -379,4 +379,63 @@ impl Control for PostgresLock {
             Ok(rows.iter().filter_map(job_summary).collect())
         })
     }
+
+    fn unregistered_jobs(&self) -> BoxFuture<'_, Result<Vec<String>, LockError>> {
+        Box::pin(async move {
+            let recent = ago(JOB_LIST_KEPT);
+            let rows = self
+                .query(
+                    "could not list the unregistered jobs",
+                    &format!(
+                        "SELECT job FROM (SELECT job FROM {0}.claim_state \
+                           UNION SELECT job FROM {0}.history \
+                           UNION SELECT job FROM {0}.pauses) AS stored \
+                         WHERE job NOT IN (SELECT name FROM {0}.jobs WHERE seen > $1) ORDER BY job",
+                        self.sql_schema
+                    ),
+                    &[(&recent, Type::TIMESTAMPTZ)],
+                )
+                .await?;
+            Ok(rows.iter().filter_map(|row| row.try_get(0).ok()).collect())
+        })
+    }
+
+    fn forget_jobs<'a>(
+        &'a self,
+        jobs: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<String>, LockError>> {
+        Box::pin(async move {
+            let recent = ago(JOB_LIST_KEPT);
+            // One statement: the jobs published recently are left out, the
+            // others lose every row, and the names that had any come back.
+            let rows = self
+                .query(
+                    "could not forget the jobs",
+                    &format!(
+                        "WITH doomed AS ( \
+                           SELECT unnest($1::text[]) AS job \
+                           EXCEPT SELECT name FROM {0}.jobs WHERE seen > $2 \
+                         ), states AS ( \
+                           DELETE FROM {0}.claim_state WHERE job IN (SELECT job FROM doomed) RETURNING job \
+                         ), ticks AS ( \
+                           DELETE FROM {0}.claimed_ticks WHERE job IN (SELECT job FROM doomed) \
+                         ), runs AS ( \
+                           DELETE FROM {0}.history WHERE job IN (SELECT job FROM doomed) RETURNING job \
+                         ), pauses AS ( \
+                           DELETE FROM {0}.pauses WHERE job IN (SELECT job FROM doomed) RETURNING job \
+                         ), triggers AS ( \
+                           DELETE FROM {0}.triggers WHERE job IN (SELECT job FROM doomed) \
+                         ), listed AS ( \
+                           DELETE FROM {0}.jobs WHERE name IN (SELECT job FROM doomed) \
+                         ) \
+                         SELECT job FROM states UNION SELECT job FROM runs UNION SELECT job FROM pauses \
+                         ORDER BY job",
+                        self.sql_schema
+                    ),
+                    &[(&jobs, Type::TEXT_ARRAY), (&recent, Type::TIMESTAMPTZ)],
+                )
+                .await?;
+            Ok(rows.iter().filter_map(|row| row.try_get(0).ok()).collect())
+        })
+    }
 }

@@ -5,7 +5,7 @@
 //! the job list forgets a job that no instance published for a week (with
 //! its pause); a trigger that no instance took within an hour is dropped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 use redis::RedisError;
@@ -19,7 +19,28 @@ use crate::lock::{
 /// Histories read in one pipeline.
 const LAST_RUNS_CHUNK: usize = 500;
 
+/// The keys a job may have, after its hash tag.
+const JOB_PARTS: [&str; 4] = ["tick", "claimed", "run", "history"];
+
 impl RedisLock {
+    /// How many of `job`'s keys exist (or its pause).
+    async fn stored_keys(&self, job: &str) -> Result<i64, LockError> {
+        let keys: Vec<String> = JOB_PARTS.iter().map(|part| self.key(job, part)).collect();
+        let stored: i64 = self
+            .query(
+                "could not look for the job's keys",
+                &redis::Cmd::exists(&keys),
+            )
+            .await?;
+        let paused: bool = self
+            .query(
+                "could not look for the job's pause",
+                &redis::Cmd::hexists(self.fleet_key("paused"), job),
+            )
+            .await?;
+        Ok(stored + i64::from(paused))
+    }
+
     /// A fleet-wide key outside any job's hash tag.
     fn fleet_key(&self, part: &str) -> String {
         format!("{{{}}}:{part}", self.prefix)
@@ -228,9 +249,16 @@ impl Control for RedisLock {
                 .map(|job| (job.seen.timestamp_millis(), job.name.as_str()))
                 .collect();
             let kept = millis(JOB_LIST_KEPT) as i64;
+            let known = self.fleet_key("known");
             let mut pipe = redis::pipe();
             pipe.atomic()
                 .hset_multiple(&list, &fields)
+                .ignore()
+                // Every name that may have keys, for `cronlock prune`: as
+                // long-lived as the longest-lived per-job key, a history.
+                .sadd(&known, &names)
+                .ignore()
+                .pexpire(&known, millis(HISTORY_KEPT) as i64)
                 .ignore()
                 .zadd_multiple(&seen, &scores)
                 .ignore()
@@ -272,6 +300,69 @@ impl Control for RedisLock {
                 .filter_map(|(name, line)| JobSummary::decode(name, line))
                 .filter(|job| job.seen > recent)
                 .collect())
+        })
+    }
+
+    fn unregistered_jobs(&self) -> BoxFuture<'_, Result<Vec<String>, LockError>> {
+        Box::pin(async move {
+            let known: Vec<String> = self
+                .query(
+                    "could not list the known jobs",
+                    &redis::Cmd::smembers(self.fleet_key("known")),
+                )
+                .await?;
+            let published: BTreeSet<String> = self
+                .published_jobs()
+                .await?
+                .into_iter()
+                .map(|job| job.name)
+                .collect();
+            let mut unregistered = Vec::new();
+            for job in known.into_iter().filter(|job| !published.contains(job)) {
+                if self.stored_keys(&job).await? > 0 {
+                    unregistered.push(job);
+                }
+            }
+            unregistered.sort();
+            Ok(unregistered)
+        })
+    }
+
+    fn forget_jobs<'a>(
+        &'a self,
+        jobs: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<String>, LockError>> {
+        Box::pin(async move {
+            let published: BTreeSet<String> = self
+                .published_jobs()
+                .await?
+                .into_iter()
+                .map(|job| job.name)
+                .collect();
+            let mut forgotten = Vec::new();
+            for job in jobs.iter().filter(|job| !published.contains(*job)) {
+                // A job's keys share its hash tag: one command, one slot.
+                let keys: Vec<String> = JOB_PARTS.iter().map(|part| self.key(job, part)).collect();
+                let deleted: i64 = self
+                    .query("could not forget the job", &redis::Cmd::del(&keys))
+                    .await?;
+                let mut pipe = redis::pipe();
+                pipe.atomic()
+                    .hdel(self.fleet_key("paused"), job)
+                    .hdel(self.fleet_key("triggers"), job)
+                    .ignore()
+                    .hdel(self.fleet_key("jobs"), job)
+                    .ignore()
+                    .zrem(self.fleet_key("jobs:seen"), job)
+                    .ignore()
+                    .srem(self.fleet_key("known"), job)
+                    .ignore();
+                let (unpaused,): (i64,) = self.query("could not forget the job", &pipe).await?;
+                if deleted + unpaused > 0 {
+                    forgotten.push(job.clone());
+                }
+            }
+            Ok(forgotten)
         })
     }
 }
