@@ -492,6 +492,107 @@ pub mod fleet {
         );
     }
 
+    /// Asserts what a fleet running an every-second job from `begin` to
+    /// `end` must show: every whole second from the first after `begin` to
+    /// two before `end` ran exactly once, no tick ran twice, and the
+    /// fencing tokens grew from run to run. `in_start_order`: (instance,
+    /// tick, fencing token) as the runs started.
+    ///
+    /// # Panics
+    ///
+    /// When one of those does not hold; the message shows the runs.
+    pub fn assert_every_second_once(
+        in_start_order: &[(usize, DateTime<Utc>, u64)],
+        begin: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) {
+        use chrono::SubsecRound;
+        let mut entries = in_start_order.to_vec();
+        entries.sort_by_key(|(_, tick, _)| *tick);
+        // From the first whole second after the start, when an instance
+        // with a correct clock is up: a faster clock claiming later ticks
+        // first must not make any of them be lost.
+        let first = begin.trunc_subsecs(0) + chrono::Duration::seconds(1);
+        let last = end.trunc_subsecs(0) - chrono::Duration::seconds(2);
+        let expected = seconds(first - chrono::Duration::seconds(1), last);
+        let seen: Vec<DateTime<Utc>> = entries
+            .iter()
+            .map(|(_, t, _)| *t)
+            .filter(|t| *t >= first && *t <= last)
+            .collect();
+        assert_eq!(
+            seen, expected,
+            "ticks in [{first}, {last}], runs {entries:?}"
+        );
+        let all: Vec<DateTime<Utc>> = entries.iter().map(|(_, t, _)| *t).collect();
+        let mut unique = all.clone();
+        unique.dedup();
+        assert_eq!(all, unique, "a tick ran twice: {entries:?}");
+        // Runs of a skip-overlap job never overlap, so they start in claim
+        // order, and each claim's fencing token is above every earlier one's.
+        let tokens: Vec<u64> = in_start_order.iter().map(|(_, _, f)| *f).collect();
+        assert!(
+            tokens.windows(2).all(|w| w[0] < w[1]),
+            "fencing tokens must grow from run to run: {in_start_order:?}"
+        );
+    }
+
+    /// Asserts that a fleet survived an outage of its backend from `down`
+    /// to `up`: no tick of `job` ran twice, ticks ran before and resumed
+    /// after, none well inside the outage ran (fail closed), and the log
+    /// shows the outage for `job` once per instance (`instances` at most)
+    /// and its end. Other tests of the binary may log to the same capture:
+    /// only lines naming `job` are counted.
+    ///
+    /// # Panics
+    ///
+    /// When one of those does not hold.
+    pub fn assert_outage_survived(
+        ticks: &[DateTime<Utc>],
+        (down, up): (DateTime<Utc>, DateTime<Utc>),
+        (backend, job): (&str, &str),
+        instances: usize,
+        log: &str,
+    ) {
+        let mut ticks = ticks.to_vec();
+        ticks.sort();
+        let mut unique = ticks.clone();
+        unique.dedup();
+        assert_eq!(ticks, unique, "a tick ran twice: {ticks:?}");
+        assert!(
+            ticks.iter().any(|t| *t < down),
+            "ran before the outage: {ticks:?}"
+        );
+        assert!(
+            ticks.iter().any(|t| *t > up + chrono::Duration::seconds(2)),
+            "resumed after the outage: {ticks:?}"
+        );
+        // A claim sent just before the restart may wait for its connection
+        // and succeed once the backend is back: that tick runs late, once.
+        let during: Vec<_> = ticks
+            .iter()
+            .filter(|t| {
+                **t > down + chrono::Duration::seconds(1) && **t < up - chrono::Duration::seconds(1)
+            })
+            .collect();
+        assert!(
+            during.is_empty(),
+            "ran while {backend} was down (not fail closed): {during:?}"
+        );
+        let outage_errors = log
+            .lines()
+            .filter(|l| {
+                l.contains(&format!("not running ticks while {backend} is unreachable"))
+                    && l.contains(job)
+            })
+            .count();
+        assert!(
+            (1..=instances).contains(&outage_errors),
+            "one error per instance per outage, got {outage_errors}:\n{log}"
+        );
+        assert!(log.contains(&format!("{backend} reachable again")), "{log}");
+    }
+
     /// Schedulers started by [`start`], each running for a set time.
     #[derive(Debug)]
     pub struct Running(Vec<JoinHandle<Result<(), cronlock::Error>>>);

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use cronlock::clock::OffsetClock;
 use cronlock::lock::{LockErrorKind, PostgresLock, PostgresLockConfig, postgres_schema_sql};
 use cronlock::{Error, Job, JobContext, Scheduler};
@@ -76,35 +76,14 @@ async fn run_and_check(server: &PostgresServer, url: &str, skews_ms: &[i64], sec
     let end = Utc::now();
 
     let in_start_order = ledger.entries();
-    let mut entries = in_start_order.clone();
-    entries.sort_by_key(|(_, tick, _)| *tick);
-    let first = begin.trunc_subsecs(0) + chrono::Duration::seconds(1);
-    let last = end.trunc_subsecs(0) - chrono::Duration::seconds(2);
-    let expected = fleet::seconds(first - chrono::Duration::seconds(1), last);
-    let seen: Vec<DateTime<Utc>> = entries
-        .iter()
-        .map(|(_, t, _)| *t)
-        .filter(|t| *t >= first && *t <= last)
-        .collect();
-    assert_eq!(
-        seen, expected,
-        "ticks in [{first}, {last}], ledger {entries:?}"
-    );
-    let all: Vec<DateTime<Utc>> = entries.iter().map(|(_, t, _)| *t).collect();
-    let mut unique = all.clone();
-    unique.dedup();
-    assert_eq!(all, unique, "a tick ran twice: {entries:?}");
-    let tokens: Vec<u64> = in_start_order.iter().map(|(_, _, f)| *f).collect();
-    assert!(
-        tokens.windows(2).all(|w| w[0] < w[1]),
-        "fencing tokens must grow from run to run: {in_start_order:?}"
-    );
+    fleet::assert_every_second_once(&in_start_order, begin, end);
+
     let doubled = server.psql(
         "SELECT count(*) FROM (SELECT tick FROM job_runs GROUP BY tick HAVING count(*) > 1) d",
     );
     assert_eq!(doubled, "0", "the database counted a tick twice");
     let counted = server.psql("SELECT count(*) FROM job_runs");
-    assert_eq!(counted, entries.len().to_string());
+    assert_eq!(counted, in_start_order.len().to_string());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,40 +146,14 @@ async fn an_outage_is_survived_logged_once_and_nothing_runs_twice() {
     let up = Utc::now();
     running.finish().await;
 
-    let entries = ledger.entries();
-    let mut ticks: Vec<DateTime<Utc>> = entries.iter().map(|(_, t)| *t).collect();
-    ticks.sort();
-    let mut unique = ticks.clone();
-    unique.dedup();
-    assert_eq!(ticks, unique, "a tick ran twice: {entries:?}");
-    assert!(
-        ticks.iter().any(|t| *t < down),
-        "ran before the outage: {ticks:?}"
+    let ticks: Vec<DateTime<Utc>> = ledger.entries().iter().map(|(_, t)| *t).collect();
+    fleet::assert_outage_survived(
+        &ticks,
+        (down, up),
+        ("Postgres", "every-second"),
+        2,
+        &capture.lines().join("\n"),
     );
-    assert!(
-        ticks.iter().any(|t| *t > up + chrono::Duration::seconds(2)),
-        "resumed after the outage: {ticks:?}"
-    );
-    let during: Vec<_> = ticks
-        .iter()
-        .filter(|t| {
-            **t > down + chrono::Duration::seconds(1) && **t < up - chrono::Duration::seconds(2)
-        })
-        .collect();
-    assert!(
-        during.is_empty(),
-        "ran while Postgres was down (not fail closed): {during:?}"
-    );
-    let log = capture.lines().join("\n");
-    let outage_errors = log
-        .lines()
-        .filter(|l| l.contains("not running ticks while Postgres is unreachable"))
-        .count();
-    assert!(
-        (1..=2).contains(&outage_errors),
-        "one error per instance per outage, got {outage_errors}:\n{log}"
-    );
-    assert!(log.contains("Postgres reachable again"), "{log}");
     drop(server);
 }
 

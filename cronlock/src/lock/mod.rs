@@ -261,6 +261,43 @@ impl<L: Lock + ?Sized> Lock for std::sync::Arc<L> {
     }
 }
 
+/// The answer to a batch of one claim (network backends claim through
+/// their batch path).
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub(crate) fn only_answer(
+    mut answers: Vec<Result<Claimed, LockError>>,
+) -> Result<Claimed, LockError> {
+    answers.pop().unwrap_or_else(|| {
+        Err(LockError::new(
+            LockErrorKind::Backend,
+            "no answer to a claim",
+            None,
+        ))
+    })
+}
+
+/// Every claim of a batch that reached the backend after its deadline
+/// (nothing was written): an outage the caller sends them again after.
+#[cfg(any(feature = "redis", feature = "postgres"))]
+pub(crate) fn arrived_too_late(
+    claims: usize,
+    location: &str,
+    round_trip: std::time::Duration,
+) -> Vec<Result<Claimed, LockError>> {
+    (0..claims)
+        .map(|_| {
+            Err(LockError::new(
+                LockErrorKind::Unavailable,
+                format!(
+                    "the claim reached {location} after its deadline (waited {} ms)",
+                    round_trip.as_millis()
+                ),
+                None,
+            ))
+        })
+        .collect()
+}
+
 /// The fencing token after `previous` for a claim of `tick`: strictly greater,
 /// and at least the tick in Unix milliseconds.
 pub(crate) fn next_fencing_token(previous: u64, tick: DateTime<Utc>) -> u64 {

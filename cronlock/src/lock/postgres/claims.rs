@@ -63,21 +63,7 @@ impl PostgresLock {
         self.health
             .record_offset(db_now, requests[0].now, round_trip);
         if pairs.chunks(2).all(|pair| pair[0] == TOO_LATE) {
-            // Nothing was written; the caller sends them again.
-            return requests
-                .iter()
-                .map(|_| {
-                    Err(LockError::new(
-                        LockErrorKind::Unavailable,
-                        format!(
-                            "the claim reached {} after its deadline (waited {} ms)",
-                            self.location,
-                            round_trip.as_millis()
-                        ),
-                        None,
-                    ))
-                })
-                .collect();
+            return crate::lock::arrived_too_late(requests.len(), &self.location, round_trip);
         }
         self.health.outage_over(&self.location);
         requests

@@ -106,21 +106,7 @@ impl RedisLock {
             self.health.record_offset(redis_now, first.now, round_trip);
         }
         if replies.iter().all(|(status, _)| *status == 5) && !replies.is_empty() {
-            // Nothing was written; the caller sends them again.
-            return requests
-                .iter()
-                .map(|_| {
-                    Err(LockError::new(
-                        LockErrorKind::Unavailable,
-                        format!(
-                            "the claim reached {} after its deadline (waited {} ms)",
-                            self.location,
-                            round_trip.as_millis()
-                        ),
-                        None,
-                    ))
-                })
-                .collect();
+            return crate::lock::arrived_too_late(requests.len(), &self.location, round_trip);
         }
         self.health.outage_over(&self.location);
         requests

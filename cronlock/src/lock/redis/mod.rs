@@ -248,16 +248,9 @@ impl RedisLock {
 
 impl Lock for RedisLock {
     fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> BoxFuture<'a, Result<Claimed, LockError>> {
-        Box::pin(async move {
-            let mut answers = self.claim_all(std::slice::from_ref(&request)).await;
-            answers.pop().unwrap_or_else(|| {
-                Err(LockError::new(
-                    LockErrorKind::Backend,
-                    "no answer to a claim",
-                    None,
-                ))
-            })
-        })
+        Box::pin(
+            async move { super::only_answer(self.claim_all(std::slice::from_ref(&request)).await) },
+        )
     }
 
     fn claim_many<'a>(
