@@ -172,6 +172,20 @@ impl PostgresServer {
         }
     }
 
+    /// Sends signal `name` (`STOP`, `CONT`, …) to the postmaster, then to
+    /// every process it started (backends, checkpointer, WAL writer…):
+    /// `STOP` then `CONT` stalls the whole server, as a frozen VM would.
+    /// The postmaster goes first so that it forks no process the list of
+    /// its children misses. Nothing is sent to a killed server.
+    pub fn signal(&self, name: &str) {
+        if !self.alive {
+            return;
+        }
+        let pid = self.pid();
+        send_signal(name, &[pid]);
+        send_signal(name, &children_of(pid));
+    }
+
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
         self.port
@@ -321,6 +335,37 @@ impl PgBouncer {
         }
         let _ = std::fs::remove_dir_all(&dir);
         panic!("could not start pgbouncer: {last_error}");
+    }
+
+    /// Kills the bouncer (`SIGKILL`, every client and server connection
+    /// gone at once, as a crash) and starts it again on the same port.
+    ///
+    /// # Panics
+    ///
+    /// When it does not listen again within 30 seconds.
+    pub fn restart(&mut self) {
+        kill_tree(&mut self.child);
+        let ini = self.dir.join("pgbouncer.ini");
+        let deadline = Instant::now() + READY_LIMIT;
+        loop {
+            self.child = spawn_pgbouncer(&self.dir, &ini);
+            // The port may still be held for a moment after the kill: the
+            // new process then exits, and is started again.
+            match self.wait_ready() {
+                Ok(()) => return,
+                Err(err) if Instant::now() >= deadline => {
+                    kill_tree(&mut self.child);
+                    panic!(
+                        "pgbouncer did not restart: {err}\npgbouncer log:\n{}",
+                        self.log()
+                    )
+                }
+                Err(_) => {
+                    kill_tree(&mut self.child);
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
     }
 
     /// The port the bouncer listens on.

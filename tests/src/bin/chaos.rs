@@ -10,7 +10,10 @@
 //! `chaos sentinel [short|long]` and `chaos cluster [short|long]` run the
 //! same services against Redis Sentinel (primary failovers) and Redis
 //! Cluster (failovers of a master, resharding), without and then with the
-//! durability option. Exits 1 on any violation.
+//! durability option. `chaos postgres [short|long]` runs them against one
+//! PostgreSQL server (the Postgres lock, `DATABASE_URL`): crashes and
+//! stalls of the server, directly and then through PgBouncer in
+//! transaction mode (whose crashes are added). Exits 1 on any violation.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +37,10 @@ fn main() -> ExitCode {
             Topology::Cluster,
             args.get(1).map_or("short", String::as_str),
         ),
+        "postgres" => (
+            Topology::Postgres,
+            args.get(1).map_or("short", String::as_str),
+        ),
         _ => (Topology::Single, mode),
     };
     let long = match length {
@@ -41,7 +48,7 @@ fn main() -> ExitCode {
         "long" => true,
         other => {
             eprintln!(
-                "usage: chaos [short|long] | chaos sentinel|cluster [short|long] | chaos load [SECONDS], not {other:?}"
+                "usage: chaos [short|long] | chaos sentinel|cluster|postgres [short|long] | chaos load [SECONDS], not {other:?}"
             );
             return ExitCode::from(2);
         }
@@ -66,7 +73,8 @@ fn main() -> ExitCode {
 
 /// The phases of a run: for one server, with AOF (every fault) then
 /// without persistence (the faults it changes); for Sentinel and Cluster,
-/// without then with the durability option.
+/// without then with the durability option; for Postgres, directly then
+/// through PgBouncer.
 fn phases(
     deployment: Topology,
     long: bool,
@@ -133,6 +141,21 @@ fn phases(
                 true,
                 &FaultKind::CLUSTER,
             ),
+        ],
+        // Faults every 10 s: a short phase injects each kind at least once.
+        Topology::Postgres | Topology::PgBouncer => vec![
+            config("postgres", phase, 10, false, false, &FaultKind::POSTGRES),
+            Config {
+                deployment: Topology::PgBouncer,
+                ..config(
+                    "postgres-pgbouncer",
+                    phase,
+                    10,
+                    false,
+                    false,
+                    &FaultKind::PGBOUNCER,
+                )
+            },
         ],
     }
 }

@@ -1,18 +1,20 @@
 //! The service the chaos driver starts N times: five jobs of different
 //! shapes, each run writing `start` and `end` lines to this process's ledger.
 //!
-//! Environment: `REDIS_URL`, `CRONLOCK_PREFIX`, `CHAOS_LEDGER` (file to
-//! append to), `CHAOS_SKEW_MS` (this instance's clock offset, may be
-//! negative), `CHAOS_VARIANT` (`wide`: longer timeouts and lock TTLs and a
-//! wider skew margin, as a rolling deploy that changed them).
+//! Environment: `REDIS_URL` and `CRONLOCK_PREFIX`, or (when `REDIS_URL` is
+//! not set, as `backend_from_env` chooses) `DATABASE_URL` and
+//! `CRONLOCK_SCHEMA`; `CHAOS_LEDGER` (file to append to), `CHAOS_SKEW_MS`
+//! (this instance's clock offset, may be negative), `CHAOS_VARIANT`
+//! (`wide`: longer timeouts and lock TTLs and a wider skew margin, as a
+//! rolling deploy that changed them).
 
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use cronlock::clock::OffsetClock;
-use cronlock::lock::RedisLockConfig;
-use cronlock::{Job, JobContext, Scheduler};
+use cronlock::lock::{PostgresLockConfig, RedisLockConfig};
+use cronlock::{Job, JobContext, Scheduler, SchedulerBuilder};
 
 /// Appends one line per event; `O_APPEND` writes of one line do not interleave.
 struct Ledger {
@@ -54,6 +56,29 @@ async fn work_for(ctx: &JobContext, duration: Duration) -> &'static str {
     }
 }
 
+/// The lock the environment names, with this instance's settings: Redis
+/// at `REDIS_URL` when it is set, else Postgres at `DATABASE_URL`. Built
+/// here rather than by `backend_from_env` to set the timeouts and the skew
+/// margin of the variant.
+fn backend(builder: SchedulerBuilder, wide: bool) -> SchedulerBuilder {
+    let skew_margin = Duration::from_secs(if wide { 3 } else { 2 });
+    if let Some(config) = RedisLockConfig::from_env().expect("environment is UTF-8") {
+        return builder.redis_config(
+            config
+                .connection_timeout(Duration::from_millis(500))
+                .skew_margin(skew_margin),
+        );
+    }
+    let config = PostgresLockConfig::from_env()
+        .expect("environment is UTF-8")
+        .expect("REDIS_URL or DATABASE_URL is set");
+    builder.postgres_config(
+        config
+            .connect_timeout(Duration::from_millis(500))
+            .skew_margin(skew_margin),
+    )
+}
+
 #[tokio::main]
 async fn main() -> Result<(), cronlock::Error> {
     cronlock::init_tracing();
@@ -66,16 +91,9 @@ async fn main() -> Result<(), cronlock::Error> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let wide = std::env::var("CHAOS_VARIANT").is_ok_and(|variant| variant == "wide");
-    let config = RedisLockConfig::from_env()
-        .expect("environment is UTF-8")
-        .expect("REDIS_URL is set")
-        .connection_timeout(Duration::from_millis(500))
-        .skew_margin(Duration::from_secs(if wide { 3 } else { 2 }));
     let (every_timeout, long_timeout) = if wide { (20, 15) } else { (5, 10) };
 
-    let scheduler = Scheduler::builder()
-        .registered_jobs(false)
-        .redis_config(config)
+    let scheduler = backend(Scheduler::builder().registered_jobs(false), wide)
         .clock(OffsetClock::new(chrono::Duration::milliseconds(skew_ms)))
         .cancel_grace(Duration::from_millis(500))
         .job(job(

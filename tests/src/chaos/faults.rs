@@ -41,6 +41,16 @@ pub enum FaultKind {
     MasterFailover,
     /// Cluster: 1,000 hash slots move, with their keys, to another master.
     Reshard,
+    /// PostgreSQL: the postmaster and every backend are SIGKILLed, the
+    /// server starts again a few seconds later (crash recovery).
+    PostgresRestart,
+    /// PostgreSQL: the postmaster and every backend are SIGSTOPped for
+    /// longer than the reply timeout, then continued: queued claims reach
+    /// the database late.
+    PostgresPause,
+    /// PgBouncer is SIGKILLed (every client and server connection cut,
+    /// statements in flight with them) and started again on the same port.
+    PgBouncerRestart,
 }
 
 impl FaultKind {
@@ -86,6 +96,28 @@ impl FaultKind {
         FaultKind::InstanceTerm,
     ];
 
+    /// The faults of a run against one PostgreSQL server; the long service
+    /// pause comes before the last kind so that a short run injects every
+    /// kind.
+    pub const POSTGRES: [FaultKind; 5] = [
+        FaultKind::PostgresRestart,
+        FaultKind::InstanceKill,
+        FaultKind::PostgresPause,
+        FaultKind::InstancePause,
+        FaultKind::InstanceTerm,
+    ];
+
+    /// The faults of a run through PgBouncer: those of [`FaultKind::POSTGRES`]
+    /// and PgBouncer's own crash.
+    pub const PGBOUNCER: [FaultKind; 6] = [
+        FaultKind::PostgresRestart,
+        FaultKind::InstanceKill,
+        FaultKind::PgBouncerRestart,
+        FaultKind::PostgresPause,
+        FaultKind::InstancePause,
+        FaultKind::InstanceTerm,
+    ];
+
     /// A short description, for reports.
     pub fn describe(self) -> &'static str {
         match self {
@@ -106,6 +138,9 @@ impl FaultKind {
             FaultKind::PrimaryFailover => "Sentinel: primary SIGKILL, replica promoted",
             FaultKind::MasterFailover => "Cluster: master SIGKILL, replica takes over",
             FaultKind::Reshard => "Cluster: 1,000 slots moved between masters",
+            FaultKind::PostgresRestart => "postgres SIGKILL (all processes) + restart 3 s later",
+            FaultKind::PostgresPause => "postgres SIGSTOP (all processes) 6 s (> reply timeout)",
+            FaultKind::PgBouncerRestart => "pgbouncer SIGKILL + restart at once",
         }
     }
 
@@ -118,7 +153,8 @@ impl FaultKind {
             | FaultKind::ScriptsFlushed
             | FaultKind::PrimaryFailover
             | FaultKind::MasterFailover
-            | FaultKind::Reshard => Duration::ZERO,
+            | FaultKind::Reshard
+            | FaultKind::PgBouncerRestart => Duration::ZERO,
             FaultKind::RedisPauseShort => Duration::from_millis(300),
             FaultKind::RedisPauseLong => Duration::from_secs(12),
             FaultKind::RedisSleep | FaultKind::RepliesLost => Duration::from_secs(2),
@@ -126,7 +162,8 @@ impl FaultKind {
             FaultKind::NetworkStall | FaultKind::HalfOpen | FaultKind::OutOfMemory => {
                 Duration::from_secs(3)
             }
-            FaultKind::RedisRestart => Duration::from_secs(3),
+            FaultKind::RedisRestart | FaultKind::PostgresRestart => Duration::from_secs(3),
+            FaultKind::PostgresPause => Duration::from_secs(6),
             FaultKind::InstancePause => {
                 Duration::from_millis(super::MAX_LOCK_TTL_MS as u64 + 2_000)
             }
@@ -158,14 +195,17 @@ impl Fault {
             // Graceful, and a Redis that forgets nothing: no tick may be lost.
             FaultKind::InstanceTerm | FaultKind::ScriptsFlushed | FaultKind::Reshard => false,
             // Claims fail while the lock cannot be reached (fail closed), and
-            // for a reply timeout after.
+            // for a reply timeout after. A Postgres or PgBouncer crash or
+            // stall is such an outage, as a Redis restart is.
             _ => tick >= self.from - 1_000 && tick <= self.to + 2_000,
         }
     }
 
     /// Whether Redis may have forgotten claims around `tick`: a restart
     /// without persistence, or a failover to a replica the latest writes had
-    /// not reached (without the durability option).
+    /// not reached (without the durability option). A Postgres crash
+    /// forgets nothing: a commit is acknowledged once its WAL is written,
+    /// which outlives the process (`fsync=off` only risks a machine crash).
     pub(crate) fn forgets(&self, tick: i64) -> bool {
         matches!(
             self.kind,

@@ -1,7 +1,8 @@
-//! The chaos driver: one `redis-server` behind a fault-injecting proxy,
-//! service processes with skewed clocks and mixed settings, a second
-//! service sharing the Redis under its own prefix, faults on a schedule,
-//! and a check of every run afterwards.
+//! The chaos driver: one `redis-server` behind a fault-injecting proxy (or
+//! Sentinel, Cluster, PostgreSQL), service processes with skewed clocks and
+//! mixed settings, a second service sharing the store under its own prefix
+//! (schema, for Postgres), faults on a schedule, and a check of every run
+//! afterwards.
 
 mod check;
 mod faults;
@@ -19,6 +20,7 @@ pub(crate) use ledger::read_ledgers;
 pub use ledger::{LEDGER_ENV, ledger_line, now_ms, open_ledger, signal};
 
 use crate::RedisServer;
+use crate::postgres::{PgBouncer, PostgresServer};
 use crate::proxy::{self, Proxy};
 use crate::topology::{ClusterSetup, SentinelSetup};
 
@@ -65,14 +67,14 @@ pub struct Config {
     pub persistence: bool,
     /// The faults to inject, in rotation.
     pub kinds: Vec<FaultKind>,
-    /// Which Redis deployment the services use.
+    /// Which deployment (of Redis, or Postgres) the services use.
     pub deployment: Topology,
     /// Claims wait for one replica (`wait_replicas=1`): Sentinel and
     /// Cluster only.
     pub durable: bool,
 }
 
-/// The Redis deployment of a chaos run.
+/// The store deployment of a chaos run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Topology {
     /// One `redis-server` behind the fault proxy.
@@ -81,13 +83,32 @@ pub enum Topology {
     Sentinel,
     /// Three masters with a replica each.
     Cluster,
+    /// One PostgreSQL server, reached directly (`DATABASE_URL`).
+    Postgres,
+    /// One PostgreSQL server, reached through PgBouncer in transaction
+    /// pooling mode.
+    PgBouncer,
 }
 
-/// The Redis the services use.
+impl Topology {
+    /// Whether the services use the Postgres lock (else the Redis one).
+    pub fn is_postgres(self) -> bool {
+        matches!(self, Topology::Postgres | Topology::PgBouncer)
+    }
+}
+
+/// The store the services use.
 enum Store {
-    Single { redis: RedisServer, proxy: Proxy },
+    Single {
+        redis: RedisServer,
+        proxy: Proxy,
+    },
     Sentinel(SentinelSetup),
     Cluster(ClusterSetup),
+    Postgres {
+        server: PostgresServer,
+        bouncer: Option<PgBouncer>,
+    },
 }
 
 impl Store {
@@ -112,6 +133,12 @@ impl Store {
             }
             Topology::Sentinel => Store::Sentinel(SentinelSetup::start(2, 3)),
             Topology::Cluster => Store::Cluster(ClusterSetup::start(3)),
+            Topology::Postgres | Topology::PgBouncer => {
+                let server = PostgresServer::start();
+                let bouncer =
+                    (config.deployment == Topology::PgBouncer).then(|| PgBouncer::start(&server));
+                Store::Postgres { server, bouncer }
+            }
         }
     }
 
@@ -125,6 +152,11 @@ impl Store {
             Store::Single { proxy, .. } => proxy.url(),
             Store::Sentinel(setup) => setup.url(query),
             Store::Cluster(setup) => format!("{}{query}", setup.url()),
+            Store::Postgres {
+                bouncer: Some(bouncer),
+                ..
+            } => bouncer.url(),
+            Store::Postgres { server, .. } => server.url(),
         }
     }
 
@@ -132,6 +164,13 @@ impl Store {
         match self {
             Store::Single { redis, proxy } => (redis, proxy),
             _ => panic!("this fault needs the single-server deployment"),
+        }
+    }
+
+    fn postgres(&mut self) -> (&mut PostgresServer, Option<&mut PgBouncer>) {
+        match self {
+            Store::Postgres { server, bouncer } => (server, bouncer.as_mut()),
+            _ => panic!("this fault needs PostgreSQL"),
         }
     }
 }
@@ -179,7 +218,7 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{} s, {} + {} processes (mixed settings, two services), {:?}{}, Redis persistence {}: {} ticks checked, {} runs, {} doubled, {} lost, {} skipped by the overlap rule, {} stale late writes, {} violations",
+            "{} s, {} + {} processes (mixed settings, two services), {:?}{}, {}: {} ticks checked, {} runs, {} doubled, {} lost, {} skipped by the overlap rule, {} stale late writes, {} violations",
             config.duration.as_secs(),
             INSTANCES.len(),
             OTHER_SERVICE.len(),
@@ -189,7 +228,7 @@ impl Report {
             } else {
                 ""
             },
-            if config.persistence { "AOF" } else { "off" },
+            durability(config),
             self.ticks_checked,
             self.runs,
             self.doubled,
@@ -218,6 +257,17 @@ impl Report {
             let _ = writeln!(out, "  violation: {violation}");
         }
         out
+    }
+}
+
+/// What keeps claims across a crash of the store, for the summary.
+fn durability(config: &Config) -> &'static str {
+    match config.deployment {
+        Topology::Postgres | Topology::PgBouncer => {
+            "Postgres WAL (written before a commit returns)"
+        }
+        _ if config.persistence => "Redis persistence AOF",
+        _ => "Redis persistence off",
     }
 }
 
@@ -258,9 +308,21 @@ impl Instance {
                 .join(format!("service-{group}-{slot}-{generation}.log")),
         )
         .expect("log file");
-        let child = Command::new(&config.service)
-            .env("REDIS_URL", url)
-            .env("CRONLOCK_PREFIX", prefix)
+        let mut command = Command::new(&config.service);
+        // The service takes Redis when REDIS_URL is set, whatever else is:
+        // only the variable of this run's store may reach it.
+        if config.deployment.is_postgres() {
+            command
+                .env_remove("REDIS_URL")
+                .env("DATABASE_URL", url)
+                .env("CRONLOCK_SCHEMA", prefix.trim_end_matches(':'));
+        } else {
+            command
+                .env_remove("DATABASE_URL")
+                .env("REDIS_URL", url)
+                .env("CRONLOCK_PREFIX", prefix);
+        }
+        let child = command
             .env(
                 LEDGER_ENV,
                 config.dir.join(format!("{group}-{slot}-{generation}.txt")),
@@ -414,6 +476,26 @@ impl Scene<'_> {
                     );
                 }
             }
+            FaultKind::PostgresRestart => {
+                let (server, _) = self.store.postgres();
+                server.kill();
+                std::thread::sleep(duration);
+                // Waits through crash recovery: the fault lasts until the
+                // server accepts connections again.
+                server.restart();
+            }
+            FaultKind::PostgresPause => {
+                let (server, _) = self.store.postgres();
+                server.signal("STOP");
+                std::thread::sleep(duration);
+                server.signal("CONT");
+            }
+            FaultKind::PgBouncerRestart => {
+                let (_, bouncer) = self.store.postgres();
+                bouncer
+                    .expect("a PgBouncer restart needs PgBouncer")
+                    .restart();
+            }
             FaultKind::Reshard => {
                 let Store::Cluster(setup) = &self.store else {
                     panic!("resharding needs a Cluster");
@@ -539,6 +621,8 @@ pub fn run(config: &Config) -> Report {
     let forgiving = match config.deployment {
         Topology::Single => !config.persistence,
         Topology::Sentinel | Topology::Cluster => !config.durable,
+        // Postgres forgets no commit at a crash: nothing excuses a double.
+        Topology::Postgres | Topology::PgBouncer => false,
     };
     let main_skews: Vec<i64> = INSTANCES.iter().map(|(skew, _)| *skew).collect();
     let other_skews: Vec<i64> = OTHER_SERVICE.iter().map(|(skew, _)| *skew).collect();
