@@ -225,7 +225,7 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             Ok(done(cli.json, "paused", job, &detail))
         }
         Command::Resume { job } => {
-            fleet.resume(job).await?;
+            fleet.resume_by(job, Some(&who())).await?;
             Ok(done(cli.json, "resumed", job, "its ticks run again"))
         }
         Command::Prune { yes } => prune(&fleet, *yes, cli.json).await,

@@ -317,6 +317,14 @@ async fn list_history_and_pause_against_a_fleet_on_postgres() {
         "report",
         "the pause is in the fleet's tables"
     );
+    let (code, out, err) = cli(&["history", "report"]).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.lines()
+            .nth(1)
+            .is_some_and(|newest| newest.contains("skipped") && newest.contains("paused by")),
+        "the pause is the newest history entry: {out}"
+    );
     running.finish().await;
 }
 

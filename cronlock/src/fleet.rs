@@ -162,7 +162,26 @@ impl Fleet {
     /// An unknown job, or a backend that cannot be reached.
     pub async fn pause(&self, job: &str, pause: &Pause) -> Result<(), Error> {
         self.job(job).await?;
-        Ok(self.control()?.set_paused(job, Some(pause)).await?)
+        self.control()?.set_paused(job, Some(pause)).await?;
+        self.record_marker(job, pause.by.as_deref(), Some(pause))
+            .await;
+        Ok(())
+    }
+
+    /// Writes a pause or resume to the job's history (best effort: the
+    /// pause itself is what counts).
+    async fn record_marker(&self, job: &str, by: Option<&str>, pause: Option<&Pause>) {
+        let Ok(control) = self.control() else {
+            return;
+        };
+        let by = by.unwrap_or("the cronlock command");
+        let marker = crate::lock::control::pause_marker(Utc::now(), by, pause);
+        if let Err(err) = control
+            .record_run(job, &marker, crate::lock::control::MARKER_KEEP)
+            .await
+        {
+            tracing::warn!(job, error = %err, "could not record the pause or resume in the history");
+        }
     }
 
     /// Resumes a paused job.
@@ -171,8 +190,19 @@ impl Fleet {
     ///
     /// An unknown job, or a backend that cannot be reached.
     pub async fn resume(&self, job: &str) -> Result<(), Error> {
+        self.resume_by(job, None).await
+    }
+
+    /// Resumes a paused job, saying who did it in the job's history.
+    ///
+    /// # Errors
+    ///
+    /// An unknown job, or a backend that cannot be reached.
+    pub async fn resume_by(&self, job: &str, by: Option<&str>) -> Result<(), Error> {
         self.job(job).await?;
-        Ok(self.control()?.set_paused(job, None).await?)
+        self.control()?.set_paused(job, None).await?;
+        self.record_marker(job, by, None).await;
+        Ok(())
     }
 
     /// Asks for one run of the job now; `false` when one was already waiting.

@@ -65,7 +65,20 @@ async fn pause_resume_trigger_and_history_in_one_process() {
         "the trigger ran at its own instant, not a tick: {ticks:?}"
     );
     let history = scheduler.history("job").await.unwrap();
-    assert_eq!(history.len(), ticks.len());
+    // The pause and the resume are in the history too, newest first.
+    let (markers, runs): (Vec<_>, Vec<_>) = history
+        .iter()
+        .partition(|entry| matches!(entry.outcome, RunOutcome::Skipped { .. }));
+    assert_eq!(runs.len(), ticks.len());
+    let reasons: Vec<&str> = markers
+        .iter()
+        .filter_map(|entry| entry.outcome.message())
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("resumed by ") && reasons[1].starts_with("paused by "),
+        "{reasons:?}"
+    );
     assert!(
         history.windows(2).all(|w| w[0].started >= w[1].started),
         "newest first"
@@ -157,7 +170,13 @@ async fn two_instances_share_pause_trigger_and_history() {
 
     // Either instance reads the fleet's history: every run, from both.
     let history = b.history("shared").await.unwrap();
-    assert_eq!(history.len(), entries.len().min(20));
+    // Every run, and the pause and the resume.
+    let runs = history
+        .iter()
+        .filter(|entry| !matches!(entry.outcome, RunOutcome::Skipped { .. }))
+        .count();
+    assert_eq!(runs, entries.len().min(20));
+    assert_eq!(history.len(), (entries.len() + 2).min(20), "{history:?}");
     let instances: std::collections::BTreeSet<&str> =
         history.iter().map(|h| h.instance.as_str()).collect();
     assert!(

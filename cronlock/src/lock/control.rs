@@ -341,6 +341,41 @@ fn unsupported(what: &str) -> LockError {
     )
 }
 
+/// How many entries a history keeps when a pause or resume is recorded by
+/// something that does not know the fleet's history length (the command
+/// line): the most any job may keep, so nothing is cut; the next run
+/// recorded by an instance trims it to the job's length.
+pub(crate) const MARKER_KEEP: usize = cronlock_spec::MAX_HISTORY_LEN as usize;
+
+/// The history entry that records a pause (`Some`) or a resume (`None`):
+/// `skipped`, with who did it, the note and the end, so `history` shows it
+/// (and a `pause_after_failures` streak starts over after it).
+pub(crate) fn pause_marker(now: DateTime<Utc>, by: &str, pause: Option<&Pause>) -> HistoryEntry {
+    let reason = match pause {
+        Some(pause) => {
+            let mut reason = format!("paused by {by}");
+            if let Some(note) = &pause.note {
+                reason.push_str(&format!(": {note}"));
+            }
+            if let Some(until) = pause.until {
+                reason.push_str(&format!(
+                    " (until {})",
+                    until.format("%Y-%m-%d %H:%M:%S UTC")
+                ));
+            }
+            reason
+        }
+        None => format!("resumed by {by}"),
+    };
+    HistoryEntry {
+        tick: now,
+        instance: by.to_owned(),
+        started: now,
+        duration: Duration::ZERO,
+        outcome: RunOutcome::Skipped { reason },
+    }
+}
+
 /// `text` on one line: tabs and line breaks become spaces.
 fn one_line(text: &str) -> String {
     text.replace(['\t', '\n', '\r'], " ")

@@ -4,7 +4,7 @@
 //! per (job, tick) across everything sharing the lock, and, for jobs with
 //! [`Overlap::Skip`], only while no earlier run of the job holds it.
 
-mod control;
+pub(crate) mod control;
 #[cfg(any(feature = "redis", feature = "postgres"))]
 mod health;
 mod memory;

@@ -23,6 +23,19 @@ impl Scheduler {
         })
     }
 
+    /// Writes a pause or resume by this instance to the job's history
+    /// (best effort: the pause itself is what counts).
+    async fn record_marker(&self, control: &dyn Control, job: &str, pause: Option<&Pause>) {
+        let marker =
+            crate::lock::control::pause_marker(self.inner.clock.now(), &self.inner.instance, pause);
+        if let Err(err) = control
+            .record_run(job, &marker, crate::lock::control::MARKER_KEEP)
+            .await
+        {
+            tracing::warn!(job, error = %err, "could not record the pause or resume in the history");
+        }
+    }
+
     /// Pauses a job on every instance sharing the lock, within about a
     /// second; its ticks are skipped (and counted) until [`Scheduler::resume`].
     ///
@@ -31,7 +44,9 @@ impl Scheduler {
     /// An unknown job, or a backend that cannot be reached.
     pub async fn pause(&self, job: &str) -> Result<(), Error> {
         let pause = Pause::new(self.inner.clock.now());
-        self.control_for(job)?.set_paused(job, Some(&pause)).await?;
+        let control = self.control_for(job)?;
+        control.set_paused(job, Some(&pause)).await?;
+        self.record_marker(control, job, Some(&pause)).await;
         self.inner
             .paused
             .lock()
@@ -47,7 +62,9 @@ impl Scheduler {
     ///
     /// An unknown job, or a backend that cannot be reached.
     pub async fn resume(&self, job: &str) -> Result<(), Error> {
-        self.control_for(job)?.set_paused(job, None).await?;
+        let control = self.control_for(job)?;
+        control.set_paused(job, None).await?;
+        self.record_marker(control, job, None).await;
         self.inner
             .paused
             .lock()
