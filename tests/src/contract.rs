@@ -84,6 +84,7 @@ pub async fn check(backend: &dyn Backend, prefix: &str) {
     the_widest_window_wins(backend, &format!("{prefix}mixed")).await;
     remembered_ticks_are_bounded(backend, &format!("{prefix}bounded")).await;
     a_claim_sent_again_gets_the_same_answer(backend, &format!("{prefix}again")).await;
+    a_resent_newest_claim_keeps_its_own_fencing_token(backend, &format!("{prefix}resent")).await;
     overlap_and_refused_ticks(backend, &format!("{prefix}overlap")).await;
     a_later_claim_with_the_same_token_replaces_it(backend, &format!("{prefix}replace")).await;
     tokens_guard_release_and_extend(backend, &format!("{prefix}tokens")).await;
@@ -245,6 +246,31 @@ pub async fn a_claim_sent_again_gets_the_same_answer(backend: &dyn Backend, job:
         claim(&*b, job, 5, LONG, Overlap::Skip).await,
         Claimed::TickTaken,
         "another token gets nothing"
+    );
+}
+
+/// The newest claim of a job, sent again after an earlier tick was granted
+/// to someone else (a fast clock claimed ahead), gets its own fencing token
+/// back, not the job's latest: two runs never share a token.
+pub async fn a_resent_newest_claim_keeps_its_own_fencing_token(backend: &dyn Backend, job: &str) {
+    let (a, b) = (backend.instance().await, backend.instance().await);
+    let token = random_token();
+    let request = ClaimRequest {
+        overlap: Overlap::Allow,
+        ..request(job, 10, LONG, &token)
+    };
+    let newest = match a.claim(request).await.expect("claim") {
+        Claimed::Acquired(claim) => claim,
+        other => panic!("{other:?}"),
+    };
+    let earlier = acquire(&*b, job, 9, LONG, Overlap::Allow).await;
+    assert!(earlier.fencing_token > newest.fencing_token);
+    let again = a.claim(request).await.expect("claim");
+    assert_eq!(
+        again,
+        Claimed::Acquired(newest),
+        "its own token, not {}",
+        earlier.fencing_token
     );
 }
 
@@ -583,6 +609,32 @@ pub async fn control_prune(backend: &dyn Backend, prefix: &str) {
     assert_eq!(control.history(&kept).await.expect("history").len(), 1);
     let unregistered = control.unregistered_jobs().await.expect("list");
     assert!(!unregistered.contains(&old), "{unregistered:?}");
+    // A job nobody published but that an instance claims (its publish
+    // failed) is never listed nor forgotten: it runs somewhere.
+    let running = format!("{prefix}-unlisted");
+    let token = random_token();
+    let now_tick = ClaimRequest {
+        tick: Utc::now() - chrono::Duration::seconds(1),
+        ..request(&running, 0, LONG, &token)
+    };
+    assert!(matches!(
+        lock.claim(now_tick).await.expect("claim"),
+        Claimed::Acquired(_)
+    ));
+    assert!(
+        !control
+            .unregistered_jobs()
+            .await
+            .expect("list")
+            .contains(&running)
+    );
+    assert!(
+        control
+            .forget_jobs(std::slice::from_ref(&running))
+            .await
+            .expect("forget")
+            .is_empty()
+    );
     // Its claims went too: the tick is free again, as for a new job.
     assert!(matches!(
         claim(&*lock, &old, 1, LONG, Overlap::Skip).await,

@@ -3,8 +3,8 @@
 -- Applied by the lock at start (PostgresLockConfig::manage_schema, on by
 -- default) in one transaction, under a transaction-scoped advisory lock so
 -- that instances starting together apply it once. Teams that apply
--- migrations themselves run this file with {schema} replaced by the schema
--- name (default cronlock), or take it from cronlock::lock::postgres_schema_sql.
+-- migrations themselves take it from cronlock::lock::postgres_schema_sql,
+-- which fills in the schema name (default cronlock, quoted).
 -- Times in the claim state are Unix milliseconds of the database's clock.
 
 CREATE SCHEMA IF NOT EXISTS {schema};
@@ -123,6 +123,16 @@ BEGIN
         SELECT j, -1, 0, 0, '', -1 FROM (SELECT DISTINCT unnest(p_jobs) AS j) AS jobs ORDER BY j
         ON CONFLICT (job) DO NOTHING;
     PERFORM 1 FROM {schema}.claim_state WHERE job = ANY (p_jobs) ORDER BY job FOR UPDATE;
+    -- The rows may have been locked by other batches for a while: the
+    -- deadline and every rule below count from now, after the wait.
+    now_ms := {schema}.now_ms();
+    answers[1] := now_ms;
+    IF now_ms > p_deadline THEN
+        FOR i IN 1 .. claims LOOP
+            answers := answers || ARRAY[5, 0]::bigint[];
+        END LOOP;
+        RETURN answers;
+    END IF;
     FOR i IN 1 .. claims LOOP
         v_tick := p_ticks[i];
         v_token := p_tokens[i];
@@ -146,7 +156,11 @@ BEGIN
         v_window := greatest(v_window, st.claim_window);
         IF v_tick = st.mark THEN
             IF st.last_token = v_short THEN
-                answers := answers || ARRAY[1, st.fence]::bigint[];
+                -- A resend of the newest claim: its own fencing token, not
+                -- the job's latest (an earlier tick may have been granted since).
+                SELECT fence INTO v_found_fence
+                    FROM {schema}.claimed_ticks WHERE job = p_jobs[i] AND tick = v_tick;
+                answers := answers || ARRAY[1, coalesce(v_found_fence, st.fence)]::bigint[];
             ELSE
                 answers := answers || ARRAY[0, 0]::bigint[];
             END IF;

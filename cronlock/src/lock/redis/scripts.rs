@@ -62,8 +62,12 @@ local function claim(k, a)
     window = math.max(window, tonumber(w))
   end
   if tick == mark then
-    if last == short then return 1, fence end
-    return 0, 0
+    if last ~= short then return 0, 0 end
+    -- A resend of the newest claim: its own fencing token, not the job's
+    -- latest (an earlier tick may have been granted since).
+    local own = redis.call('ZRANGEBYSCORE', KEYS[k + 1], ARGV[a], ARGV[a], 'LIMIT', 0, 1)[1]
+    local f = own and string.match(own, '^%-?%d+:(%d+):')
+    return 1, (f and tonumber(f)) or fence
   end
   if tick <= mark - window or tick <= floor then return 0, 0 end
   if tick < mark then
