@@ -315,15 +315,17 @@ pub trait Control: Send + Sync {
     /// The jobs the fleet published, by name.
     fn published_jobs(&self) -> BoxFuture<'_, Result<Vec<JobSummary>, LockError>>;
     /// The jobs that have state stored (claims, a run lock, history, a
-    /// pause) but that no instance published within [`JOB_LIST_KEPT`]:
-    /// what `cronlock prune` removes. By name.
+    /// pause) but that no instance published within [`JOB_LIST_KEPT`] and
+    /// no instance claimed a tick of within it (an instance whose publish
+    /// failed still claims): what `cronlock prune` removes. By name.
     fn unregistered_jobs(&self) -> BoxFuture<'_, Result<Vec<String>, LockError>> {
         Box::pin(async { Err(unsupported("listing unregistered jobs")) })
     }
     /// Removes everything stored for `jobs` (claimed ticks, fencing
     /// counter, run lock, history, pause, trigger, list entry), except for
-    /// the ones an instance published within [`JOB_LIST_KEPT`]: a job that
-    /// still runs somewhere is never forgotten. Returns the jobs removed.
+    /// the ones an instance published or claimed a tick of within
+    /// [`JOB_LIST_KEPT`]: a job that still runs somewhere is never
+    /// forgotten. Returns the jobs removed.
     fn forget_jobs<'a>(
         &'a self,
         jobs: &'a [String],

@@ -368,19 +368,35 @@ impl Control for MemoryLock {
 }
 
 impl MemoryLock {
-    /// The jobs with claims, history or a pause stored, by name.
+    /// The jobs with claims, history or a pause stored and no tick claimed
+    /// within `JOB_LIST_KEPT`, by name.
     fn stored_jobs(&self) -> std::collections::BTreeSet<String> {
-        let mut stored: std::collections::BTreeSet<String> = self
+        let recent = published_since();
+        let jobs = self
             .jobs
             .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+            .unwrap_or_else(|poison| poison.into_inner());
+        let claimed_lately: std::collections::BTreeSet<&String> = jobs
+            .iter()
+            .filter(|(_, state)| {
+                state
+                    .claimed
+                    .keys()
+                    .next_back()
+                    .is_some_and(|tick| *tick > recent)
+            })
+            .map(|(job, _)| job)
+            .collect();
+        let mut stored: std::collections::BTreeSet<String> = jobs
             .keys()
+            .filter(|job| !claimed_lately.contains(job))
             .cloned()
             .collect();
         self.with_control(|control| {
             stored.extend(control.history.keys().cloned());
             stored.extend(control.paused.keys().cloned());
         });
+        stored.retain(|job| !claimed_lately.contains(job));
         stored
     }
 }

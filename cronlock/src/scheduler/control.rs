@@ -5,6 +5,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -114,6 +115,17 @@ pub(super) async fn poll(
         }
     };
     *inner.paused.lock().unwrap_or_else(|p| p.into_inner()) = state.paused;
+    // The backend answers again: a job list that could not be published
+    // (the backend was down at start) is sent again soon, not in 6 hours,
+    // so `cronlock list` and `prune` know these jobs run.
+    let retry_in = inner.publish_retry_in.load(Ordering::Relaxed);
+    if retry_in == 1 {
+        publish(&inner).await;
+    } else if retry_in > 1 {
+        inner
+            .publish_retry_in
+            .store(retry_in - 1, Ordering::Relaxed);
+    }
     // A trigger taken during shutdown could not run: leave it for others.
     if state.triggers.is_empty() || stop_claims.is_cancelled() {
         return;
@@ -207,12 +219,19 @@ pub(super) async fn publish(inner: &Inner) {
                 }
             }
             Err(err) => {
-                warn!(error = %err, "could not publish the jobs for the command line");
+                warn!(error = %err, "could not publish the jobs for the command line; trying again in a minute");
+                inner
+                    .publish_retry_in
+                    .store(PUBLISH_RETRY_POLLS, Ordering::Relaxed);
                 return;
             }
         }
     }
+    inner.publish_retry_in.store(0, Ordering::Relaxed);
 }
+
+/// Control polls (about a second each) between tries of a failed publish.
+const PUBLISH_RETRY_POLLS: u32 = 60;
 
 /// Jobs published to the lock in one request.
 const PUBLISH_SLICE: usize = 256;

@@ -36,6 +36,9 @@ pub(super) struct Inner {
     pub(super) claim_start: usize,
     /// What happens to the jobs, for subscribers.
     pub(super) events: Events,
+    /// Control polls left before a failed publish of the job list is tried
+    /// again; 0 once the list is published.
+    pub(super) publish_retry_in: std::sync::atomic::AtomicU32,
 }
 
 impl Inner {
@@ -78,6 +81,7 @@ impl Inner {
             history_len,
             claim_start,
             events,
+            publish_retry_in: std::sync::atomic::AtomicU32::new(0),
         }
     }
 

@@ -79,11 +79,13 @@ impl PostgresLock {
         let jobs: Vec<&str> = requests.iter().map(|r| r.job).collect();
         let ticks: Vec<i64> = requests.iter().map(|r| r.tick.timestamp_millis()).collect();
         let tokens: Vec<&str> = requests.iter().map(|r| r.token).collect();
-        let ttls: Vec<i64> = requests.iter().map(|r| millis(r.ttl)).collect();
+        // A TTL under a millisecond is one: the function refuses 0, and a
+        // refused argument would fail the whole batch.
+        let ttls: Vec<i64> = requests.iter().map(|r| millis(r.ttl).max(1)).collect();
         let exclusive: Vec<bool> = requests.iter().map(|r| r.overlap.is_exclusive()).collect();
         let windows: Vec<i64> = requests
             .iter()
-            .map(|r| millis(claim_window(r.ttl, self.skew_margin)))
+            .map(|r| millis(claim_window(r.ttl, self.skew_margin)).max(1))
             .collect();
         let margin = millis(self.skew_margin);
         // The database refuses a claim that waited in its queue past the

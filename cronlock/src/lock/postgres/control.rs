@@ -1,8 +1,9 @@
 //! History, pause and resume, triggers and the published jobs, in Postgres.
 //!
-//! Bounded as in Redis: histories keep the newest runs of each job, the job
-//! list forgets a job no instance published for a week (with its pause),
-//! and a trigger no instance took within an hour is dropped.
+//! Histories keep the newest runs of each job, the job list hides a job no
+//! instance published for a week, and a trigger no instance took within an
+//! hour is dropped. Unlike Redis keys, rows do not expire: the state of a
+//! job nobody runs any more stays until `cronlock prune` removes it.
 
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
@@ -67,7 +68,7 @@ impl Control for PostgresLock {
                 .message()
                 .map(|message| truncate(message, MAX_ERROR_LEN).into_owned());
             let keep = i32::try_from(keep).unwrap_or(i32::MAX);
-            self.query(
+            self.query_once(
                 "could not record the run",
                 &format!(
                     "SELECT {}.record_run($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -228,7 +229,7 @@ impl Control for PostgresLock {
             // A trigger nobody took within TRIGGER_KEPT is gone: a new one replaces it.
             let oldest = ago(TRIGGER_KEPT);
             let rows = self
-                .query(
+                .query_once(
                     "could not trigger",
                     &format!(
                         "INSERT INTO {0}.triggers AS t (job, queued, queued_by) VALUES ($1, $2, $3) \
@@ -254,7 +255,7 @@ impl Control for PostgresLock {
     ) -> BoxFuture<'a, Result<Option<Trigger>, LockError>> {
         Box::pin(async move {
             let rows = self
-                .query(
+                .query_once(
                     "could not take a trigger",
                     &format!(
                         "DELETE FROM {}.triggers WHERE job = $1 RETURNING queued, queued_by",
@@ -316,7 +317,7 @@ impl Control for PostgresLock {
             // then the jobs nobody published for JOB_LIST_KEPT forgotten with
             // their pauses: one statement.
             let rows = self
-                .query(
+                .query_once(
                     "could not publish the jobs",
                     &format!(
                         "WITH before AS ( \
@@ -390,10 +391,11 @@ impl Control for PostgresLock {
                         "SELECT job FROM (SELECT job FROM {0}.claim_state \
                            UNION SELECT job FROM {0}.history \
                            UNION SELECT job FROM {0}.pauses) AS stored \
-                         WHERE job NOT IN (SELECT name FROM {0}.jobs WHERE seen > $1) ORDER BY job",
+                         WHERE job NOT IN (SELECT name FROM {0}.jobs WHERE seen > $1) \
+                         AND job NOT IN (SELECT job FROM {0}.claim_state WHERE mark > $2) ORDER BY job",
                         self.sql_schema
                     ),
-                    &[(&recent, Type::TIMESTAMPTZ)],
+                    &[(&recent, Type::TIMESTAMPTZ), (&recent.timestamp_millis(), Type::INT8)],
                 )
                 .await?;
             Ok(rows.iter().filter_map(|row| row.try_get(0).ok()).collect())
@@ -409,12 +411,13 @@ impl Control for PostgresLock {
             // One statement: the jobs published recently are left out, the
             // others lose every row, and the names that had any come back.
             let rows = self
-                .query(
+                .query_once(
                     "could not forget the jobs",
                     &format!(
                         "WITH doomed AS ( \
                            SELECT unnest($1::text[]) AS job \
                            EXCEPT SELECT name FROM {0}.jobs WHERE seen > $2 \
+                           EXCEPT SELECT job FROM {0}.claim_state WHERE mark > $3 \
                          ), states AS ( \
                            DELETE FROM {0}.claim_state WHERE job IN (SELECT job FROM doomed) RETURNING job \
                          ), ticks AS ( \
@@ -432,7 +435,11 @@ impl Control for PostgresLock {
                          ORDER BY job",
                         self.sql_schema
                     ),
-                    &[(&jobs, Type::TEXT_ARRAY), (&recent, Type::TIMESTAMPTZ)],
+                    &[
+                        (&jobs, Type::TEXT_ARRAY),
+                        (&recent, Type::TIMESTAMPTZ),
+                        (&recent.timestamp_millis(), Type::INT8),
+                    ],
                 )
                 .await?;
             Ok(rows.iter().filter_map(|row| row.try_get(0).ok()).collect())

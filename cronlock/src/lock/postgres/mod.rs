@@ -180,6 +180,13 @@ impl PostgresLock {
         connect_errors: Option<ConnectErrors>,
     ) -> Result<PostgresLock, LockError> {
         let url = config.redacted_url();
+        schema::check_schema_name(&config.schema).map_err(|reason| {
+            LockError::new(
+                LockErrorKind::Config,
+                format!("invalid Postgres schema name: {reason}"),
+                None,
+            )
+        })?;
         let sql_schema = quote_identifier(&config.schema);
         let lock = PostgresLock {
             pool,
@@ -295,23 +302,52 @@ impl PostgresLock {
         ))
     }
 
-    /// Runs one statement (its own transaction) with typed parameters in
-    /// one round trip; sent again once on a fresh connection when the
-    /// connection it went out on turns out closed (the server restarted).
+    /// Runs one idempotent statement (its own transaction) with typed
+    /// parameters in one round trip; sent again once on a fresh connection
+    /// when the connection it went out on turns out closed (the server or
+    /// a pooler restarted), which may or may not have run it.
     async fn query(
         &self,
         what: &str,
         sql: &str,
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<tokio_postgres::Row>, LockError> {
+        self.send(what, sql, params, true).await
+    }
+
+    /// As [`PostgresLock::query`], for a statement whose effect would
+    /// count twice (a history row, a trigger taken): never sent again.
+    async fn query_once(
+        &self,
+        what: &str,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<tokio_postgres::Row>, LockError> {
+        self.send(what, sql, params, false).await
+    }
+
+    async fn send(
+        &self,
+        what: &str,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+        resend_if_closed: bool,
+    ) -> Result<Vec<tokio_postgres::Row>, LockError> {
         self.ready().await?;
-        let mut retried = false;
+        let mut resent = !resend_if_closed;
         loop {
             let client = self.connection().await?;
             match tokio::time::timeout(self.reply_timeout, client.query_typed(sql, params)).await {
-                Err(_) => return Err(self.no_reply(what)),
+                Err(_) => {
+                    // Stop the statement rather than leave it running on a
+                    // pooled connection (a stalled server): best effort.
+                    let cancel = client.cancel_token();
+                    let _ =
+                        tokio::time::timeout(self.reply_timeout, cancel.cancel_query(NoTls)).await;
+                    return Err(self.no_reply(what));
+                }
                 Ok(Ok(rows)) => return Ok(rows),
-                Ok(Err(_)) if client.is_closed() && !retried => retried = true,
+                Ok(Err(_)) if client.is_closed() && !resent => resent = true,
                 Ok(Err(err)) => return Err(self.error(&err, what)),
             }
         }
@@ -340,7 +376,21 @@ impl PostgresLock {
 /// What kind of failure `err` is, and its cause in words without the
 /// password.
 fn describe(err: &tokio_postgres::Error, secret_url: &str) -> (LockErrorKind, String) {
-    let kind = err.code().map_or(LockErrorKind::Unavailable, kind_of);
+    let kind = match err.code() {
+        Some(code) => kind_of(code),
+        // The client's own verdicts: a URL it cannot use (no password for
+        // a server that asks for one, an unsupported authentication) will
+        // not work on a retry; the rest is the network.
+        None => {
+            let text = err.to_string();
+            if text.starts_with("invalid configuration") || text.starts_with("authentication error")
+            {
+                LockErrorKind::Config
+            } else {
+                LockErrorKind::Unavailable
+            }
+        }
+    };
     let text = match err.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
         None => match std::error::Error::source(err) {
@@ -397,7 +447,12 @@ fn kind_of(code: &SqlState) -> LockErrorKind {
         // intervention (shutdown, recovery), a standby refusing writes,
         // serialization failures and deadlocks: try again.
         "08" | "53" | "57" | "40" => LockErrorKind::Unavailable,
-        _ if *code == SqlState::READ_ONLY_SQL_TRANSACTION => LockErrorKind::Unavailable,
+        // A standby refusing writes, or a lock_timeout the role sets.
+        _ if *code == SqlState::READ_ONLY_SQL_TRANSACTION
+            || *code == SqlState::LOCK_NOT_AVAILABLE =>
+        {
+            LockErrorKind::Unavailable
+        }
         // Authorization, a database or role that does not exist, no
         // privilege on cronlock's schema.
         "28" | "3D" | "42" if *code != SqlState::UNDEFINED_FUNCTION => LockErrorKind::Config,

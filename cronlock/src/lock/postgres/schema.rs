@@ -24,7 +24,26 @@ pub fn postgres_schema_sql(schema: &str) -> String {
     SCHEMA_SQL.replace("{schema}", &quote_identifier(schema))
 }
 
-/// `name` as a quoted SQL identifier (any name is safe to splice into SQL).
+/// A schema name the lock accepts: 1 to 63 bytes (Postgres's limit) of
+/// letters, digits, `_`, `-` and spaces. Quoting makes any identifier safe
+/// in a statement, but the schema SQL also has dollar-quoted function
+/// bodies that a `$` would end.
+pub(super) fn check_schema_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 63 {
+        return Err(format!("{name:?} must be 1 to 63 bytes long"));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | ' ')))
+    {
+        return Err(format!(
+            "{name:?} has {bad:?}: use letters, digits, '_', '-' and spaces"
+        ));
+    }
+    Ok(())
+}
+
+/// `name` as a quoted SQL identifier.
 pub(super) fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }

@@ -23,6 +23,23 @@ const LAST_RUNS_CHUNK: usize = 500;
 const JOB_PARTS: [&str; 4] = ["tick", "claimed", "run", "history"];
 
 impl RedisLock {
+    /// Whether an instance claimed a tick of `job` within `JOB_LIST_KEPT`
+    /// (the newest claimed tick, the first field of its `tick` key): it
+    /// still runs somewhere, published or not.
+    async fn claimed_lately(&self, job: &str) -> Result<bool, LockError> {
+        let state: Option<String> = self
+            .query(
+                "could not read the job's claims",
+                &redis::Cmd::get(self.key(job, "tick")),
+            )
+            .await?;
+        let recent = (Utc::now() - chrono::Duration::from_std(JOB_LIST_KEPT).unwrap_or_default())
+            .timestamp_millis();
+        Ok(state
+            .and_then(|state| state.split(' ').next()?.parse::<i64>().ok())
+            .is_some_and(|mark| mark > recent))
+    }
+
     /// How many of `job`'s keys exist (or its pause).
     async fn stored_keys(&self, job: &str) -> Result<i64, LockError> {
         let keys: Vec<String> = JOB_PARTS.iter().map(|part| self.key(job, part)).collect();
@@ -258,6 +275,9 @@ impl Control for RedisLock {
                 // long-lived as the longest-lived per-job key, a history.
                 .sadd(&known, &names)
                 .ignore()
+                // Pauses live as long as the job list: instances keep both.
+                .pexpire(self.fleet_key("paused"), kept)
+                .ignore()
                 .pexpire(&known, millis(HISTORY_KEPT) as i64)
                 .ignore()
                 .zadd_multiple(&seen, &scores)
@@ -319,7 +339,7 @@ impl Control for RedisLock {
                 .collect();
             let mut unregistered = Vec::new();
             for job in known.into_iter().filter(|job| !published.contains(job)) {
-                if self.stored_keys(&job).await? > 0 {
+                if !self.claimed_lately(&job).await? && self.stored_keys(&job).await? > 0 {
                     unregistered.push(job);
                 }
             }
@@ -341,6 +361,9 @@ impl Control for RedisLock {
                 .collect();
             let mut forgotten = Vec::new();
             for job in jobs.iter().filter(|job| !published.contains(*job)) {
+                if self.claimed_lately(job).await? {
+                    continue;
+                }
                 // A job's keys share its hash tag: one command, one slot.
                 let keys: Vec<String> = JOB_PARTS.iter().map(|part| self.key(job, part)).collect();
                 let deleted: i64 = self
