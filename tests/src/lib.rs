@@ -699,3 +699,88 @@ pub mod logs {
         }
     }
 }
+
+/// Certificates for TLS tests, made with the `openssl` command.
+pub mod certificates {
+    use std::path::Path;
+    use std::process::Command;
+
+    fn openssl(dir: &Path, args: &[&str]) {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl is installed (apt-get install -y openssl; ./scripts/test does this)");
+        assert!(status.success(), "openssl {args:?} failed");
+    }
+
+    /// A CA (`ca.crt`, `ca.key`) and a certificate for 127.0.0.1 signed by
+    /// it (`server.crt`, `server.key`), in `dir`.
+    ///
+    /// # Panics
+    ///
+    /// When `openssl` is missing or fails.
+    pub fn make(dir: &Path) {
+        std::fs::create_dir_all(dir).unwrap();
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=cronlock test CA",
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        );
+        std::fs::write(
+            dir.join("ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+        )
+        .unwrap();
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.crt",
+                "-days",
+                "2",
+                "-extfile",
+                "ext",
+            ],
+        );
+    }
+}

@@ -212,6 +212,47 @@ impl PostgresServer {
         std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default()
     }
 
+    /// Turns TLS on (`ssl = on`, with this certificate and key, PEM files)
+    /// and reloads the server; connections may then ask for TLS
+    /// (`sslmode=require`). The files are copied into the server's
+    /// directory, owned by the server's user, the key readable by it only.
+    ///
+    /// # Panics
+    ///
+    /// When the files cannot be copied or the server refuses the settings.
+    pub fn enable_tls(&self, certificate: &Path, key: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        let (cert_copy, key_copy) = (self.dir.join("server.crt"), self.dir.join("server.key"));
+        for (from, to) in [(certificate, &cert_copy), (key, &key_copy)] {
+            std::fs::copy(from, to)
+                .unwrap_or_else(|err| panic!("copying {}: {err}", from.display()));
+            if let Some((uid, gid)) = server_user() {
+                std::os::unix::fs::chown(to, Some(uid), Some(gid))
+                    .unwrap_or_else(|err| panic!("chown {}: {err}", to.display()));
+            }
+        }
+        std::fs::set_permissions(&key_copy, std::fs::Permissions::from_mode(0o600))
+            .unwrap_or_else(|err| panic!("chmod {}: {err}", key_copy.display()));
+        self.psql(&format!(
+            "ALTER SYSTEM SET ssl_cert_file = '{}'",
+            cert_copy.display()
+        ));
+        self.psql(&format!(
+            "ALTER SYSTEM SET ssl_key_file = '{}'",
+            key_copy.display()
+        ));
+        self.psql("ALTER SYSTEM SET ssl = on");
+        self.psql("SELECT pg_reload_conf()");
+        // The reload is asynchronous: wait until the server says TLS is on.
+        for _ in 0..100 {
+            if self.psql("SHOW ssl") == "on" {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the server did not turn TLS on:\n{}", self.log());
+    }
+
     /// Runs `sql` with `psql` as `postgres` and returns its output, trimmed:
     /// unaligned, tuples only (`select 1, 2` gives `1|2`, rows one a line).
     ///

@@ -34,14 +34,18 @@ pub struct PostgresLockConfig {
     pub(super) skew_margin: Duration,
     pub(super) start_timeout: Option<Duration>,
     pub(super) manage_schema: bool,
+    pub(super) tls_root: Option<Vec<u8>>,
 }
 
 impl PostgresLockConfig {
     /// A database named by a URL, `postgres://[user[:password]@]host[:port]/dbname[?param=value…]`
     /// (`postgresql://` too; the parameters are libpq's: `connect_timeout`,
     /// `application_name`, `options`…), or a libpq key-value string
-    /// (`host=db user=app dbname=app`). TLS is not supported yet:
-    /// `sslmode=require` is refused at connect.
+    /// (`host=db user=app dbname=app`). With `sslmode=require` the
+    /// connection uses TLS (feature `postgres-tls`), and the server's
+    /// certificate must be valid for the host and signed by a root the
+    /// system trusts or the one given with `tls_root_certificate`; other
+    /// modes connect without TLS.
     pub fn new(url: impl Into<String>) -> PostgresLockConfig {
         PostgresLockConfig {
             url: url.into(),
@@ -52,6 +56,7 @@ impl PostgresLockConfig {
             skew_margin: DEFAULT_SKEW_MARGIN,
             start_timeout: None,
             manage_schema: true,
+            tls_root: None,
         }
     }
 
@@ -131,6 +136,15 @@ impl PostgresLockConfig {
         self
     }
 
+    /// With `sslmode=require`: trust this CA certificate (PEM) instead of
+    /// the system's roots (a managed service's CA bundle, say). Needs the
+    /// `postgres-tls` feature.
+    #[cfg(feature = "postgres-tls")]
+    pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_root = Some(pem.into());
+        self
+    }
+
     /// The URL with its password hidden.
     pub fn redacted_url(&self) -> String {
         redact(&self.url)
@@ -153,6 +167,7 @@ impl fmt::Debug for PostgresLockConfig {
             .field("skew_margin", &self.skew_margin)
             .field("start_timeout", &self.start_timeout)
             .field("manage_schema", &self.manage_schema)
+            .field("tls_root", &self.tls_root.as_ref().map(|_| "<certificate>"))
             .finish()
     }
 }

@@ -22,7 +22,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use bb8::{Pool, PooledConnection, RunError};
+use bb8::{Pool, RunError};
 use bb8_postgres::PostgresConnectionManager;
 use chrono::{DateTime, Utc};
 use tokio::sync::OnceCell;
@@ -35,9 +35,11 @@ use tracing::{error, info, warn};
 mod claims;
 mod config;
 mod control;
+mod pool;
 mod schema;
 
 pub use config::{DATABASE_URL_ENV, DEFAULT_SCHEMA, PostgresLockConfig, SCHEMA_ENV};
+use pool::{Connection, Pools};
 pub use schema::postgres_schema_sql;
 use schema::quote_identifier;
 
@@ -53,7 +55,7 @@ pub type PostgresPool = Pool<PostgresConnectionManager<NoTls>>;
 /// The Postgres lock: every tick of every job starts once across all
 /// schedulers sharing the database and the schema.
 pub struct PostgresLock {
-    pool: PostgresPool,
+    pool: Pools,
     /// The schema name as configured.
     schema: String,
     /// The schema as a quoted identifier, for SQL.
@@ -130,11 +132,6 @@ impl PostgresLock {
             .url
             .parse()
             .map_err(|err: tokio_postgres::Error| invalid(err.to_string()))?;
-        if pg.get_ssl_mode() == SslMode::Require {
-            return Err(invalid(
-                "sslmode=require: TLS to Postgres is not supported yet".to_owned(),
-            ));
-        }
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(config.connect_timeout);
         }
@@ -148,14 +145,29 @@ impl PostgresLock {
             .keepalives_retries(3)
             .tcp_user_timeout(Duration::from_secs(10));
         let connect_errors = ConnectErrors::new(&config.url);
-        let pool = Pool::builder()
-            .error_sink(Box::new(connect_errors.clone()))
-            .max_size(config.pool_size)
-            .connection_timeout(config.connect_timeout)
-            // A check per checkout would double the round trips of a claim;
-            // a closed connection is noticed and replaced instead.
-            .test_on_check_out(false)
-            .build_unchecked(PostgresConnectionManager::new(pg, NoTls));
+        let pool = if pg.get_ssl_mode() == SslMode::Require {
+            #[cfg(feature = "postgres-tls")]
+            {
+                let tls = pool::tls_connector(config.tls_root.as_deref()).map_err(invalid)?;
+                Pools::Tls(
+                    pool_builder(&config, &connect_errors)
+                        .build_unchecked(PostgresConnectionManager::new(pg, tls.clone())),
+                    tls,
+                )
+            }
+            #[cfg(not(feature = "postgres-tls"))]
+            {
+                return Err(invalid(
+                    "sslmode=require: TLS to Postgres needs cronlock's `postgres-tls` feature"
+                        .to_owned(),
+                ));
+            }
+        } else {
+            Pools::Plain(
+                pool_builder(&config, &connect_errors)
+                    .build_unchecked(PostgresConnectionManager::new(pg, NoTls)),
+            )
+        };
         PostgresLock::start(pool, config, Some(connect_errors)).await
     }
 
@@ -171,11 +183,11 @@ impl PostgresLock {
         pool: PostgresPool,
         config: PostgresLockConfig,
     ) -> Result<PostgresLock, LockError> {
-        PostgresLock::start(pool, config, None).await
+        PostgresLock::start(Pools::Plain(pool), config, None).await
     }
 
     async fn start(
-        pool: PostgresPool,
+        pool: Pools,
         config: PostgresLockConfig,
         connect_errors: Option<ConnectErrors>,
     ) -> Result<PostgresLock, LockError> {
@@ -262,10 +274,8 @@ impl PostgresLock {
 
     /// A connection from the pool; a connection the server closed (a
     /// restart) is dropped and another taken.
-    async fn connection(
-        &self,
-    ) -> Result<PooledConnection<'_, PostgresConnectionManager<NoTls>>, LockError> {
-        for _ in 0..=self.pool.state().connections {
+    async fn connection(&self) -> Result<Connection<'_>, LockError> {
+        for _ in 0..=self.pool.connections() {
             let connection = self.pool.get().await.map_err(|err| match err {
                 RunError::User(err) => self.error(&err, "could not connect"),
                 RunError::TimedOut => {
@@ -341,9 +351,11 @@ impl PostgresLock {
                 Err(_) => {
                     // Stop the statement rather than leave it running on a
                     // pooled connection (a stalled server): best effort.
-                    let cancel = client.cancel_token();
-                    let _ =
-                        tokio::time::timeout(self.reply_timeout, cancel.cancel_query(NoTls)).await;
+                    let _ = tokio::time::timeout(
+                        self.reply_timeout,
+                        self.pool.cancel(client.cancel_token()),
+                    )
+                    .await;
                     return Err(self.no_reply(what));
                 }
                 Ok(Ok(rows)) => return Ok(rows),
@@ -382,8 +394,17 @@ fn describe(err: &tokio_postgres::Error, secret_url: &str) -> (LockErrorKind, St
         // a server that asks for one, an unsupported authentication) will
         // not work on a retry; the rest is the network.
         None => {
-            let text = err.to_string();
-            if text.starts_with("invalid configuration") || text.starts_with("authentication error")
+            let mut text = err.to_string();
+            let mut cause = std::error::Error::source(err);
+            while let Some(inner) = cause {
+                text.push_str(&format!(": {inner}"));
+                cause = inner.source();
+            }
+            // A certificate the client does not trust will not become
+            // trusted by waiting either.
+            if text.starts_with("invalid configuration")
+                || text.starts_with("authentication error")
+                || text.contains("certificate")
             {
                 LockErrorKind::Config
             } else {
@@ -435,6 +456,20 @@ impl bb8::ErrorSink<tokio_postgres::Error> for ConnectErrors {
     fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<tokio_postgres::Error>> {
         Box::new(self.clone())
     }
+}
+
+/// A pool as the lock wants it, for either kind of connection.
+fn pool_builder<M>(config: &PostgresLockConfig, sink: &ConnectErrors) -> bb8::Builder<M>
+where
+    M: bb8::ManageConnection<Error = tokio_postgres::Error>,
+{
+    Pool::builder()
+        .error_sink(Box::new(sink.clone()))
+        .max_size(config.pool_size)
+        .connection_timeout(config.connect_timeout)
+        // A check per checkout would double the round trips of a claim; a
+        // closed connection is noticed and replaced instead.
+        .test_on_check_out(false)
 }
 
 /// What kind of failure a server error code is: a server going away or not
