@@ -108,46 +108,51 @@ async fn jitter_keeps_its_offset_through_the_spring_change() {
     assert_hourly_with_one_offset(&runs, utc(3, 28, 0, 0), 4);
 }
 
-#[tokio::test(start_paused = true)]
-async fn missed_ticks_across_the_autumn_change_each_catch_up_once() {
-    // The clock stands still from 23:30 UTC, then jumps past 03:00 UTC: the
-    // ticks of 00:00 (02:00 CEST), 01:00 (the second 02:00, CET), 02:00 and
-    // 03:00 UTC were missed; with catch_up = "all" and a 4-hour window each
-    // runs once, oldest first, flagged as catch-up.
-    let from = utc(10, 30, 23, 30);
+/// Runs `job` under a clock that starts at `from`, follows paused time and,
+/// at 0.9 s, jumps `jump` ahead (the process was stopped across the change),
+/// for a minute after the jump.
+async fn after_a_jump(from: DateTime<Utc>, jump: Duration, job: Job) {
     let jump_ms = Arc::new(AtomicI64::new(0));
-    let runs: Log<(DateTime<Utc>, bool)> = Log::default();
-    let log = runs.clone();
     let scheduler = Scheduler::builder()
         .registered_jobs(false)
         .clock(JumpingClock {
             base: TokioClock::starting_at(from),
             jump_ms: Arc::clone(&jump_ms),
         })
-        .job(
-            Job::new(
-                "hourly",
-                "0 0 * * * *",
-                Duration::from_secs(60),
-                move |ctx: JobContext| {
-                    let log = log.clone();
-                    async move { log.push((ctx.tick(), ctx.is_catch_up())) }
-                },
-            )
-            .tz(chrono_tz::Europe::Berlin)
-            .catch_up(CatchUp::All)
-            .catch_up_window(Duration::from_secs(4 * 3600)),
-        )
+        .job(job)
         .build()
         .await
         .unwrap();
     let jumper = async {
         tokio::time::sleep(Duration::from_millis(900)).await;
-        // 23:30 + 3 h 40 min: 03:10 UTC.
-        jump_ms.store(220 * 60 * 1000, Ordering::SeqCst);
+        jump_ms.store(jump.as_millis() as i64, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_secs(60)).await;
     };
     scheduler.run_until(jumper).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn missed_ticks_across_the_autumn_change_each_catch_up_once() {
+    // The clock stands still from 23:30 UTC, then jumps past 03:00 UTC: the
+    // ticks of 00:00 (02:00 CEST), 01:00 (the second 02:00, CET), 02:00 and
+    // 03:00 UTC were missed; with catch_up = "all" and a 4-hour window each
+    // runs once, oldest first, flagged as catch-up.
+    let runs: Log<(DateTime<Utc>, bool)> = Log::default();
+    let log = runs.clone();
+    let job = Job::new(
+        "hourly",
+        "0 0 * * * *",
+        Duration::from_secs(60),
+        move |ctx: JobContext| {
+            let log = log.clone();
+            async move { log.push((ctx.tick(), ctx.is_catch_up())) }
+        },
+    )
+    .tz(chrono_tz::Europe::Berlin)
+    .catch_up(CatchUp::All)
+    .catch_up_window(Duration::from_secs(4 * 3600));
+    // 23:30 + 3 h 40 min: 03:10 UTC.
+    after_a_jump(utc(10, 30, 23, 30), Duration::from_secs(220 * 60), job).await;
     let entries = runs.entries();
     assert_eq!(
         entries,
@@ -171,37 +176,20 @@ async fn a_daily_tick_in_the_spring_gap_catches_up_once() {
         .unwrap()
         .next_after(from)
         .expect("a next tick");
-    let jump_ms = Arc::new(AtomicI64::new(0));
     let runs: Log<DateTime<Utc>> = Log::default();
     let log = runs.clone();
-    let scheduler = Scheduler::builder()
-        .registered_jobs(false)
-        .clock(JumpingClock {
-            base: TokioClock::starting_at(from),
-            jump_ms: Arc::clone(&jump_ms),
-        })
-        .job(
-            Job::new(
-                "daily",
-                "CRON_TZ=Europe/Berlin 0 30 2 * * *",
-                Duration::from_secs(60),
-                move |ctx: JobContext| {
-                    let log = log.clone();
-                    async move { log.push(ctx.tick()) }
-                },
-            )
-            .catch_up(CatchUp::All)
-            .catch_up_window(Duration::from_secs(6 * 3600)),
-        )
-        .build()
-        .await
-        .unwrap();
-    let jumper = async {
-        tokio::time::sleep(Duration::from_millis(900)).await;
-        jump_ms.store(4 * 3600 * 1000, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_secs(60)).await;
-    };
-    scheduler.run_until(jumper).await.unwrap();
+    let job = Job::new(
+        "daily",
+        "CRON_TZ=Europe/Berlin 0 30 2 * * *",
+        Duration::from_secs(60),
+        move |ctx: JobContext| {
+            let log = log.clone();
+            async move { log.push(ctx.tick()) }
+        },
+    )
+    .catch_up(CatchUp::All)
+    .catch_up_window(Duration::from_secs(6 * 3600));
+    after_a_jump(from, Duration::from_secs(4 * 3600), job).await;
     assert_eq!(runs.entries(), [expected_tick]);
     assert!(
         expected_tick > utc(3, 28, 0, 30) && expected_tick <= utc(3, 28, 1, 30),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tracing::{error, info, warn};
 
-use super::LockError;
+use super::{ClaimRequest, Claimed, LockError, LockErrorKind};
 
 /// The longest round trip whose reply is used to measure the clock offset:
 /// the backend reads its time somewhere between send and reply, so the
@@ -122,6 +122,28 @@ impl Health {
                 });
             }
         }
+    }
+
+    /// The answers to a batch of claims that failed as a whole: an outage
+    /// (logged once) or a refusal (logged now), one error per claim, each
+    /// marked as already reported.
+    pub(crate) fn batch_failed(
+        &self,
+        requests: &[ClaimRequest<'_>],
+        failure: &LockError,
+    ) -> Vec<Result<Claimed, LockError>> {
+        let jobs: Vec<&str> = requests.iter().map(|r| r.job).collect();
+        if failure.kind() == LockErrorKind::Unavailable {
+            self.outage_started_or_continues(&jobs, failure);
+        } else {
+            error!(jobs = ?jobs, error = %failure, "{} refused the claims", self.backend);
+        }
+        requests
+            .iter()
+            .map(|_| {
+                Err(LockError::new(failure.kind(), failure.to_string(), None).already_reported())
+            })
+            .collect()
     }
 
     /// The backend answered: ends an outage, logging how long it lasted.

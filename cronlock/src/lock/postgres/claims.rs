@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use tokio_postgres::types::Type;
-use tracing::error;
 
 use super::{PostgresLock, millis};
 use crate::lock::{
@@ -28,21 +27,7 @@ impl PostgresLock {
         let sent = Instant::now();
         let reply = match self.send_claims(requests).await {
             Ok(reply) => reply,
-            Err(failure) => {
-                let jobs: Vec<&str> = requests.iter().map(|r| r.job).collect();
-                if failure.kind() == LockErrorKind::Unavailable {
-                    self.health.outage_started_or_continues(&jobs, &failure);
-                } else {
-                    error!(jobs = ?jobs, error = %failure, "Postgres refused the claims");
-                }
-                return requests
-                    .iter()
-                    .map(|_| {
-                        Err(LockError::new(failure.kind(), failure.to_string(), None)
-                            .already_reported())
-                    })
-                    .collect();
-            }
+            Err(failure) => return self.health.batch_failed(requests, &failure),
         };
         let round_trip = sent.elapsed();
         let Some((&db_now, pairs)) = reply

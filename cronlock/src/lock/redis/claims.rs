@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use redis::{RedisError, Value};
-use tracing::error;
 
 use super::{Durability, RedisLock, STATE_KEPT, millis};
 use crate::lock::url::scrub;
@@ -86,19 +85,7 @@ impl RedisLock {
             Ok(replies) => replies,
             Err(err) => {
                 let failure = self.error(&err, "could not claim");
-                let jobs: Vec<&str> = requests.iter().map(|r| r.job).collect();
-                if failure.kind() == LockErrorKind::Unavailable {
-                    self.health.outage_started_or_continues(&jobs, &failure);
-                } else {
-                    error!(jobs = ?jobs, error = %failure, "Redis refused the claims");
-                }
-                return requests
-                    .iter()
-                    .map(|_| {
-                        Err(LockError::new(failure.kind(), failure.to_string(), None)
-                            .already_reported())
-                    })
-                    .collect();
+                return self.health.batch_failed(requests, &failure);
             }
         };
         let round_trip = sent.elapsed();
