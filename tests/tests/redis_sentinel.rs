@@ -162,7 +162,6 @@ async fn failover_run(query: &str, settle: i64) -> (usize, usize) {
     .unwrap();
     let promoted = Utc::now();
     running.finish().await;
-    let _setup = new.0;
     let counts = counts(&ledger);
     let doubled = counts.values().filter(|count| **count > 1).count();
     let after = seconds(
@@ -173,9 +172,21 @@ async fn failover_run(query: &str, settle: i64) -> (usize, usize) {
     for tick in &after {
         for job in ["a", "b", "c"] {
             let count = counts.get(&(job.to_owned(), *tick)).copied().unwrap_or(0);
+            // Which instances ran it, and who the sentinels name now: a
+            // second failover (another epoch) would show as a new primary.
+            let runs: Vec<usize> = ledger
+                .entries()
+                .into_iter()
+                .filter(|(_, name, t)| name == job && t == tick)
+                .map(|(instance, _, _)| instance)
+                .collect();
             assert_eq!(
-                count, 1,
-                "{job} at {tick} after the failover ran {count} times"
+                count,
+                1,
+                "{job} at {tick} after the failover (promoted {promoted}, primary {} then {}, now {:?}) ran {count} times, on instances {runs:?}",
+                old,
+                new.1,
+                new.0.master_port()
             );
             ran_after += 1;
         }
