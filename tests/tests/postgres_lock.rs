@@ -110,22 +110,19 @@ async fn an_outage_is_survived_logged_once_and_nothing_runs_twice() {
     let _ = tracing::subscriber::set_global_default(capture.subscriber());
 
     let mut server = PostgresServer::start();
-    let ledger: Log<(usize, DateTime<Utc>)> = Log::default();
+    let ledger = fleet::Ledger::default();
     let mut schedulers = Vec::new();
     for index in 0..2 {
-        let ledger = ledger.clone();
         schedulers.push(
             Scheduler::builder()
                 .registered_jobs(false)
                 .postgres_config(config(&server.url()).reply_timeout(Duration::from_millis(500)))
-                .job(Job::new(
+                .job(fleet::recorded(
+                    &ledger,
+                    index,
                     "every-second",
                     "* * * * * *",
                     Duration::from_secs(1),
-                    move |ctx: JobContext| {
-                        let ledger = ledger.clone();
-                        async move { ledger.push((index, ctx.tick())) }
-                    },
                 ))
                 .build()
                 .await
@@ -146,7 +143,7 @@ async fn an_outage_is_survived_logged_once_and_nothing_runs_twice() {
     let up = Utc::now();
     running.finish().await;
 
-    let ticks: Vec<DateTime<Utc>> = ledger.entries().iter().map(|(_, t)| *t).collect();
+    let ticks: Vec<DateTime<Utc>> = ledger.entries().iter().map(|(_, _, t)| *t).collect();
     fleet::assert_outage_survived(
         &ticks,
         (down, up),

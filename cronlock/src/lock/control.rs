@@ -343,6 +343,14 @@ fn unsupported(what: &str) -> LockError {
     )
 }
 
+/// The instant `kept` before now, by this instance's clock: what the
+/// network backends and the in-process lock compare list entries, claims
+/// and triggers against (published within `JOB_LIST_KEPT`, a trigger
+/// younger than `TRIGGER_KEPT`).
+pub(crate) fn kept_since(kept: Duration) -> DateTime<Utc> {
+    Utc::now() - chrono::Duration::from_std(kept).unwrap_or_default()
+}
+
 /// How many entries a history keeps when a pause or resume is recorded by
 /// something that does not know the fleet's history length (the command
 /// line): the most any job may keep, so nothing is cut; the next run

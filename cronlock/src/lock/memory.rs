@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use super::control::{MAX_ERROR_LEN, truncate};
+use super::control::{MAX_ERROR_LEN, kept_since, truncate};
 use super::{
     BoxFuture, Claim, ClaimRequest, Claimed, DEFAULT_SKEW_MARGIN, Lock, LockError,
     MAX_REMEMBERED_TICKS, claim_window, next_fencing_token,
@@ -325,7 +325,7 @@ impl Control for MemoryLock {
 
     fn unregistered_jobs(&self) -> BoxFuture<'_, Result<Vec<String>, LockError>> {
         let stored = self.stored_jobs();
-        let recent = published_since();
+        let recent = kept_since(super::JOB_LIST_KEPT);
         let unregistered = self.with_control(|control| {
             stored
                 .into_iter()
@@ -340,7 +340,7 @@ impl Control for MemoryLock {
         jobs: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<String>, LockError>> {
         let stored = self.stored_jobs();
-        let recent = published_since();
+        let recent = kept_since(super::JOB_LIST_KEPT);
         let forgotten: Vec<String> = self.with_control(|control| {
             let doomed: Vec<String> = jobs
                 .iter()
@@ -371,7 +371,7 @@ impl MemoryLock {
     /// The jobs with claims, history or a pause stored and no tick claimed
     /// within `JOB_LIST_KEPT`, by name.
     fn stored_jobs(&self) -> std::collections::BTreeSet<String> {
-        let recent = published_since();
+        let recent = kept_since(super::JOB_LIST_KEPT);
         let jobs = self
             .jobs
             .lock()
@@ -399,9 +399,4 @@ impl MemoryLock {
         stored.retain(|job| !claimed_lately.contains(job));
         stored
     }
-}
-
-/// Published after this instant: the job still runs somewhere.
-fn published_since() -> DateTime<Utc> {
-    Utc::now() - chrono::Duration::from_std(super::JOB_LIST_KEPT).unwrap_or_default()
 }

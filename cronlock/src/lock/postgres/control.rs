@@ -10,7 +10,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
 use super::{PostgresLock, millis};
-use crate::lock::control::{MAX_ERROR_LEN, truncate};
+use crate::lock::control::{MAX_ERROR_LEN, kept_since, truncate};
 use crate::lock::{
     BoxFuture, Control, FleetState, HistoryEntry, JOB_LIST_KEPT, JobSummary, LockError, Pause,
     TRIGGER_KEPT, Trigger,
@@ -46,12 +46,6 @@ fn job_summary(row: &Row) -> Option<JobSummary> {
         instance: row.try_get(6).ok()?,
         seen: row.try_get(7).ok()?,
     })
-}
-
-/// The instant `kept` before now, by this instance's clock (as the Redis
-/// lock counts its list and trigger ages).
-fn ago(kept: std::time::Duration) -> DateTime<Utc> {
-    Utc::now() - chrono::Duration::from_std(kept).unwrap_or_default()
 }
 
 impl Control for PostgresLock {
@@ -180,7 +174,7 @@ impl Control for PostgresLock {
         Box::pin(async move {
             // Pauses and live triggers in one statement: a row per pause
             // (kind 'p') and per trigger (kind 't').
-            let oldest_trigger = ago(TRIGGER_KEPT);
+            let oldest_trigger = kept_since(TRIGGER_KEPT);
             let rows = self
                 .query(
                     "could not read the pauses and triggers",
@@ -227,7 +221,7 @@ impl Control for PostgresLock {
     fn trigger<'a>(&'a self, trigger: &'a Trigger) -> BoxFuture<'a, Result<bool, LockError>> {
         Box::pin(async move {
             // A trigger nobody took within TRIGGER_KEPT is gone: a new one replaces it.
-            let oldest = ago(TRIGGER_KEPT);
+            let oldest = kept_since(TRIGGER_KEPT);
             let rows = self
                 .query_once(
                     "could not trigger",
@@ -264,7 +258,7 @@ impl Control for PostgresLock {
                     &[(&job, Type::TEXT)],
                 )
                 .await?;
-            let oldest = ago(TRIGGER_KEPT);
+            let oldest = kept_since(TRIGGER_KEPT);
             Ok(rows.first().and_then(|row| {
                 let queued: DateTime<Utc> = row.try_get(0).ok()?;
                 (queued > oldest).then(|| Trigger {
@@ -304,7 +298,7 @@ impl Control for PostgresLock {
             if jobs.is_empty() {
                 return Ok(Vec::new());
             }
-            let recent = ago(JOB_LIST_KEPT);
+            let recent = kept_since(JOB_LIST_KEPT);
             let names: Vec<&str> = jobs.iter().map(|job| job.name.as_str()).collect();
             let specs: Vec<&str> = jobs.iter().map(|job| job.spec.as_str()).collect();
             let zones: Vec<&str> = jobs.iter().map(|job| job.tz.as_str()).collect();
@@ -365,7 +359,7 @@ impl Control for PostgresLock {
 
     fn published_jobs(&self) -> BoxFuture<'_, Result<Vec<JobSummary>, LockError>> {
         Box::pin(async move {
-            let recent = ago(JOB_LIST_KEPT);
+            let recent = kept_since(JOB_LIST_KEPT);
             let rows = self
                 .query(
                     "could not read the job list",
@@ -383,7 +377,7 @@ impl Control for PostgresLock {
 
     fn unregistered_jobs(&self) -> BoxFuture<'_, Result<Vec<String>, LockError>> {
         Box::pin(async move {
-            let recent = ago(JOB_LIST_KEPT);
+            let recent = kept_since(JOB_LIST_KEPT);
             let rows = self
                 .query(
                     "could not list the unregistered jobs",
@@ -407,7 +401,7 @@ impl Control for PostgresLock {
         jobs: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<String>, LockError>> {
         Box::pin(async move {
-            let recent = ago(JOB_LIST_KEPT);
+            let recent = kept_since(JOB_LIST_KEPT);
             // One statement: the jobs published recently are left out, the
             // others lose every row, and the names that had any come back.
             let rows = self

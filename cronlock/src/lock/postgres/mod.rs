@@ -91,7 +91,8 @@ impl Statements {
             claim: format!("SELECT {schema}.claim($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
             extend: format!(
                 "UPDATE {schema}.claim_state SET run_until = {schema}.now_ms() + $3 \
-                 WHERE job = $1 AND run_token = $2 AND run_until > {schema}.now_ms()"
+                 WHERE job = $1 AND run_token = $2 AND run_until > {schema}.now_ms() \
+                 RETURNING 1"
             ),
             release: format!(
                 "UPDATE {schema}.claim_state SET run_token = NULL, run_until = NULL \
@@ -519,7 +520,7 @@ impl Lock for PostgresLock {
             let rows = self
                 .query(
                     "could not extend the run lock",
-                    &format!("{} RETURNING 1", self.sql.extend),
+                    &self.sql.extend,
                     &[
                         (&claim.job, Type::TEXT),
                         (&claim.token, Type::TEXT),

@@ -7,10 +7,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::Utc;
 use redis::RedisError;
 
 use super::{RedisLock, millis};
+use crate::lock::control::kept_since;
 use crate::lock::{
     BoxFuture, Control, FleetState, HISTORY_KEPT, HistoryEntry, JOB_LIST_KEPT, JobSummary,
     LockError, Pause, TRIGGER_KEPT, Trigger,
@@ -33,8 +33,7 @@ impl RedisLock {
                 &redis::Cmd::get(self.key(job, "tick")),
             )
             .await?;
-        let recent = (Utc::now() - chrono::Duration::from_std(JOB_LIST_KEPT).unwrap_or_default())
-            .timestamp_millis();
+        let recent = kept_since(JOB_LIST_KEPT).timestamp_millis();
         Ok(state
             .and_then(|state| state.split(' ').next()?.parse::<i64>().ok())
             .is_some_and(|mark| mark > recent))
@@ -247,8 +246,7 @@ impl Control for RedisLock {
                     redis::cmd("HMGET").arg(&list).arg(&names),
                 )
                 .await?;
-            let now = Utc::now();
-            let recent = now - chrono::Duration::from_std(JOB_LIST_KEPT).unwrap_or_default();
+            let recent = kept_since(JOB_LIST_KEPT);
             let others: Vec<JobSummary> = jobs
                 .iter()
                 .zip(before)
@@ -314,7 +312,7 @@ impl Control for RedisLock {
                     &redis::Cmd::hgetall(self.fleet_key("jobs")),
                 )
                 .await?;
-            let recent = Utc::now() - chrono::Duration::from_std(JOB_LIST_KEPT).unwrap_or_default();
+            let recent = kept_since(JOB_LIST_KEPT);
             Ok(all
                 .iter()
                 .filter_map(|(name, line)| JobSummary::decode(name, line))
