@@ -9,13 +9,19 @@ use cronlock_tests::postgres::PostgresServer;
 use cronlock_tests::{RedisServer, free_port};
 
 fn cronlock(args: &[&str], redis: Option<&str>) -> (Option<i32>, String, String) {
+    cronlock_at(args, redis.map(|url| ("REDIS_URL", url)))
+}
+
+/// Runs the command with no backend in the environment but `backend`
+/// (`REDIS_URL` or `DATABASE_URL` and its URL).
+fn cronlock_at(args: &[&str], backend: Option<(&str, &str)>) -> (Option<i32>, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cronlock"));
     command
         .args(args)
         .env_remove("REDIS_URL")
         .env_remove("DATABASE_URL");
-    if let Some(url) = redis {
-        command.env("REDIS_URL", url);
+    if let Some((variable, url)) = backend {
+        command.env(variable, url);
     }
     let output = command.output().expect("cronlock runs");
     (
@@ -279,21 +285,9 @@ async fn list_history_and_pause_against_a_fleet_on_postgres() {
     let cli = |args: &'static [&'static str]| {
         let url = url.clone();
         async move {
-            tokio::task::spawn_blocking(move || {
-                let output = Command::new(env!("CARGO_BIN_EXE_cronlock"))
-                    .args(args)
-                    .env_remove("REDIS_URL")
-                    .env("DATABASE_URL", url)
-                    .output()
-                    .expect("cronlock runs");
-                (
-                    output.status.code(),
-                    String::from_utf8_lossy(&output.stdout).into_owned(),
-                    String::from_utf8_lossy(&output.stderr).into_owned(),
-                )
-            })
-            .await
-            .unwrap()
+            tokio::task::spawn_blocking(move || cronlock_at(args, Some(("DATABASE_URL", &url))))
+                .await
+                .unwrap()
         }
     };
     let (code, out, err) = cli(&["list", "--json"]).await;
