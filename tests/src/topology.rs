@@ -127,11 +127,33 @@ impl SentinelSetup {
 
     /// The port of the primary the sentinels name now.
     pub fn master_port(&self) -> Option<u16> {
-        self.sentinels.iter().find_map(|(port, _)| {
-            let reply =
-                sentinel_command(*port, &["SENTINEL", "get-master-addr-by-name", MASTER_NAME])?;
-            reply.lines().nth(1)?.trim().parse().ok()
-        })
+        named_primary(&self.sentinel_ports())
+    }
+
+    fn sentinel_ports(&self) -> Vec<u16> {
+        self.sentinels.iter().map(|(port, _)| *port).collect()
+    }
+
+    /// Starts watching which primary the sentinels name (every 50 ms) until
+    /// [`PrimaryWatch::stop`]: a test learns of every failover, including a
+    /// second one it did not cause.
+    pub fn watch_primary(&self) -> PrimaryWatch {
+        let ports = self.sentinel_ports();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut seen: Vec<(chrono::DateTime<chrono::Utc>, u16)> = Vec::new();
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(port) = named_primary(&ports)
+                    && seen.last().is_none_or(|(_, last)| *last != port)
+                {
+                    seen.push((chrono::Utc::now(), port));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            seen
+        });
+        PrimaryWatch { stop, thread }
     }
 
     /// The server listening on `port`.
@@ -183,6 +205,35 @@ impl SentinelSetup {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// The primaries the sentinels named while a [`SentinelSetup::watch_primary`]
+/// ran.
+#[derive(Debug)]
+pub struct PrimaryWatch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<(chrono::DateTime<chrono::Utc>, u16)>>,
+}
+
+impl PrimaryWatch {
+    /// Stops watching; returns each primary named, with when it was first
+    /// seen, in order (the first is the primary when the watch began).
+    ///
+    /// # Panics
+    ///
+    /// When the watching thread panicked.
+    pub fn stop(self) -> Vec<(chrono::DateTime<chrono::Utc>, u16)> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("the primary watch")
+    }
+}
+
+/// The primary the first answering sentinel names.
+fn named_primary(sentinels: &[u16]) -> Option<u16> {
+    sentinels.iter().find_map(|port| {
+        let reply = sentinel_command(*port, &["SENTINEL", "get-master-addr-by-name", MASTER_NAME])?;
+        reply.lines().nth(1)?.trim().parse().ok()
+    })
 }
 
 impl Drop for SentinelSetup {

@@ -128,7 +128,15 @@ async fn with_durability_a_failover_runs_no_tick_twice() {
 
 /// Runs the failover scenario; returns the ticks run twice and how many
 /// ticks ran (each once) from `settle` seconds after the promotion.
+///
+/// Under load the sentinels sometimes fail over a second time (a sentinel
+/// that missed the first election starts its own in a later epoch and
+/// promotes the other replica). That is a second failover, with the same
+/// allowance as the first: ticks that could have been claimed on the primary
+/// it replaced (up to the job's timeout before it) and the `settle` seconds
+/// after it are not checked.
 async fn failover_run(query: &str, settle: i64) -> (usize, usize) {
+    const TIMEOUT: Duration = Duration::from_secs(5);
     let mut setup = SentinelSetup::start(2, 3);
     let url = setup.url(query);
     let ledger = Ledger::default();
@@ -140,40 +148,46 @@ async fn failover_run(query: &str, settle: i64) -> (usize, usize) {
                 .reply_timeout(Duration::from_millis(500)),
         );
         for job in ["a", "b", "c"] {
-            builder = builder.job(recorded(
-                &ledger,
-                instance,
-                job,
-                "* * * * * *",
-                Duration::from_secs(5),
-            ));
+            builder = builder.job(recorded(&ledger, instance, job, "* * * * * *", TIMEOUT));
         }
         schedulers.push(builder.build().await.unwrap());
     }
     let running = fleet::start(&schedulers, Duration::from_secs(20));
     tokio::time::sleep(Duration::from_secs(3)).await;
     let old = setup.master_port().expect("a primary");
+    let watch = setup.watch_primary();
     setup.server(old).kill();
-    let new = tokio::task::spawn_blocking(move || {
-        let new = setup.await_failover(old, Duration::from_secs(10));
-        (setup, new)
+    let setup = tokio::task::spawn_blocking(move || {
+        setup.await_failover(old, Duration::from_secs(10));
+        setup
     })
     .await
     .unwrap();
-    let promoted = Utc::now();
     running.finish().await;
+    let primaries = watch.stop();
+    drop(setup);
+    let promotions: Vec<chrono::DateTime<Utc>> =
+        primaries.iter().skip(1).map(|(when, _)| *when).collect();
+    let promoted = *promotions.first().expect("the failover was seen");
+    if promotions.len() > 1 {
+        println!("the sentinels failed over more than once: {primaries:?}");
+    }
+    let settle = chrono::Duration::seconds(settle);
+    let claimable = chrono::Duration::from_std(TIMEOUT).unwrap() + chrono::Duration::seconds(1);
     let counts = counts(&ledger);
     let doubled = counts.values().filter(|count| **count > 1).count();
-    let after = seconds(
-        promoted + chrono::Duration::seconds(settle),
-        Utc::now() - chrono::Duration::seconds(1),
-    );
+    let checked: Vec<_> = seconds(promoted + settle, Utc::now() - chrono::Duration::seconds(1))
+        .into_iter()
+        .filter(|tick| {
+            !promotions[1..]
+                .iter()
+                .any(|later| *tick > *later - claimable && *tick <= *later + settle)
+        })
+        .collect();
     let mut ran_after = 0;
-    for tick in &after {
+    for tick in &checked {
         for job in ["a", "b", "c"] {
             let count = counts.get(&(job.to_owned(), *tick)).copied().unwrap_or(0);
-            // Which instances ran it, and who the sentinels name now: a
-            // second failover (another epoch) would show as a new primary.
             let runs: Vec<usize> = ledger
                 .entries()
                 .into_iter()
@@ -181,12 +195,8 @@ async fn failover_run(query: &str, settle: i64) -> (usize, usize) {
                 .map(|(instance, _, _)| instance)
                 .collect();
             assert_eq!(
-                count,
-                1,
-                "{job} at {tick} after the failover (promoted {promoted}, primary {} then {}, now {:?}) ran {count} times, on instances {runs:?}",
-                old,
-                new.1,
-                new.0.master_port()
+                count, 1,
+                "{job} at {tick} after the failover (primaries named, with when: {primaries:?}) ran {count} times, on instances {runs:?}"
             );
             ran_after += 1;
         }
