@@ -9,6 +9,7 @@
 //! cronlock resume refresh_cache
 //! cronlock prune [--yes]             # state of jobs no instance registers
 //! cronlock next "0 */15 9-17 * * MON-FRI" --tz Europe/Berlin -n 5
+//! cronlock dashboard --listen 127.0.0.1:9090   # the web dashboard
 //! ```
 //!
 //! Every command takes `--json`. The fleet's Redis comes from `REDIS_URL`
@@ -23,6 +24,7 @@ use std::process::ExitCode;
 
 use chrono::Utc;
 use clap::{Parser, Subcommand};
+use cronlock::dashboard::{self, DashboardConfig};
 use cronlock::lock::{HistoryEntry, Pause};
 use cronlock::{Error, Fleet, FleetJob, Schedule, SpecError};
 use serde_json::json;
@@ -103,6 +105,24 @@ enum Command {
         /// Remove their state (without it, only list them)
         #[arg(long)]
         yes: bool,
+    },
+    /// Serves the web dashboard of the fleet until Ctrl-C (SIGINT) or SIGTERM
+    Dashboard {
+        /// Address to listen on; other than loopback only with --token or --basic
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        listen: std::net::SocketAddr,
+        /// Ask every request for this bearer token (prefer CRONLOCK_DASHBOARD_TOKEN)
+        #[arg(long, env = "CRONLOCK_DASHBOARD_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Ask for HTTP basic auth as USER:PASSWORD (prefer CRONLOCK_DASHBOARD_BASIC)
+        #[arg(long, env = "CRONLOCK_DASHBOARD_BASIC", hide_env_values = true)]
+        basic: Option<String>,
+        /// Hide pause, resume and trigger, and refuse them
+        #[arg(long)]
+        read_only: bool,
+        /// Serve the pages under this path, such as /cron (for a proxy)
+        #[arg(long, default_value = "")]
+        path_prefix: String,
     },
     /// The next fire times of a spec, and the spec in English
     Next {
@@ -229,11 +249,60 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             Ok(done(cli.json, "resumed", job, "its ticks run again"))
         }
         Command::Prune { yes } => prune(&fleet, *yes, cli.json).await,
+        Command::Dashboard {
+            listen,
+            token,
+            basic,
+            read_only,
+            path_prefix,
+        } => {
+            let mut config = DashboardConfig::new()
+                .prefix(path_prefix)
+                .read_only(*read_only);
+            if let Some(token) = token {
+                config = config.bearer_token(token);
+            }
+            if let Some(basic) = basic {
+                let (user, password) = basic
+                    .split_once(':')
+                    .ok_or_else(|| Failure::usage("--basic takes USER:PASSWORD"))?;
+                config = config.basic_auth(user, password);
+            }
+            config.check_listen(*listen)?;
+            let listener = tokio::net::TcpListener::bind(listen).await.map_err(|err| {
+                Failure::from(Error::Dashboard(format!(
+                    "cannot listen on {listen}: {err}"
+                )))
+            })?;
+            let addr = listener.local_addr().unwrap_or(*listen);
+            eprintln!(
+                "dashboard at http://{addr}{}/ (Ctrl-C stops it)",
+                config.path_prefix()
+            );
+            dashboard::serve(listener, fleet, config, stop_signal()).await?;
+            Ok("dashboard stopped".to_owned())
+        }
         Command::Next { .. } => unreachable!("handled above"),
     }
 }
 
 /// `prune`: the unregistered jobs, and with `remove` their state removed.
+/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 async fn prune(fleet: &Fleet, remove: bool, json: bool) -> Result<String, Failure> {
     let unregistered = fleet.unregistered_jobs().await?;
     let removed = if remove && !unregistered.is_empty() {

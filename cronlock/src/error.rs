@@ -98,6 +98,10 @@ pub enum Error {
     /// The signal handlers could not be installed.
     #[error("could not listen for shutdown signals: {0}")]
     Signal(#[source] std::io::Error),
+    /// The dashboard cannot be served as configured (a listen address that
+    /// is not loopback without an auth setting, a port in use).
+    #[error("dashboard: {0}")]
+    Dashboard(String),
     /// `run` was called on a scheduler that is already running or has run.
     #[error("this scheduler has already been started; build a new one")]
     AlreadyStarted,

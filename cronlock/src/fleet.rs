@@ -25,6 +25,9 @@ use crate::schedule::Schedule;
 #[derive(Clone, Debug)]
 pub struct Fleet {
     lock: Arc<dyn Lock>,
+    /// The jobs of one scheduler whose lock publishes none (an in-process
+    /// lock): see [`crate::Scheduler::fleet`].
+    local_jobs: Option<Arc<[JobSummary]>>,
 }
 
 /// A job as the fleet published it, with its pause and last run.
@@ -46,6 +49,25 @@ impl Fleet {
     pub fn from_lock(lock: impl Lock) -> Fleet {
         Fleet {
             lock: Arc::new(lock),
+            local_jobs: None,
+        }
+    }
+
+    /// A scheduler's view: its lock, and its own jobs when that lock
+    /// publishes none.
+    pub(crate) fn of_scheduler(
+        lock: Arc<dyn Lock>,
+        local_jobs: Option<Arc<[JobSummary]>>,
+    ) -> Fleet {
+        Fleet { lock, local_jobs }
+    }
+
+    /// The jobs the fleet runs: the ones its instances published, or the
+    /// scheduler's own.
+    async fn published(&self) -> Result<Vec<JobSummary>, Error> {
+        match &self.local_jobs {
+            Some(jobs) => Ok(jobs.to_vec()),
+            None => Ok(self.control()?.published_jobs().await?),
         }
     }
 
@@ -102,7 +124,7 @@ impl Fleet {
     /// A backend that cannot be reached.
     pub async fn jobs(&self) -> Result<Vec<FleetJob>, Error> {
         let control = self.control()?;
-        let mut published = control.published_jobs().await?;
+        let mut published = self.published().await?;
         published.sort_by(|a, b| a.name.cmp(&b.name));
         let state = control.fleet_state().await?;
         let names: Vec<String> = published.iter().map(|job| job.name.clone()).collect();
@@ -135,8 +157,7 @@ impl Fleet {
     /// [`Error::UnknownJob`] when no instance published it, or a backend
     /// that cannot be reached.
     pub async fn job(&self, job: &str) -> Result<JobSummary, Error> {
-        self.control()?
-            .published_jobs()
+        self.published()
             .await?
             .into_iter()
             .find(|summary| summary.name == job)
@@ -152,6 +173,12 @@ impl Fleet {
     /// An unknown job, or a backend that cannot be reached.
     pub async fn history(&self, job: &str) -> Result<Vec<HistoryEntry>, Error> {
         self.job(job).await?;
+        Ok(self.control()?.history(job).await?)
+    }
+
+    /// The job's runs, newest first, without checking that it is published
+    /// (for a caller that just listed the jobs).
+    pub(crate) async fn history_of(&self, job: &str) -> Result<Vec<HistoryEntry>, Error> {
         Ok(self.control()?.history(job).await?)
     }
 

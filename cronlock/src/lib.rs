@@ -134,6 +134,8 @@
 
 pub mod clock;
 mod context;
+#[cfg(feature = "dashboard")]
+pub mod dashboard;
 mod error;
 mod events;
 mod fleet;

@@ -8,10 +8,12 @@
 pub mod chaos;
 pub mod contract;
 pub mod fuzz;
+pub mod http;
 pub mod load;
 pub mod postgres;
 pub mod proxy;
 pub mod topology;
+pub mod webdriver;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};

@@ -53,7 +53,9 @@ pub const MAX_ERROR_LEN: usize = 2_000;
 pub struct HistoryEntry {
     /// The tick it ran for (a trigger's instant for manual runs).
     pub tick: DateTime<Utc>,
-    /// The instance that ran it (`host:pid:random`).
+    /// The instance that ran it (`host:pid:random`); a manual run adds who
+    /// asked for it (`host:pid:random (triggered by ops)`). For a pause or
+    /// resume entry, who did it.
     pub instance: String,
     /// When it started.
     pub started: DateTime<Utc>,

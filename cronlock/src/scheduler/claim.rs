@@ -218,7 +218,20 @@ async fn claim_and_start(
                     &item.due.job.name,
                     inner.clock.now() - item.due.planned_start(),
                 );
-                started.push((Arc::clone(&item.due.job), claim, run_cancel, first, span));
+                let triggered_by = item.due.trigger.as_ref().map(|trigger| {
+                    trigger
+                        .by
+                        .clone()
+                        .unwrap_or_else(|| "Scheduler::trigger".to_owned())
+                });
+                started.push((
+                    Arc::clone(&item.due.job),
+                    claim,
+                    run_cancel,
+                    first,
+                    span,
+                    triggered_by,
+                ));
                 done.push(item);
             }
             Ok(Claimed::TickTaken) => {
@@ -284,9 +297,18 @@ async fn claim_and_start(
     if let Some(phase) = phase {
         phase.started_then_wait().await;
     }
-    for (job, claim, run_cancel, first, span) in started {
+    for (job, claim, run_cancel, first, span, triggered_by) in started {
         runs.spawn(
-            run_claimed(Arc::clone(inner), job, claim, sent, run_cancel, first).instrument(span),
+            run_claimed(
+                Arc::clone(inner),
+                job,
+                claim,
+                sent,
+                run_cancel,
+                first,
+                triggered_by,
+            )
+            .instrument(span),
         );
     }
     for item in done {

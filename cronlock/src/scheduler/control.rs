@@ -14,7 +14,7 @@ use tracing::{debug, info, warn};
 
 use super::claim::{self, Due};
 use super::inner::Inner;
-use super::jobs::latest_due;
+use super::jobs::{JobEntry, latest_due};
 use super::start;
 use crate::events::NotRun;
 use crate::lock::{JobSummary, TRIGGER_KEPT};
@@ -194,19 +194,7 @@ pub(super) async fn publish(inner: &Inner) {
     // In slices: a large fleet's list never exists twice in memory at once,
     // and the allocator can reuse one slice's memory for the next.
     for slice in inner.jobs.chunks(PUBLISH_SLICE) {
-        let jobs: Vec<JobSummary> = slice
-            .iter()
-            .map(|job| JobSummary {
-                name: job.name.to_string(),
-                spec: job.schedule.source().to_owned(),
-                tz: job.schedule.timezone().name().to_owned(),
-                timeout: job.timeout,
-                enabled: job.options.enabled,
-                service: inner.service.clone(),
-                instance: inner.instance.to_string(),
-                seen,
-            })
-            .collect();
+        let jobs: Vec<JobSummary> = slice.iter().map(|job| summary(inner, job, seen)).collect();
         match control.publish_jobs(&jobs).await {
             Ok(others) => {
                 for other in others {
@@ -228,6 +216,20 @@ pub(super) async fn publish(inner: &Inner) {
         }
     }
     inner.publish_retry_in.store(0, Ordering::Relaxed);
+}
+
+/// A job as this instance publishes it, seen at `seen`.
+pub(super) fn summary(inner: &Inner, job: &JobEntry, seen: DateTime<Utc>) -> JobSummary {
+    JobSummary {
+        name: job.name.to_string(),
+        spec: job.schedule.source().to_owned(),
+        tz: job.schedule.timezone().name().to_owned(),
+        timeout: job.timeout,
+        enabled: job.options.enabled,
+        service: inner.service.clone(),
+        instance: inner.instance.to_string(),
+        seen,
+    }
 }
 
 /// Control polls (about a second each) between tries of a failed publish.

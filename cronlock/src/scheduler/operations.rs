@@ -3,11 +3,48 @@
 
 use tracing::info;
 
+use std::sync::Arc;
+
 use super::run::Scheduler;
+use crate::Fleet;
 use crate::error::Error;
 use crate::lock::{Control, HistoryEntry, LockErrorKind, Pause, Trigger};
 
 impl Scheduler {
+    /// The fleet this scheduler belongs to, as tools see it: what
+    /// [`Fleet`] shows and does (the dashboard serves one). With a
+    /// distributed lock, every job the fleet's instances published; with an
+    /// in-process lock, this scheduler's jobs.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), cronlock::Error> {
+    /// let scheduler = cronlock::Scheduler::builder()
+    ///     .registered_jobs(false)
+    ///     .job(cronlock::Job::new(
+    ///         "report",
+    ///         "0 0 * * * *",
+    ///         std::time::Duration::from_secs(60),
+    ///         |_ctx| async { Ok::<(), String>(()) },
+    ///     ))
+    ///     .build()
+    ///     .await?;
+    /// let jobs = scheduler.fleet().jobs().await?;
+    /// assert_eq!(jobs[0].summary.name, "report");
+    /// # Ok(()) }
+    /// ```
+    pub fn fleet(&self) -> Fleet {
+        let inner = &self.inner;
+        let local = (!inner.lock.is_distributed()).then(|| {
+            let now = inner.clock.now();
+            inner
+                .jobs
+                .iter()
+                .map(|job| super::control::summary(inner, job, now))
+                .collect()
+        });
+        Fleet::of_scheduler(Arc::clone(&inner.lock), local)
+    }
+
     fn control_for(&self, job: &str) -> Result<&dyn Control, Error> {
         if !self.inner.jobs.iter().any(|entry| *entry.name == *job) {
             return Err(Error::UnknownJob {

@@ -28,6 +28,7 @@ pub(super) async fn run_claimed(
     lease_start: Instant,
     run_cancel: CancellationToken,
     first: Attempt,
+    triggered_by: Option<String>,
 ) {
     let started = first.started;
     let started_at = first.started_at;
@@ -54,9 +55,14 @@ pub(super) async fn run_claimed(
     let duration = started.elapsed();
     job.finished(claim.tick, &outcome, duration);
     if let Some(control) = inner.lock.control() {
+        // A manual run says who asked for it, where the history shows it.
+        let instance = match triggered_by {
+            Some(by) => format!("{} (triggered by {by})", inner.instance),
+            None => inner.instance.to_string(),
+        };
         let entry = HistoryEntry {
             tick: claim.tick,
-            instance: inner.instance.to_string(),
+            instance,
             started: started_at,
             duration,
             outcome,
