@@ -406,3 +406,89 @@ async fn prune_lists_then_removes_the_state_of_unregistered_jobs() {
     let (_, out, _) = run(&["prune"]).await;
     assert!(out.contains("nothing to prune"), "{out}");
 }
+
+/// `cronlock dashboard` serves the fleet's jobs from its Redis, asks for
+/// auth when told to, stops on SIGTERM, and refuses a non-loopback address
+/// without auth before it listens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_serves_the_fleet_and_stops_on_sigterm() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let scheduler = Scheduler::builder()
+        .registered_jobs(false)
+        .redis_config(RedisLockConfig::new(url.clone()))
+        .job(Job::new(
+            "report",
+            "* * * * * *",
+            Duration::from_secs(5),
+            |_ctx| async {},
+        ))
+        .build()
+        .await
+        .unwrap();
+    let running =
+        cronlock_tests::fleet::start(std::slice::from_ref(&scheduler), Duration::from_secs(3));
+
+    let (code, _, err) = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || cronlock(&["dashboard", "--listen", "0.0.0.0:0"], Some(&url))
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("without auth"), "{err}");
+
+    let port = free_port().unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_cronlock"))
+        .args(["dashboard", "--listen", &listen])
+        .env("REDIS_URL", &url)
+        .env("CRONLOCK_DASHBOARD_BASIC", "ops:pa55")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = listen.parse().unwrap();
+    let page = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the dashboard did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let refused = cronlock_tests::http::get(addr, "/");
+        assert_eq!(refused.status, 401);
+        // ops:pa55
+        let auth = [("Authorization", "Basic b3BzOnBhNTU=")];
+        std::thread::sleep(Duration::from_millis(1_500));
+        cronlock_tests::http::request(addr, "GET", "/", &auth, "")
+    })
+    .await
+    .unwrap();
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(r#"<tr data-job="report">"#),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("pa55"));
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("dashboard at http://{listen}/")),
+        "{stderr}"
+    );
+    running.finish().await;
+}

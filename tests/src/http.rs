@@ -53,9 +53,47 @@ pub fn request(
     text.push_str("\r\n");
     text.push_str(body);
     stream.write_all(text.as_bytes()).expect("send the request");
+    parse(&read_answer(&mut stream))
+}
+
+/// Reads one answer: its head, then as much body as it announces (a
+/// server may keep the connection open despite `Connection: close`).
+fn read_answer(stream: &mut TcpStream) -> Vec<u8> {
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read the answer");
-    parse(&raw)
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        if let Some(complete) = complete_length(&raw)
+            && raw.len() >= complete
+        {
+            return raw;
+        }
+        let read = stream.read(&mut buffer).expect("read the answer");
+        if read == 0 {
+            return raw;
+        }
+        raw.extend_from_slice(&buffer[..read]);
+    }
+}
+
+/// How long the whole answer is, once its head is in (`None`: read to the
+/// end of the stream, or the last chunk is not in yet).
+fn complete_length(raw: &[u8]) -> Option<usize> {
+    let split = raw.windows(4).position(|window| window == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let body = split + 4;
+    if head.contains("transfer-encoding: chunked") {
+        return raw[body..]
+            .windows(5)
+            .position(|window| window == b"0\r\n\r\n")
+            .map(|end| body + end + 5);
+    }
+    let length = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))?
+        .trim()
+        .parse::<usize>()
+        .ok()?;
+    Some(body + length)
 }
 
 /// `GET path` without extra headers.

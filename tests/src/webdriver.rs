@@ -12,7 +12,7 @@ use crate::free_port;
 use crate::http::request;
 
 /// The W3C name of the key that identifies an element in WebDriver answers.
-const ELEMENT: &str = "element-6066-11e4-a52e-4a2b4c2d3e4f";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A chromedriver process and one headless Chromium session; both end on
 /// drop.
@@ -28,8 +28,15 @@ pub struct Browser {
 #[derive(Debug, Clone)]
 pub struct Element(String);
 
+impl Element {
+    /// Its WebDriver id.
+    pub fn id(&self) -> &str {
+        &self.0
+    }
+}
+
 impl Browser {
-    /// Starts chromedriver and a headless Chromium window of 1280×900.
+    /// Starts chromedriver and a headless Chromium window of 1280×1000.
     ///
     /// # Panics
     ///
@@ -66,7 +73,7 @@ impl Browser {
                         "--no-sandbox",
                         "--disable-gpu",
                         "--disable-dev-shm-usage",
-                        "--window-size=1280,900",
+                        "--window-size=1280,1000",
                         format!("--user-data-dir={}", profile.display()),
                     ]
                 }
@@ -141,35 +148,74 @@ impl Browser {
             if let Some(found) = check(self) {
                 return found;
             }
-            assert!(Instant::now() < deadline, "waited {limit:?} for {what}");
+            assert!(
+                Instant::now() < deadline,
+                "waited {limit:?} for {what}; the page:\n{}",
+                self.source()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
-    /// The text of the first element matching `css`, if there is one.
-    pub fn text(&self, css: &str) -> Option<String> {
-        let element = self.find(css)?;
-        self.command("GET", &format!("/element/{}/text", element.0), None)
+    /// The page's HTML as the browser has it now.
+    pub fn source(&self) -> String {
+        self.command("GET", "/source", None)
             .as_str()
-            .map(str::to_owned)
+            .unwrap_or_default()
+            .to_owned()
     }
 
-    /// Clicks `element`.
-    pub fn click(&self, element: &Element) {
-        self.command(
-            "POST",
-            &format!("/element/{}/click", element.0),
-            Some(&json!({})),
-        );
+    /// The text of the first element matching `css`, if there is one
+    /// (read in one script, so a page that replaces its elements cannot
+    /// make it stale).
+    pub fn text(&self, css: &str) -> Option<String> {
+        self.script(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+            &[json!(css)],
+        )
+        .as_str()
+        .map(str::to_owned)
     }
 
-    /// Types `text` into `element`.
-    pub fn type_into(&self, element: &Element, text: &str) {
-        self.command(
-            "POST",
-            &format!("/element/{}/value", element.0),
-            Some(&json!({ "text": text })),
-        );
+    /// Clicks the first element matching `css`, as a user would.
+    ///
+    /// # Panics
+    ///
+    /// When there is none, or it keeps being replaced under the click.
+    pub fn click(&self, css: &str) {
+        self.on_element(css, "click", &json!({}));
+    }
+
+    /// Types `text` into the first element matching `css`.
+    ///
+    /// # Panics
+    ///
+    /// As [`Browser::click`].
+    pub fn type_into(&self, css: &str, text: &str) {
+        self.on_element(css, "value", &json!({ "text": text }));
+    }
+
+    /// Finds the element and sends it `action`; a page that refreshes
+    /// itself may replace the element in between (a stale reference), so
+    /// that is tried again.
+    fn on_element(&self, css: &str, action: &str, body: &Value) {
+        for _ in 0..20 {
+            let element = self
+                .find(css)
+                .unwrap_or_else(|| panic!("no element matches {css}"));
+            let answer = call_raw(
+                self.addr,
+                "POST",
+                &format!("/session/{}/element/{}/{action}", self.session, element.0),
+                Some(body),
+            );
+            match answer["value"].get("error").and_then(Value::as_str) {
+                None => return,
+                Some("stale element reference") => std::thread::sleep(Duration::from_millis(20)),
+                Some(error) => panic!("{action} on {css}: {error}: {}", answer["value"]["message"]),
+            }
+        }
+        panic!("{css} was replaced under every {action}");
     }
 
     /// A PNG of the window.

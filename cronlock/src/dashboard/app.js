@@ -54,7 +54,8 @@
     status.classList.remove("bad");
     status.textContent = "working…";
     try {
-      const response = await fetch(form.action, {
+      // getAttribute: `form.action` would be the button named "action".
+      const response = await fetch(form.getAttribute("action"), {
         method: "POST",
         body: new URLSearchParams(data),
         headers: { "x-cronlock-fetch": "1" },

@@ -273,6 +273,9 @@ fn schedule_cell(job: &FleetJob) -> String {
 }
 
 fn next_cell(job: &FleetJob, now: DateTime<Utc>) -> String {
+    if job.pause.is_some() {
+        return r#"<span class="sub">none while paused</span>"#.to_owned();
+    }
     match job.next {
         Some(next) if job.summary.enabled => format!(
             r#"<time datetime="{}">{}</time><div class="sub">{}</div>"#,
