@@ -260,12 +260,18 @@ async fn run(cli: Cli) -> Result<String, Failure> {
                 .prefix(path_prefix)
                 .read_only(*read_only);
             if let Some(token) = token {
+                if token.is_empty() {
+                    return Err(Failure::usage("the dashboard token is empty"));
+                }
                 config = config.bearer_token(token);
             }
             if let Some(basic) = basic {
                 let (user, password) = basic
                     .split_once(':')
-                    .ok_or_else(|| Failure::usage("--basic takes USER:PASSWORD"))?;
+                    .filter(|(user, password)| !user.is_empty() && !password.is_empty())
+                    .ok_or_else(|| {
+                        Failure::usage("--basic takes USER:PASSWORD, neither of them empty")
+                    })?;
                 config = config.basic_auth(user, password);
             }
             config.check_listen(*listen)?;

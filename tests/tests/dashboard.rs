@@ -130,12 +130,24 @@ async fn scheduler() -> Scheduler {
 
 /// Runs `scheduler` in the background until both jobs have run at least once.
 async fn running(scheduler: &Scheduler) -> tokio::task::JoinHandle<()> {
+    running_until_runs_of(scheduler, &["report", "import"]).await
+}
+
+async fn running_until_a_run_of(scheduler: &Scheduler, job: &str) -> tokio::task::JoinHandle<()> {
+    running_until_runs_of(scheduler, &[job]).await
+}
+
+/// Runs `scheduler` in the background until each of `jobs` has run.
+async fn running_until_runs_of(
+    scheduler: &Scheduler,
+    jobs: &[&str],
+) -> tokio::task::JoinHandle<()> {
     let background = scheduler.clone();
     let handle = tokio::spawn(async move {
         background.run_until(std::future::pending()).await.unwrap();
     });
     for _ in 0..100 {
-        let ran = ["report", "import"].iter().all(|job| {
+        let ran = jobs.iter().all(|job| {
             scheduler
                 .list_jobs()
                 .iter()
@@ -174,7 +186,7 @@ async fn every_route_answers_with_the_fleet_it_shows() {
         "runs failed",
         "ticks missed",
         "jobs paused",
-        r#"href="/jobs/report""#,
+        r#"href="/job?name=report""#,
         "badge active",
         "badge failing",
         "badge disabled",
@@ -203,7 +215,7 @@ async fn every_route_answers_with_the_fleet_it_shows() {
     assert_eq!(fragment.status, 200);
     assert!(fragment.body.contains(r#"data-job="report""#) && !fragment.body.contains("<html"));
 
-    let job = served.get("/jobs/report").await;
+    let job = served.get("/job?name=report").await;
     assert_eq!(job.status, 200);
     assert!(
         job.body.contains("<h1>report</h1>") && job.body.contains("<svg"),
@@ -215,12 +227,12 @@ async fn every_route_answers_with_the_fleet_it_shows() {
         "{}",
         job.body
     );
-    let job_fragment = served.get("/fragment/jobs/report").await;
+    let job_fragment = served.get("/fragment/job?name=report").await;
     assert_eq!(job_fragment.status, 200);
     assert!(job_fragment.body.contains("<h1>report</h1>"));
 
-    assert_eq!(served.get("/jobs/nope").await.status, 404);
-    assert_eq!(served.get("/fragment/jobs/nope").await.status, 404);
+    assert_eq!(served.get("/job?name=nope").await.status, 404);
+    assert_eq!(served.get("/fragment/job?name=nope").await.status, 404);
     assert_eq!(served.get("/elsewhere").await.status, 404);
     assert_eq!(served.get("/actions").await.status, 405);
 
@@ -247,6 +259,11 @@ async fn every_route_answers_with_the_fleet_it_shows() {
         css.body.len(),
         js.body.len()
     );
+    // The budget the README states: small enough for a phone on a bad link.
+    assert!(
+        page.body.len() + css.body.len() + js.body.len() < 24_000,
+        "the first screen grew past 24 KB"
+    );
     served.stop().await;
     scheduler.shutdown();
     run.await.unwrap();
@@ -265,7 +282,7 @@ async fn job_errors_render_as_text_never_as_markup() {
     let scheduler = scheduler().await;
     let run = running(&scheduler).await;
     let served = Served::start(scheduler.fleet(), DashboardConfig::new()).await;
-    let page = served.get("/jobs/import").await;
+    let page = served.get("/job?name=import").await;
     assert_eq!(page.status, 200);
     assert!(
         page.body.contains(
@@ -288,13 +305,14 @@ async fn job_names_and_notes_are_escaped_everywhere() {
         .lock(MemoryLock::new())
         .job(Job::new(
             name,
-            "0 0 * * * *",
+            "* * * * * *",
             Duration::from_secs(5),
             |_ctx: JobContext| async { Ok::<(), String>(()) },
         ))
         .build()
         .await
         .unwrap();
+    let run = running_until_a_run_of(&scheduler, name).await;
     let served = Served::start(scheduler.fleet(), DashboardConfig::new()).await;
     let csrf = served.csrf(&[], "").await;
     let form = format!(
@@ -319,11 +337,25 @@ async fn job_names_and_notes_are_escaped_everywhere() {
         page.body
     );
     let job = served
-        .get("/jobs/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")
+        .get("/job?name=%3Cimg+src%3Dx+onerror%3Dalert%281%29%3E")
         .await;
     assert_eq!(job.status, 200, "{}", job.body);
     assert!(!job.body.contains("<img"), "{}", job.body);
+    // Its run, in the history table and the chart, and the note.
+    assert!(
+        job.body.contains(r#"<span class="outcome ok">ok</span>"#),
+        "{}",
+        job.body
+    );
+    assert!(
+        job.body.contains("&lt;script&gt;x&lt;/script&gt;"),
+        "the note: {}",
+        job.body
+    );
+    assert!(!job.body.contains("<script>x"));
     served.stop().await;
+    scheduler.shutdown();
+    run.await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -337,7 +369,7 @@ async fn auth_is_asked_of_every_route_when_set() {
     for path in [
         "/",
         "/fragment/overview",
-        "/jobs/report",
+        "/job?name=report",
         "/assets/app.js",
         "/nope",
     ] {
@@ -480,7 +512,7 @@ async fn read_only_hides_actions_and_refuses_them() {
     assert_eq!(page.status, 200);
     assert!(page.body.contains("read-only"));
     assert!(!page.body.contains(r#"name="action""#), "{}", page.body);
-    let job = served.get("/jobs/report").await;
+    let job = served.get("/job?name=report").await;
     assert!(!job.body.contains(r#"name="action""#), "{}", job.body);
     let csrf = served.csrf(&[], "").await;
     for action in ["pause", "resume", "trigger"] {
@@ -602,7 +634,7 @@ async fn a_router_mounted_under_a_prefix() {
     let page = get("/cron/").await.unwrap();
     assert_eq!(page.status, 200, "{}", page.body);
     for needle in [
-        r#"href="/cron/jobs/report""#,
+        r#"href="/cron/job?name=report""#,
         r#"action="/cron/actions""#,
         r#"data-src="/cron/fragment/overview""#,
         r#"href="/cron/assets/app.css""#,
@@ -614,9 +646,9 @@ async fn a_router_mounted_under_a_prefix() {
         (bare.status, bare.header("location")),
         (308, Some("/cron/"))
     );
-    assert_eq!(get("/cron/jobs/report").await.unwrap().status, 200);
+    assert_eq!(get("/cron/job?name=report").await.unwrap().status, 200);
     assert_eq!(get("/cron/assets/app.js").await.unwrap().status, 200);
-    assert_eq!(get("/jobs/report").await.unwrap().status, 404);
+    assert_eq!(get("/job?name=report").await.unwrap().status, 404);
     server.abort();
 }
 
@@ -676,8 +708,94 @@ async fn a_fleet_on_redis_and_no_secret_when_it_is_down() {
         "the password is on the page:\n{}",
         down.body
     );
-    let job = served.get("/jobs/billing").await;
+    let job = served.get("/job?name=billing").await;
     assert_eq!(job.status, 503);
     assert!(!job.body.contains("hunter2"));
     served.stop().await;
+}
+
+/// Without auth, a request addressed to another host name is refused: a
+/// page whose DNS name was rebound to 127.0.0.1 cannot read the dashboard
+/// (and its CSRF token) or act through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_auth_only_loopback_host_names_are_answered() {
+    let scheduler = scheduler().await;
+    let served = Served::start(scheduler.fleet(), DashboardConfig::new()).await;
+    let port = served.addr.port().to_string();
+    for host in [format!("evil.example:{port}"), "10.0.0.7".to_owned()] {
+        let refused = served
+            .request("GET", "/", &[("Host", host.as_str())], "")
+            .await;
+        assert_eq!(refused.status, 421, "{host}: {}", refused.body);
+        assert!(!refused.body.contains("csrf"));
+    }
+    let local = format!("localhost:{port}");
+    assert_eq!(
+        served
+            .request("GET", "/", &[("Host", local.as_str())], "")
+            .await
+            .status,
+        200
+    );
+    served.stop().await;
+    // Behind a proxy with its own auth, another name is expected.
+    let proxied = Served::start(
+        scheduler.fleet(),
+        DashboardConfig::new().accept_any_host(true),
+    )
+    .await;
+    let answer = proxied
+        .request("GET", "/", &[("Host", "cron.internal.example")], "")
+        .await;
+    assert_eq!(answer.status, 200);
+    proxied.stop().await;
+    // An empty secret is no auth: a non-loopback address stays refused.
+    assert!(
+        DashboardConfig::new()
+            .bearer_token("")
+            .check_listen("10.0.0.7:80".parse().unwrap())
+            .is_err()
+    );
+    assert!(
+        DashboardConfig::new()
+            .basic_auth("ops", "")
+            .check_listen("10.0.0.7:80".parse().unwrap())
+            .is_err()
+    );
+}
+
+/// Mounted with auth: the dashboard's routes ask for it, the host
+/// service's own routes and unknown paths stay the service's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mounted_router_guards_only_its_own_routes() {
+    let scheduler = scheduler().await;
+    let app = axum::Router::new()
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .merge(dashboard::router(
+            scheduler.fleet(),
+            DashboardConfig::new().prefix("/cron").bearer_token("t0ken"),
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let get = |path: &'static str| tokio::task::spawn_blocking(move || http::get(addr, path));
+    assert_eq!(get("/health").await.unwrap().status, 200);
+    let unknown = get("/elsewhere").await.unwrap();
+    assert_eq!(unknown.status, 404);
+    assert!(unknown.header("www-authenticate").is_none());
+    assert_eq!(get("/cron/").await.unwrap().status, 401);
+    assert_eq!(get("/cron/assets/app.js").await.unwrap().status, 401);
+    let authed = tokio::task::spawn_blocking(move || {
+        http::request(
+            addr,
+            "GET",
+            "/cron/",
+            &[("Authorization", "bearer t0ken")],
+            "",
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(authed.status, 200, "the scheme is case-insensitive");
+    server.abort();
 }

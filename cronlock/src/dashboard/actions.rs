@@ -61,7 +61,7 @@ pub(super) async fn act(
         return answer(StatusCode::FORBIDDEN, "this dashboard is read-only");
     }
     if let Err(why) = check_action(&method, &headers, form.csrf.as_deref(), &dashboard.csrf) {
-        warn!(by = %by, "dashboard action refused: {why}");
+        warn!(target: "cronlock::dashboard", by = %by, "dashboard action refused: {why}");
         return answer(StatusCode::FORBIDDEN, why);
     }
     let Some(action) = form.action.as_deref() else {
@@ -99,15 +99,16 @@ pub(super) async fn act(
         };
         match result {
             Ok(what) => {
-                info!(job = %job, action, by = %by, note = ?form.note, "dashboard action");
+                info!(target: "cronlock::dashboard", job = ?job, action, by = %by, note = ?form.note, "dashboard action");
                 done.push(format!("{what} {job}"));
             }
             Err(err) => {
-                warn!(job = %job, action, by = %by, error = %err, "dashboard action failed");
+                warn!(target: "cronlock::dashboard", job = ?job, action, by = %by, error = %err, "dashboard action failed");
                 failed.push(format!("{job}: {err}"));
             }
         }
     }
+    dashboard.forget_overview();
     if !wants_text(&headers) {
         let back = format!("{}/", dashboard.config.prefix);
         return (StatusCode::SEE_OTHER, [(LOCATION, back)]).into_response();

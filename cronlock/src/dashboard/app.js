@@ -1,5 +1,7 @@
 // Keeps the page live: fetches its fragment again every few seconds and
 // sends actions without a reload. The server escapes every text it renders.
+// A refresh keeps what the user is doing: ticked boxes, typed notes and the
+// focused control survive it; nothing is fetched while the tab is hidden.
 (function () {
   "use strict";
   const live = document.getElementById("live");
@@ -7,17 +9,49 @@
   const liveState = document.getElementById("live-state");
   if (!live) return;
   const every = Number(live.dataset.refresh) || 2000;
+  let sequence = 0;
+  let timer = null;
 
-  function typing() {
-    const el = document.activeElement;
-    return el && live.contains(el) && el.tagName === "INPUT" && el.type === "text" && el.value !== "";
+  // What identifies a control across refreshes: its row, name and value.
+  function key(el) {
+    const row = el.closest("tr[data-job]");
+    const form = el.closest("form");
+    return [row ? row.dataset.job : "", form ? form.id : "", el.tagName, el.name || "", el.type === "text" ? "" : el.value || ""].join("\u0000");
+  }
+
+  function controls() {
+    return Array.from(live.querySelectorAll("input, button, a"));
+  }
+
+  function snapshot() {
+    const focused = document.activeElement && live.contains(document.activeElement) ? key(document.activeElement) : null;
+    const texts = new Map();
+    const checked = new Set();
+    let selection = null;
+    for (const el of controls()) {
+      if (el.type === "text" && el.value) texts.set(key(el), el.value);
+      if (el.type === "checkbox" && el.checked) checked.add(key(el));
+    }
+    if (focused && document.activeElement.type === "text") {
+      selection = [document.activeElement.selectionStart, document.activeElement.selectionEnd];
+    }
+    return { focused, texts, checked, selection };
+  }
+
+  function restore(state) {
+    for (const el of controls()) {
+      const k = key(el);
+      if (el.type === "text" && state.texts.has(k)) el.value = state.texts.get(k);
+      if (el.type === "checkbox") el.checked = state.checked.has(k);
+      if (k === state.focused) {
+        el.focus();
+        if (state.selection && el.type === "text") el.setSelectionRange(state.selection[0], state.selection[1]);
+      }
+    }
   }
 
   async function refresh() {
-    if (typing()) return;
-    const checked = new Set(
-      Array.from(live.querySelectorAll("input[type=checkbox][name=job]:checked")).map((box) => box.value)
-    );
+    const mine = ++sequence;
     let response;
     try {
       response = await fetch(live.dataset.src, { headers: { "x-cronlock-fetch": "1" }, cache: "no-store" });
@@ -30,13 +64,27 @@
       return;
     }
     const html = await response.text();
-    if (typing()) return;
+    // A newer refresh (after an action) already answered.
+    if (mine !== sequence) return;
+    const state = snapshot();
     live.innerHTML = html;
-    live.querySelectorAll("input[type=checkbox][name=job]").forEach((box) => {
-      box.checked = checked.has(box.value);
-    });
+    restore(state);
     liveState.textContent = "live · updated " + new Date().toLocaleTimeString();
   }
+
+  // One refresh at a time: the next is scheduled when this one is done.
+  async function tick() {
+    timer = null;
+    if (!document.hidden) await refresh();
+    timer = setTimeout(tick, every);
+  }
+
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && timer !== null) {
+      clearTimeout(timer);
+      tick();
+    }
+  });
 
   document.addEventListener("change", (event) => {
     if (event.target.matches("[data-select-all]")) {
@@ -69,10 +117,9 @@
     form.querySelectorAll("input[type=text]").forEach((input) => {
       input.value = "";
     });
-    document.activeElement.blur();
     await refresh();
   });
 
-  setInterval(refresh, every);
+  timer = setTimeout(tick, every);
   liveState.textContent = "live";
 })();

@@ -78,6 +78,7 @@ pub struct DashboardConfig {
     prefix: String,
     read_only: bool,
     auth: Option<Auth>,
+    any_host: bool,
     refresh: Duration,
 }
 
@@ -102,6 +103,7 @@ impl fmt::Debug for DashboardConfig {
             .field("prefix", &self.prefix)
             .field("read_only", &self.read_only)
             .field("auth", &auth)
+            .field("any_host", &self.any_host)
             .field("refresh", &self.refresh)
             .finish()
     }
@@ -121,17 +123,21 @@ impl DashboardConfig {
             prefix: String::new(),
             read_only: false,
             auth: None,
+            any_host: false,
             refresh: Duration::from_secs(2),
         }
     }
 
     /// Serves the pages under `prefix` (`"/cron"`: the first screen is
-    /// `/cron/`), for a router that has other routes.
+    /// `/cron/`), for a router that has other routes. Only letters, digits
+    /// and `/-_.~` are kept (a prefix is a plain path, never a pattern).
     pub fn prefix(mut self, prefix: &str) -> DashboardConfig {
-        self.prefix = prefix.trim_end_matches('/').to_owned();
-        if !self.prefix.is_empty() && !self.prefix.starts_with('/') {
-            self.prefix.insert(0, '/');
-        }
+        let kept: String = prefix
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "/-_.~".contains(*c))
+            .collect();
+        let segments: Vec<&str> = kept.split('/').filter(|part| !part.is_empty()).collect();
+        self.prefix = segments.iter().map(|part| format!("/{part}")).collect();
         self
     }
 
@@ -148,22 +154,34 @@ impl DashboardConfig {
 
     /// Asks every request for `Authorization: Bearer <token>` (for a proxy
     /// that adds it, or a script). Actions are logged as by `bearer token`.
+    /// An empty token is no auth setting.
     pub fn bearer_token(mut self, token: impl Into<String>) -> DashboardConfig {
-        self.auth = Some(Auth::Bearer(token.into()));
+        let token = token.into();
+        self.auth = (!token.is_empty()).then_some(Auth::Bearer(token));
         self
     }
 
     /// Asks every request for HTTP basic auth with this user and password
-    /// (a browser prompts for them). Actions are logged as by `user`.
+    /// (a browser prompts for them). Actions are logged as by `user`. An
+    /// empty user or password is no auth setting.
     pub fn basic_auth(
         mut self,
         user: impl Into<String>,
         password: impl Into<String>,
     ) -> DashboardConfig {
-        self.auth = Some(Auth::Basic {
-            user: user.into(),
-            password: password.into(),
-        });
+        let (user, password) = (user.into(), password.into());
+        self.auth =
+            (!user.is_empty() && !password.is_empty()).then_some(Auth::Basic { user, password });
+        self
+    }
+
+    /// Without auth, the dashboard answers only requests addressed to a
+    /// loopback host (`localhost`, `127.0.0.1`, `[::1]`), so a web page that
+    /// points a DNS name of its own at 127.0.0.1 cannot read or use it (DNS
+    /// rebinding). A service that serves it under another name behind its
+    /// own auth (a proxy) turns that off here.
+    pub fn accept_any_host(mut self, accept: bool) -> DashboardConfig {
+        self.any_host = accept;
         self
     }
 
@@ -196,6 +214,31 @@ struct Dashboard {
     /// The token every action must carry: random per dashboard, sent in
     /// its pages only (another site cannot read them).
     csrf: String,
+    /// The first screen as last rendered, and when.
+    overview: std::sync::Mutex<Option<(std::time::Instant, String)>>,
+}
+
+impl Dashboard {
+    fn overview_slot(&self) -> std::sync::MutexGuard<'_, Option<(std::time::Instant, String)>> {
+        self.overview.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The first screen rendered less than `fresh` ago, if there is one.
+    fn cached_overview(&self, fresh: Duration) -> Option<String> {
+        self.overview_slot()
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < fresh)
+            .map(|(_, body)| body.clone())
+    }
+
+    fn cache_overview(&self, body: &str) {
+        *self.overview_slot() = Some((std::time::Instant::now(), body.to_owned()));
+    }
+
+    /// After an action: the next page shows its effect.
+    fn forget_overview(&self) {
+        *self.overview_slot() = None;
+    }
 }
 
 type Shared = Arc<Dashboard>;
@@ -229,13 +272,14 @@ fn routes(fleet: Fleet, config: DashboardConfig, everything: bool) -> Router {
         fleet,
         config,
         csrf: crate::lock::random_token(),
+        overview: std::sync::Mutex::new(None),
     });
     let at = |path: &str| format!("{prefix}{path}");
     let mut routes = Router::new()
         .route(&at("/"), get(pages::overview))
         .route(&at("/fragment/overview"), get(pages::overview_fragment))
-        .route(&at("/jobs/{job}"), get(pages::job))
-        .route(&at("/fragment/jobs/{job}"), get(pages::job_fragment))
+        .route(&at("/job"), get(pages::job))
+        .route(&at("/fragment/job"), get(pages::job_fragment))
         .route(&at("/actions"), post(actions::act))
         .route(&at("/assets/app.css"), get(pages::stylesheet))
         .route(&at("/assets/app.js"), get(pages::script));
@@ -246,15 +290,17 @@ fn routes(fleet: Fleet, config: DashboardConfig, everything: bool) -> Router {
             get(move || async move { axum::response::Redirect::permanent(&home) }),
         );
     }
+    let guard = axum::middleware::from_fn_with_state(Arc::clone(&shared), security::guard);
     if everything {
-        routes = routes.fallback(pages::not_found);
+        // The whole server: unknown paths answer behind the guard too.
+        routes
+            .fallback(pages::not_found)
+            .layer(guard)
+            .with_state(shared)
+    } else {
+        // Mounted: the host service's own routes and 404s stay its own.
+        routes.route_layer(guard).with_state(shared)
     }
-    routes
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&shared),
-            security::guard,
-        ))
-        .with_state(shared)
 }
 
 /// Serves the dashboard of `fleet` on `listener` until `shutdown` resolves.

@@ -4,15 +4,15 @@
 
 use std::fmt::Write as _;
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
 use super::Shared;
 use super::html::{absolute, duration, escape, job_path, relative};
-use super::stats::{LastHour, is_failure, last_hour};
+use super::stats::{LastHour, is_failure, last_hour, last_run};
 use crate::error::Error;
 use crate::fleet::{FleetJob, schedule_of};
 use crate::lock::HistoryEntry;
@@ -33,18 +33,26 @@ pub(super) async fn overview_fragment(State(dashboard): State<Shared>) -> Respon
     fragment(overview_body(&dashboard).await)
 }
 
-pub(super) async fn job(State(dashboard): State<Shared>, Path(job): Path<String>) -> Response {
+/// The job a `?name=` query names (a query, not a path segment: a job
+/// named `..` would be a dot segment a browser resolves away).
+fn job_named(uri: &Uri) -> String {
+    form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .find(|(key, _)| key == "name")
+        .map(|(_, name)| name.into_owned())
+        .unwrap_or_default()
+}
+
+pub(super) async fn job(State(dashboard): State<Shared>, uri: Uri) -> Response {
+    let job = job_named(&uri);
     let (status, body) = job_body(&dashboard, &job).await;
-    let src = format!("{}/fragment{}", dashboard.config.prefix, job_path("", &job));
+    let src = job_path(&format!("{}/fragment", dashboard.config.prefix), &job);
     let mut response = page(&dashboard, &format!("{job} · cronlock"), &src, &body);
     *response.status_mut() = status;
     response
 }
 
-pub(super) async fn job_fragment(
-    State(dashboard): State<Shared>,
-    Path(job): Path<String>,
-) -> Response {
+pub(super) async fn job_fragment(State(dashboard): State<Shared>, uri: Uri) -> Response {
+    let job = job_named(&uri);
     let (status, body) = job_body(&dashboard, &job).await;
     let mut response = fragment(body);
     *response.status_mut() = status;
@@ -119,22 +127,45 @@ fn page(dashboard: &Shared, title: &str, src: &str, body: &str) -> Response {
     fragment(html)
 }
 
-/// Tiles and the job table.
+/// Tiles and the job table: rendered at most once per [`OVERVIEW_FRESH`]
+/// however many pages poll it (and again after an action).
 async fn overview_body(dashboard: &Shared) -> String {
-    let jobs = match dashboard.fleet.jobs().await {
+    if let Some(body) = dashboard.cached_overview(OVERVIEW_FRESH) {
+        return body;
+    }
+    let body = render_overview(dashboard).await;
+    dashboard.cache_overview(&body);
+    body
+}
+
+/// How long a rendered first screen is served again.
+const OVERVIEW_FRESH: std::time::Duration = std::time::Duration::from_millis(900);
+
+/// How many histories are read at once.
+const HISTORY_READS: usize = 16;
+
+async fn render_overview(dashboard: &Shared) -> String {
+    use futures_util::StreamExt as _;
+    let mut jobs = match dashboard.fleet.jobs().await {
         Ok(jobs) => jobs,
         Err(err) => return unavailable(&err),
     };
+    let names: Vec<String> = jobs.iter().map(|job| job.summary.name.clone()).collect();
+    let histories: Vec<Vec<HistoryEntry>> = futures_util::stream::iter(names)
+        .map(|name| {
+            let fleet = dashboard.fleet.clone();
+            async move { fleet.history_of(&name).await.unwrap_or_default() }
+        })
+        .buffered(HISTORY_READS)
+        .collect()
+        .await;
     let now = Utc::now();
     let mut hour = LastHour::default();
     let mut rows = String::new();
-    for job in &jobs {
-        let history = dashboard
-            .fleet
-            .history_of(&job.summary.name)
-            .await
-            .unwrap_or_default();
-        hour += last_hour(job, &history, now);
+    for (job, history) in jobs.iter_mut().zip(&histories) {
+        hour += last_hour(job, history, now);
+        // The newest run, not a pause or resume entry.
+        job.last_run = last_run(history).cloned();
         job_row(&mut rows, dashboard, job, now);
     }
     let paused = jobs.iter().filter(|job| job.pause.is_some()).count();
@@ -309,12 +340,8 @@ fn action_form(dashboard: &Shared, job: &FleetJob) -> String {
         action = escape(&format!("{}/actions", dashboard.config.prefix)),
         csrf = escape(&dashboard.csrf),
     );
-    if job.summary.enabled {
-        let _ = write!(
-            form,
-            r#"<button name="action" value="trigger" aria-label="trigger {name} now">Trigger</button>"#
-        );
-    }
+    // Pause (or resume) comes first: Enter in the note field presses the
+    // form's first button.
     if job.pause.is_some() {
         let _ = write!(
             form,
@@ -324,6 +351,12 @@ fn action_form(dashboard: &Shared, job: &FleetJob) -> String {
         let _ = write!(
             form,
             r#"<input type="text" name="note" placeholder="note" aria-label="note for pausing {name}" autocomplete="off"><button name="action" value="pause" aria-label="pause {name}">Pause</button>"#
+        );
+    }
+    if job.summary.enabled {
+        let _ = write!(
+            form,
+            r#"<button name="action" value="trigger" aria-label="trigger {name} now">Trigger</button>"#
         );
     }
     form.push_str("</form>");
@@ -349,6 +382,9 @@ async fn job_body(dashboard: &Shared, name: &str) -> (StatusCode, String) {
         Ok(history) => history,
         Err(err) => return (StatusCode::SERVICE_UNAVAILABLE, unavailable(&err)),
     };
+    let mut job = job.clone();
+    job.last_run = last_run(&history).cloned();
+    let job = &job;
     let now = Utc::now();
     let hour = last_hour(job, &history, now);
     let mut out = String::new();

@@ -23,6 +23,15 @@ pub(super) async fn guard(
     next: Next,
 ) -> Response {
     let identity = match &dashboard.config.auth {
+        None if !dashboard.config.any_host && !loopback_host(request.headers()) => {
+            return with_headers(
+                (
+                    StatusCode::MISDIRECTED_REQUEST,
+                    "without auth this dashboard answers only requests to localhost, 127.0.0.1 or [::1]\n",
+                )
+                    .into_response(),
+            );
+        }
         None => {
             let peer = request
                 .extensions()
@@ -42,18 +51,41 @@ pub(super) async fn guard(
     with_headers(next.run(request).await)
 }
 
+/// Whether the request names a loopback host (any port), as a browser
+/// does for a page it loaded from one; a rebound DNS name does not.
+fn loopback_host(headers: &HeaderMap) -> bool {
+    let Some(host) = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return true; // HTTP/1.0 without Host: not a browser page
+    };
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    let name = name.to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The identity the `Authorization` header proves, if it does.
 fn authenticate(auth: &Auth, headers: &HeaderMap) -> Option<String> {
-    let given = headers.get(header::AUTHORIZATION)?.as_bytes();
+    let given = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credentials) = given.split_once(' ')?;
+    let credentials = credentials.trim().as_bytes();
     match auth {
-        Auth::Bearer(token) => {
-            let expected = format!("Bearer {token}");
-            same_secret(given, expected.as_bytes()).then(|| "bearer token".to_owned())
+        Auth::Bearer(token) if scheme.eq_ignore_ascii_case("bearer") => {
+            same_secret(credentials, token.as_bytes()).then(|| "bearer token".to_owned())
         }
-        Auth::Basic { user, password } => {
-            let expected = format!("Basic {}", base64(format!("{user}:{password}").as_bytes()));
-            same_secret(given, expected.as_bytes()).then(|| user.clone())
+        Auth::Basic { user, password } if scheme.eq_ignore_ascii_case("basic") => {
+            let expected = base64(format!("{user}:{password}").as_bytes());
+            same_secret(credentials, expected.as_bytes()).then(|| user.clone())
         }
+        _ => None,
     }
 }
 
@@ -202,5 +234,32 @@ mod tests {
         assert!(!same_origin(&headers(&[("sec-fetch-site", "cross-site")])));
         assert!(same_origin(&headers(&[("sec-fetch-site", "same-origin")])));
         assert!(same_origin(&headers(&[])));
+    }
+
+    #[test]
+    fn loopback_hosts_are_told_from_rebound_names() {
+        let host = |value: &'static str| {
+            let mut map = HeaderMap::new();
+            map.insert(header::HOST, HeaderValue::from_static(value));
+            map
+        };
+        for loopback in [
+            "localhost:9090",
+            "127.0.0.1:9090",
+            "127.0.0.1",
+            "[::1]:9090",
+            "LOCALHOST",
+            "app.localhost:80",
+        ] {
+            assert!(loopback_host(&host(loopback)), "{loopback}");
+        }
+        for other in [
+            "evil.example:9090",
+            "10.0.0.1:9090",
+            "localhost.evil.example",
+            "[2001:db8::1]:80",
+        ] {
+            assert!(!loopback_host(&host(other)), "{other}");
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! The last hour of a job, from its history: runs ok, runs failed, and
-//! scheduled ticks that have no run.
+//! scheduled ticks that have no run; and which entries are runs at all
+//! (pauses and resumes are history entries too).
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::fleet::{FleetJob, schedule_of};
 use crate::lock::HistoryEntry;
@@ -41,6 +42,30 @@ pub(super) fn is_failure(outcome: &RunOutcome) -> bool {
     )
 }
 
+/// A pause or resume entry (see `lock::control::pause_marker` and
+/// `pause_after_failures`): `Some(true)` a pause, `Some(false)` a resume,
+/// `None` a run.
+fn marker(entry: &HistoryEntry) -> Option<bool> {
+    let RunOutcome::Skipped { reason } = &entry.outcome else {
+        return None;
+    };
+    if !entry.duration.is_zero() {
+        return None;
+    }
+    if reason.starts_with("paused by ") || reason.starts_with("paused after ") {
+        Some(true)
+    } else if reason.starts_with("resumed by ") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// The newest entry that is a run, not a pause or resume.
+pub(super) fn last_run(history: &[HistoryEntry]) -> Option<&HistoryEntry> {
+    history.iter().find(|entry| marker(entry).is_none())
+}
+
 /// The job's last hour. Missed: a scheduled tick of an enabled job, within
 /// the hour and within what the history still keeps (older entries may have
 /// been trimmed, so nothing before the oldest kept entry is counted), past
@@ -63,7 +88,11 @@ pub(super) fn last_hour(job: &FleetJob, history: &[HistoryEntry], now: DateTime<
     };
     let timeout = chrono::Duration::from_std(job.summary.timeout).unwrap_or_default();
     let until = now - timeout - STILL_ON_ITS_WAY;
-    let ran: HashSet<DateTime<Utc>> = history.iter().map(|entry| entry.tick).collect();
+    let ran: HashSet<DateTime<Utc>> = history
+        .iter()
+        .filter(|entry| marker(entry).is_none())
+        .map(|entry| entry.tick)
+        .collect();
     let paused = paused_spans(job, history);
     let mut tick = hour_ago.max(oldest);
     for _ in 0..MAX_TICKS {
@@ -81,42 +110,194 @@ pub(super) fn last_hour(job: &FleetJob, history: &[HistoryEntry], now: DateTime<
     hour
 }
 
+/// A stretch of paused time: from, and until (`None`: still paused).
+type Span = (DateTime<Utc>, Option<DateTime<Utc>>);
+
 /// When the job was paused, from the pause and resume entries in its
-/// history and the pause in force.
-fn paused_spans(
-    job: &FleetJob,
-    history: &[HistoryEntry],
-) -> Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> {
-    let mut markers: Vec<(DateTime<Utc>, bool)> = history
+/// history (a pause with an end closes there) and the pause in force. A
+/// resume whose pause was trimmed from the history covers everything
+/// before it.
+fn paused_spans(job: &FleetJob, history: &[HistoryEntry]) -> Vec<Span> {
+    let mut markers: Vec<(DateTime<Utc>, bool, Option<DateTime<Utc>>)> = history
         .iter()
-        .filter_map(|entry| match &entry.outcome {
-            RunOutcome::Skipped { reason } if reason.starts_with("paused") => {
-                Some((entry.tick, true))
-            }
-            RunOutcome::Skipped { reason } if reason.starts_with("resumed") => {
-                Some((entry.tick, false))
-            }
-            _ => None,
+        .filter_map(|entry| {
+            let pause = marker(entry)?;
+            let until = match &entry.outcome {
+                RunOutcome::Skipped { reason } if pause => pause_end(reason),
+                _ => None,
+            };
+            Some((entry.tick, pause, until))
         })
         .collect();
-    markers.sort();
+    markers.sort_by_key(|(at, _, _)| *at);
     let mut spans = Vec::new();
-    let mut open: Option<DateTime<Utc>> = None;
-    for (at, pause) in markers {
+    let mut open: Option<(DateTime<Utc>, Option<DateTime<Utc>>)> = None;
+    let mut seen_any = false;
+    for (at, pause, until) in markers {
         match (pause, open) {
-            (true, None) => open = Some(at),
-            (false, Some(from)) => {
-                spans.push((from, Some(at)));
+            (true, None) => open = Some((at, until)),
+            (true, Some((from, _))) => open = Some((from, until)),
+            (false, Some((from, until))) => {
+                spans.push((from, Some(until.map_or(at, |until| until.min(at)))));
                 open = None;
             }
-            _ => {}
+            (false, None) if !seen_any => spans.push((DateTime::<Utc>::MIN_UTC, Some(at))),
+            (false, None) => {}
         }
+        seen_any = true;
     }
-    if let Some(from) = open {
-        spans.push((from, None));
+    if let Some((from, until)) = open {
+        spans.push((from, until));
     }
     if let Some(pause) = &job.pause {
         spans.push((pause.since, pause.until));
     }
     spans
+}
+
+/// The end a pause entry names (`… (until 2026-11-27 10:00:00 UTC)`).
+fn pause_end(reason: &str) -> Option<DateTime<Utc>> {
+    let start = reason.rfind(" (until ")? + " (until ".len();
+    let text = reason[start..].strip_suffix(" UTC)")?;
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+        .ok()
+        .map(|naive| naive.and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::lock::{JobSummary, Pause};
+
+    fn at(second: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000 + second, 0).unwrap()
+    }
+
+    fn job(pause: Option<Pause>) -> FleetJob {
+        FleetJob {
+            summary: JobSummary {
+                name: "every_minute".into(),
+                spec: "0 * * * * *".into(),
+                tz: "UTC".into(),
+                timeout: Duration::from_secs(5),
+                enabled: true,
+                service: "test".into(),
+                instance: "i".into(),
+                seen: at(0),
+            },
+            pause,
+            last_run: None,
+            next: None,
+        }
+    }
+
+    fn entry(tick: DateTime<Utc>, outcome: RunOutcome) -> HistoryEntry {
+        HistoryEntry {
+            tick,
+            instance: "i".into(),
+            started: tick,
+            duration: if matches!(outcome, RunOutcome::Skipped { .. }) {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(3)
+            },
+            outcome,
+        }
+    }
+
+    fn skipped(tick: DateTime<Utc>, reason: &str) -> HistoryEntry {
+        entry(
+            tick,
+            RunOutcome::Skipped {
+                reason: reason.into(),
+            },
+        )
+    }
+
+    /// Minutes of the hour before `now` (at(3600) is on a whole minute).
+    fn minute(index: i64) -> DateTime<Utc> {
+        let base = at(0) - chrono::Duration::seconds(at(0).timestamp() % 60);
+        base + chrono::Duration::minutes(index)
+    }
+
+    #[test]
+    fn ticks_without_a_run_count_as_missed_back_to_the_oldest_kept_entry() {
+        let now = minute(60) + chrono::Duration::seconds(30);
+        // Runs at minutes 10..60 except 20 and 30; the history starts at 10.
+        let history: Vec<HistoryEntry> = (10..=60)
+            .rev()
+            .filter(|m| *m != 20 && *m != 30)
+            .map(|m| entry(minute(m), RunOutcome::Completed))
+            .collect();
+        let hour = last_hour(&job(None), &history, now);
+        assert_eq!(hour.missed, 2);
+        assert_eq!(hour.ok, 49);
+    }
+
+    #[test]
+    fn paused_time_is_not_missed_and_markers_are_not_runs() {
+        let now = minute(60) + chrono::Duration::seconds(30);
+        let mut history: Vec<HistoryEntry> = (10..=60)
+            .filter(|m| !(20..30).contains(m))
+            .map(|m| entry(minute(m), RunOutcome::Completed))
+            .collect();
+        history.push(skipped(
+            minute(19) + chrono::Duration::seconds(30),
+            "paused by ops: deploy",
+        ));
+        history.push(skipped(
+            minute(29) + chrono::Duration::seconds(30),
+            "resumed by ops",
+        ));
+        history.sort_by_key(|entry| std::cmp::Reverse(entry.tick));
+        assert_eq!(last_hour(&job(None), &history, now).missed, 0);
+        // Without the markers the same ten minutes are missed.
+        let runs: Vec<HistoryEntry> = history
+            .iter()
+            .filter(|e| marker(e).is_none())
+            .cloned()
+            .collect();
+        assert_eq!(last_hour(&job(None), &runs, now).missed, 10);
+        // A skip the job chose itself is a run, not a pause.
+        assert!(marker(&skipped(at(0), "paused upstream, nothing to do")).is_none());
+    }
+
+    #[test]
+    fn a_pause_with_an_end_stops_covering_at_its_end() {
+        let now = minute(60) + chrono::Duration::seconds(30);
+        let until = minute(25);
+        let reason = format!(
+            "paused by ops (until {})",
+            until.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+        assert_eq!(pause_end(&reason), Some(until));
+        let mut history: Vec<HistoryEntry> = (10..=60)
+            .filter(|m| !(20..30).contains(m))
+            .map(|m| entry(minute(m), RunOutcome::Completed))
+            .collect();
+        history.push(skipped(minute(19) + chrono::Duration::seconds(30), &reason));
+        history.sort_by_key(|entry| std::cmp::Reverse(entry.tick));
+        // Minutes 20-24 were paused; 25-29 had no run and no pause.
+        assert_eq!(last_hour(&job(None), &history, now).missed, 5);
+    }
+
+    #[test]
+    fn the_pause_in_force_and_a_resume_whose_pause_was_trimmed() {
+        let now = minute(60) + chrono::Duration::seconds(30);
+        let history = vec![
+            entry(minute(50), RunOutcome::Completed),
+            skipped(minute(40) + chrono::Duration::seconds(1), "resumed by ops"),
+            entry(minute(30), RunOutcome::Completed),
+        ];
+        let pause = Pause::new(minute(50) + chrono::Duration::seconds(10));
+        // 31-40 before the resume: paused; 41-49: missed; 51-60: paused now.
+        assert_eq!(last_hour(&job(Some(pause)), &history, now).missed, 9);
+        assert_eq!(last_run(&history).map(|e| e.tick), Some(minute(50)));
+        let resumed_last = &history[1..];
+        assert_eq!(last_run(resumed_last).map(|e| e.tick), Some(minute(30)));
+    }
 }
