@@ -150,10 +150,11 @@ impl JobAttr {
                 Ok(())
             }),
             "overlap" => string(value, "overlap", "\"skip\"").and_then(|lit| {
-                let variant = match one_of(&lit, "overlap", &["skip", "allow", "buffer_one"])?.as_str()
+                let variant = match one_of(&lit, "overlap", &["skip", "allow", "buffer_one", "replace"])?.as_str()
                 {
                     "allow" => quote! { Allow },
                     "buffer_one" => quote! { BufferOne },
+                    "replace" => quote! { Replace },
                     _ => quote! { Skip },
                 };
                 self.option(quote_spanned! {lit.span()=> .overlap(::cronlock::__private::Overlap::#variant) });

@@ -30,7 +30,7 @@ use proc_macro::TokenStream;
 /// | `name` | no | job name, also the lock key | the fn name |
 /// | `tz` | no | IANA zone the spec is read in, `"Asia/Shanghai"` | the scheduler's zone (UTC) |
 /// | `lock_ttl` | no | duration, at least `timeout` | `timeout` |
-/// | `overlap` | no | `"skip"` (never two runs at once, fleet-wide; a tick that finds a run is skipped), `"buffer_one"` (never two at once; such a tick waits and starts when the run ends, at most one waiting) or `"allow"` | `"skip"` |
+/// | `overlap` | no | `"skip"` (never two runs at once, fleet-wide; a tick that finds a run is skipped), `"buffer_one"` (never two at once; such a tick waits and starts when the run ends, at most one waiting), `"replace"` (never two at once; such a tick cancels the run through `ctx.cancelled()` and starts when it has ended) or `"allow"` | `"skip"` |
 /// | `retries` | no | 0-100 retries of a failed run, within the timeout | 0 |
 /// | `backoff` | no | first wait between attempts, doubling (needs `retries`) | `"1s"` |
 /// | `catch_up` | no | late ticks: `"latest"` runs the most recent missed tick if younger than the window, `"all"` runs each one younger than the window, oldest first, `"skip"` runs none | `"latest"` |

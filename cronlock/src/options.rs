@@ -19,6 +19,15 @@ pub enum Overlap {
     /// tick waits per instance: a newer one takes the place of a waiting
     /// one, which counts as skipped.
     BufferOne,
+    /// Never two runs at once, and the newest tick wins: a tick that finds
+    /// a run going cancels it (through
+    /// [`JobContext::cancelled`](crate::JobContext::cancelled); aborted
+    /// after the cancel grace if it does not stop, as at a timeout) and
+    /// starts once it has ended, within its catch-up window (Kubernetes
+    /// `Replace`). Fleet-wide: the instance running the job cancels the run
+    /// when the next tick comes due there; the instance that claims the new
+    /// tick waits for the run lock meanwhile.
+    Replace,
 }
 
 impl Overlap {

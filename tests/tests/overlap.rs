@@ -1,5 +1,6 @@
 //! `overlap = skip` (the default) never starts a run while the previous one is
-//! going; `allow` starts every tick.
+//! going; `allow` starts every tick; `buffer_one` runs one waiting tick
+//! after the running one; `replace` cancels the running one for the new tick.
 
 use std::time::Duration;
 
@@ -76,6 +77,63 @@ async fn buffer_one_runs_one_waiting_tick_right_after_the_running_one() {
             waited >= Duration::from_millis(ended_after)
                 && waited <= Duration::from_millis(ended_after + 300),
             "run {index} started {waited:?} in, the run before it ended {ended_after} ms in"
+        );
+    }
+}
+
+/// Runs of 2.5 s that stop when cancelled, every second for 7 s: each tick
+/// cancels the run before it and starts once that one has stopped.
+#[tokio::test(start_paused = true)]
+async fn replace_cancels_the_running_one_and_starts_every_tick() {
+    let runs: Log<(
+        DateTime<Utc>,
+        tokio::time::Instant,
+        tokio::time::Instant,
+        bool,
+    )> = Log::default();
+    let log = runs.clone();
+    let scheduler = builder()
+        .job(
+            Job::new(
+                "slow",
+                "* * * * * *",
+                Duration::from_secs(10),
+                move |ctx: JobContext| {
+                    let log = log.clone();
+                    async move {
+                        let start = tokio::time::Instant::now();
+                        let cancelled = tokio::select! {
+                            () = ctx.cancelled() => true,
+                            () = tokio::time::sleep(Duration::from_millis(2_500)) => false,
+                        };
+                        log.push((ctx.tick(), start, tokio::time::Instant::now(), cancelled));
+                    }
+                },
+            )
+            .overlap(Overlap::Replace),
+        )
+        .build()
+        .await
+        .unwrap();
+    run_for(&scheduler, Duration::from_millis(7_000)).await;
+    let runs = runs.entries();
+    let ticks: Vec<DateTime<Utc>> = runs.iter().map(|run| run.0).collect();
+    // Every tick ran; the last one was cancelled by the shutdown.
+    assert_eq!(ticks, (1..=7).map(second).collect::<Vec<_>>(), "{runs:?}");
+    for pair in runs.windows(2) {
+        let (before, after) = (&pair[0], &pair[1]);
+        assert!(
+            before.3,
+            "a run was not cancelled by the next tick: {runs:?}"
+        );
+        assert!(
+            before.2 <= after.1,
+            "two runs overlapped: {before:?} and {after:?}"
+        );
+        // The next tick starts as soon as the lock is free (a wait poll).
+        assert!(
+            after.1 - before.2 <= Duration::from_millis(300),
+            "the new tick waited too long after the replaced run stopped: {runs:?}"
         );
     }
 }

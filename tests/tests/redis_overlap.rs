@@ -1,7 +1,14 @@
-//! `overlap = "buffer_one"` across a fleet: three schedulers on one Redis,
-//! a job due every second whose runs take 1.2 s. No two runs overlap
-//! anywhere, no tick runs twice, and a tick that finds a run going waits
-//! and starts when it ends, so most ticks run (with `skip`, every other).
+//! Overlap policies across a fleet: three schedulers on one Redis.
+//!
+//! `overlap = "buffer_one"`: a job due every second whose runs take 1.2 s.
+//! No two runs overlap anywhere, no tick runs twice, and a tick that finds
+//! a run going waits and starts when it ends, so most ticks run (with
+//! `skip`, every other).
+//!
+//! `overlap = "replace"`: a job due every two seconds whose runs would take
+//! 10 s. Each tick cancels the run before it, on whichever instance it runs,
+//! and starts once that run has stopped: every tick runs, once, and no two
+//! runs overlap (with `skip`, one tick in five).
 
 use std::time::Duration;
 
@@ -86,4 +93,73 @@ async fn buffer_one_runs_back_to_back_once_each_fleet_wide() {
         ran * 10 >= ticks * 7,
         "{ran} runs for {ticks} ticks: buffered ticks did not run: {runs:?}"
     );
+}
+
+/// (tick, start, end, whether the run saw its cancellation) of every run.
+type Replaced = Log<(DateTime<Utc>, DateTime<Utc>, DateTime<Utc>, bool)>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replace_cancels_the_run_wherever_it_is_and_runs_every_tick_once() {
+    let redis = RedisServer::start();
+    let runs = Replaced::default();
+    let mut schedulers = Vec::new();
+    for _ in 0..3 {
+        let runs = runs.clone();
+        schedulers.push(
+            Scheduler::builder()
+                .registered_jobs(false)
+                .redis_config(RedisLockConfig::new(redis.url()))
+                .job(
+                    Job::new(
+                        "rebuild",
+                        "*/2 * * * * *",
+                        Duration::from_secs(30),
+                        move |ctx: JobContext| {
+                            let runs = runs.clone();
+                            async move {
+                                let start = Utc::now();
+                                let cancelled = tokio::select! {
+                                    () = ctx.cancelled() => true,
+                                    () = tokio::time::sleep(Duration::from_secs(10)) => false,
+                                };
+                                runs.push((ctx.tick(), start, Utc::now(), cancelled));
+                            }
+                        },
+                    )
+                    .overlap(Overlap::Replace),
+                )
+                .build()
+                .await
+                .unwrap(),
+        );
+    }
+    let began = Utc::now();
+    fleet::start(&schedulers, Duration::from_secs(13))
+        .finish()
+        .await;
+    // The schedulers stop claiming 13 s in (the run going then may finish
+    // during the shutdown grace, later).
+    let stopped = began + chrono::Duration::seconds(13);
+    let mut runs = runs.entries();
+    runs.sort();
+    let ticks: Vec<i64> = runs.iter().map(|run| run.0.timestamp()).collect();
+    // Every even second from 1 s after the start to 1 s before the stop.
+    let due: Vec<i64> = (began.timestamp() + 1..stopped.timestamp())
+        .filter(|second| second % 2 == 0)
+        .collect();
+    for tick in &due {
+        let count = ticks.iter().filter(|ran| *ran == tick).count();
+        assert_eq!(count, 1, "tick {tick} ran {count} times: {runs:?}");
+    }
+    for pair in runs.windows(2) {
+        let (before, after) = (&pair[0], &pair[1]);
+        assert!(
+            before.3,
+            "a run was not cancelled by the next tick: {runs:?}"
+        );
+        assert!(
+            before.2 <= after.1,
+            "two runs overlapped: {before:?} and {after:?}"
+        );
+    }
 }

@@ -52,12 +52,12 @@ impl Due {
 
     /// A tick that, finding a run holding the lock, waits for it to end
     /// (within the catch-up window) instead of being skipped: any tick of
-    /// an `overlap = "buffer_one"` job, and a missed tick of a
+    /// an `overlap = "buffer_one"` or `"replace"` job, and a missed tick of a
     /// `catch_up = "all"` job (so the missed ticks run in order).
     fn waits_for_the_lock(&self) -> bool {
         let options = &self.job.options;
         self.trigger.is_none()
-            && (options.overlap == Overlap::BufferOne
+            && (matches!(options.overlap, Overlap::BufferOne | Overlap::Replace)
                 || (self.catch_up && options.catch_up == CatchUp::All))
     }
 }
@@ -111,6 +111,9 @@ pub(super) async fn run_due(
     let mut runs = JoinSet::new();
     let mut pending: Vec<Pending> = Vec::with_capacity(due.len());
     for due in due {
+        if due.job.options.overlap == Overlap::Replace && due.trigger.is_none() {
+            replace_running(&due);
+        }
         let busy = due.job.options.overlap.is_exclusive()
             && due.job.running.load(Ordering::SeqCst) > 0
             && !due.waits_for_the_lock();
@@ -164,6 +167,20 @@ pub(super) async fn run_due(
     while runs.join_next().await.is_some() {}
 }
 
+/// `overlap = "replace"`: a run of the job going on this instance is
+/// cancelled, so the lock is free for `due` once it has stopped (the claim
+/// waits for it).
+fn replace_running(due: &Due) {
+    if due.job.running.load(Ordering::SeqCst) == 0 {
+        return;
+    }
+    let token = due.job.status().replaceable.take();
+    if let Some(token) = token {
+        info!(job = %due.job.name, tick = %due.tick, "cancelling the running run: the new tick replaces it (overlap = replace)");
+        token.cancel();
+    }
+}
+
 /// Claims `ready` in one request and starts every tick this instance won;
 /// claims to send again go to `again`.
 async fn claim_and_start(
@@ -205,6 +222,9 @@ async fn claim_and_start(
                 // watchdog, release, history) is spawned once every batch due
                 // at this instant has spawned its jobs (see StartPhase).
                 let run_cancel = stop_runs.child_token();
+                if item.due.job.options.overlap == Overlap::Replace {
+                    item.due.job.status().replaceable = Some(run_cancel.clone());
+                }
                 let first = Attempt::start(
                     inner,
                     &item.due.job,

@@ -49,6 +49,9 @@ pub(super) struct Definition {
 pub(super) struct JobStatus {
     pub(super) next: Option<DateTime<Utc>>,
     pub(super) last: Option<Box<LastRun>>,
+    /// The cancel token of this instance's newest run, for a job whose
+    /// next tick replaces it (`overlap = "replace"`).
+    pub(super) replaceable: Option<tokio_util::sync::CancellationToken>,
 }
 
 /// The latest due tick from `tick` on, how many due ticks it passed, and the

@@ -20,7 +20,7 @@ async fn states(db: State<Db>, cache: cronlock::State<Cache>, ctx: JobContext) -
 #[scheduled(cron = "*/10 * * * * *", timeout = "500ms")]
 async fn unit_result() -> () {}
 
-#[scheduled(cron = "0 0 * * * *", timeout = "1m", jitter = "30s")]
+#[scheduled(cron = "0 0 * * * *", timeout = "1m", jitter = "30s", overlap = "replace")]
 async fn string_error() -> Result<(), String> {
     Err("nope".into())
 }
