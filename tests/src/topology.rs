@@ -390,8 +390,8 @@ impl ClusterSetup {
     }
 
     /// Waits until every slot of the master on `victim` (killed) is served
-    /// by another master (its replica was promoted), and the cluster is ok
-    /// again. A node merely suspected (`pfail`) still holds its slots: a
+    /// by another master (its replica was promoted) in the view of every
+    /// live node, and the cluster is ok again. A node merely suspected (`pfail`) still holds its slots: a
     /// victim restarted then would come back as their master, empty.
     ///
     /// # Panics
@@ -399,14 +399,14 @@ impl ClusterSetup {
     /// When that does not happen within `limit`.
     pub fn await_failover(&self, victim: u16, limit: Duration) {
         let deadline = Instant::now() + limit;
-        while self
-            .topology()
-            .iter()
-            .filter(|node| node.master && node.port != victim)
-            .map(|node| node.slots)
-            .sum::<u32>()
-            < SLOTS
-        {
+        // Over when every live node knows: a client may ask any of them.
+        while !self.every_view().iter().all(|view| {
+            view.iter()
+                .filter(|node| node.master && node.port != victim)
+                .map(|node| node.slots)
+                .sum::<u32>()
+                == SLOTS
+        }) {
             assert!(Instant::now() < deadline, "no failover within {limit:?}");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -452,39 +452,17 @@ impl ClusterSetup {
             .filter(|node| node.is_alive())
             .find_map(|node| node.try_bulk(&["CLUSTER", "NODES"]))
             .unwrap_or_default();
-        text.lines()
-            .filter_map(|line| {
-                let fields: Vec<&str> = line.split(' ').collect();
-                let port = fields
-                    .get(1)?
-                    .split('@')
-                    .next()?
-                    .rsplit(':')
-                    .next()?
-                    .parse()
-                    .ok()?;
-                let flags = fields.get(2)?;
-                let slots = fields
-                    .iter()
-                    .skip(8)
-                    .filter(|range| !range.starts_with('['))
-                    .map(|range| match range.split_once('-') {
-                        Some((from, to)) => {
-                            to.parse::<u32>().unwrap_or(0) - from.parse::<u32>().unwrap_or(0) + 1
-                        }
-                        None => 1,
-                    })
-                    .sum();
-                Some(ClusterNode {
-                    id: fields.first()?.to_string(),
-                    port,
-                    master: flags.split(',').any(|flag| flag == "master")
-                        && !flags
-                            .split(',')
-                            .any(|flag| flag == "fail" || flag == "fail?" || flag == "pfail"),
-                    slots,
-                })
-            })
+        parse_nodes(&text)
+    }
+
+    /// The nodes as each live node sees them (they can disagree for a
+    /// while after a failover: a node that has not heard of it yet still
+    /// names the dead master, and a client that asks it routes there).
+    pub fn every_view(&self) -> Vec<Vec<ClusterNode>> {
+        self.nodes
+            .iter()
+            .filter(|node| node.is_alive())
+            .map(|node| parse_nodes(&node.try_bulk(&["CLUSTER", "NODES"]).unwrap_or_default()))
             .collect()
     }
 
@@ -525,4 +503,43 @@ impl ClusterSetup {
             .find(|node| node.port() == port)
             .expect("a node of this cluster")
     }
+}
+
+/// `CLUSTER NODES` output as nodes (a failed or suspected master is not a
+/// master).
+fn parse_nodes(text: &str) -> Vec<ClusterNode> {
+    text.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let port = fields
+                .get(1)?
+                .split('@')
+                .next()?
+                .rsplit(':')
+                .next()?
+                .parse()
+                .ok()?;
+            let flags = fields.get(2)?;
+            let slots = fields
+                .iter()
+                .skip(8)
+                .filter(|range| !range.starts_with('['))
+                .map(|range| match range.split_once('-') {
+                    Some((from, to)) => {
+                        to.parse::<u32>().unwrap_or(0) - from.parse::<u32>().unwrap_or(0) + 1
+                    }
+                    None => 1,
+                })
+                .sum();
+            Some(ClusterNode {
+                id: fields.first()?.to_string(),
+                port,
+                master: flags.split(',').any(|flag| flag == "master")
+                    && !flags
+                        .split(',')
+                        .any(|flag| flag == "fail" || flag == "fail?" || flag == "pfail"),
+                slots,
+            })
+        })
+        .collect()
 }

@@ -42,6 +42,15 @@ const JOBS: usize = 200;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_over_all_slots_survive_resharding_and_a_master_failover() {
+    // Warnings and errors, printed if a tick goes missing (why it did).
+    let capture = cronlock_tests::logs::LogCapture::default();
+    let _ = tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_writer(capture.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish(),
+    );
     let mut setup = ClusterSetup::start(3);
     let ledger = Ledger::default();
     let mut schedulers = Vec::new();
@@ -134,6 +143,14 @@ async fn jobs_over_all_slots_survive_resharding_and_a_master_failover() {
         doubled_before_kill.is_empty(),
         "ran twice while slots moved: {doubled_before_kill:?}"
     );
+    if !missing.is_empty() {
+        println!(
+            "killed at {killed}, every node knew of the promotion at {recovered}; the schedulers logged:"
+        );
+        for line in capture.lines() {
+            println!("{line}");
+        }
+    }
     assert!(
         missing.is_empty(),
         "never ran outside the failover window: {} e.g. {:?}",
