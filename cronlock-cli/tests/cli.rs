@@ -31,6 +31,17 @@ fn cronlock_at(args: &[&str], backend: Option<(&str, &str)>) -> (Option<i32>, St
     )
 }
 
+/// A scheduler on the Redis at `url` with one job that does nothing.
+async fn one_job_scheduler(url: impl Into<String>, name: &str, spec: &str) -> Scheduler {
+    Scheduler::builder()
+        .registered_jobs(false)
+        .redis_config(RedisLockConfig::new(url))
+        .job(Job::new(name, spec, Duration::from_secs(5), |_ctx| async {}))
+        .build()
+        .await
+        .unwrap()
+}
+
 #[test]
 fn next_explains_the_spec_and_lists_fire_times() {
     let (code, out, _) = cronlock(
@@ -240,18 +251,7 @@ async fn a_read_only_user_can_list_the_fleet() {
     let redis = RedisServer::start_with(&[
         "--save", "", "--user", "reader", "on", ">pw", "~*", "+@read", "+ping",
     ]);
-    let scheduler = Scheduler::builder()
-        .registered_jobs(false)
-        .redis_config(RedisLockConfig::new(redis.url()))
-        .job(Job::new(
-            "report",
-            "0 0 * * * *",
-            Duration::from_secs(5),
-            |_ctx| async {},
-        ))
-        .build()
-        .await
-        .unwrap();
+    let scheduler = one_job_scheduler(redis.url(), "report", "0 0 * * * *").await;
     cronlock_tests::fleet::start(std::slice::from_ref(&scheduler), Duration::from_millis(500))
         .finish()
         .await;
@@ -327,18 +327,7 @@ async fn prune_lists_then_removes_the_state_of_unregistered_jobs() {
     use cronlock::lock::{HistoryEntry, JobSummary, Lock, RedisLock};
     let redis = RedisServer::start();
     let url = redis.url();
-    let scheduler = Scheduler::builder()
-        .registered_jobs(false)
-        .redis_config(RedisLockConfig::new(url.clone()))
-        .job(Job::new(
-            "current",
-            "* * * * * *",
-            Duration::from_secs(5),
-            |_ctx| async {},
-        ))
-        .build()
-        .await
-        .unwrap();
+    let scheduler = one_job_scheduler(url.clone(), "current", "* * * * * *").await;
     cronlock_tests::fleet::start(std::slice::from_ref(&scheduler), Duration::from_secs(2))
         .finish()
         .await;
@@ -414,18 +403,7 @@ async fn prune_lists_then_removes_the_state_of_unregistered_jobs() {
 async fn dashboard_serves_the_fleet_and_stops_on_sigterm() {
     let redis = RedisServer::start();
     let url = redis.url();
-    let scheduler = Scheduler::builder()
-        .registered_jobs(false)
-        .redis_config(RedisLockConfig::new(url.clone()))
-        .job(Job::new(
-            "report",
-            "* * * * * *",
-            Duration::from_secs(5),
-            |_ctx| async {},
-        ))
-        .build()
-        .await
-        .unwrap();
+    let scheduler = one_job_scheduler(url.clone(), "report", "* * * * * *").await;
     let running =
         cronlock_tests::fleet::start(std::slice::from_ref(&scheduler), Duration::from_secs(3));
 

@@ -19,40 +19,47 @@ use cronlock_tests::RedisServer;
 use cronlock_tests::fleet;
 use cronlock_tests::paused::Log;
 
+/// Three schedulers on `redis`, each with the job `job` makes.
+async fn three_schedulers(redis: &RedisServer, job: impl Fn() -> Job) -> Vec<Scheduler> {
+    let mut schedulers = Vec::new();
+    for _ in 0..3 {
+        schedulers.push(
+            Scheduler::builder()
+                .registered_jobs(false)
+                .redis_config(RedisLockConfig::new(redis.url()))
+                .job(job())
+                .build()
+                .await
+                .unwrap(),
+        );
+    }
+    schedulers
+}
+
 /// (tick, start, end) of every run.
 type Runs = Log<(DateTime<Utc>, DateTime<Utc>, DateTime<Utc>)>;
 
 async fn runs_of(overlap: Overlap) -> (Vec<(DateTime<Utc>, DateTime<Utc>, DateTime<Utc>)>, usize) {
     let redis = RedisServer::start();
     let runs = Runs::default();
-    let mut schedulers = Vec::new();
-    for _ in 0..3 {
+    let schedulers = three_schedulers(&redis, || {
         let runs = runs.clone();
-        schedulers.push(
-            Scheduler::builder()
-                .registered_jobs(false)
-                .redis_config(RedisLockConfig::new(redis.url()))
-                .job(
-                    Job::new(
-                        "busy",
-                        "* * * * * *",
-                        Duration::from_secs(5),
-                        move |ctx: JobContext| {
-                            let runs = runs.clone();
-                            async move {
-                                let start = Utc::now();
-                                tokio::time::sleep(Duration::from_millis(1_200)).await;
-                                runs.push((ctx.tick(), start, Utc::now()));
-                            }
-                        },
-                    )
-                    .overlap(overlap),
-                )
-                .build()
-                .await
-                .unwrap(),
-        );
-    }
+        Job::new(
+            "busy",
+            "* * * * * *",
+            Duration::from_secs(5),
+            move |ctx: JobContext| {
+                let runs = runs.clone();
+                async move {
+                    let start = Utc::now();
+                    tokio::time::sleep(Duration::from_millis(1_200)).await;
+                    runs.push((ctx.tick(), start, Utc::now()));
+                }
+            },
+        )
+        .overlap(overlap)
+    })
+    .await;
     let began = Utc::now();
     fleet::start(&schedulers, Duration::from_secs(10))
         .finish()
@@ -102,37 +109,27 @@ type Replaced = Log<(DateTime<Utc>, DateTime<Utc>, DateTime<Utc>, bool)>;
 async fn replace_cancels_the_run_wherever_it_is_and_runs_every_tick_once() {
     let redis = RedisServer::start();
     let runs = Replaced::default();
-    let mut schedulers = Vec::new();
-    for _ in 0..3 {
+    let schedulers = three_schedulers(&redis, || {
         let runs = runs.clone();
-        schedulers.push(
-            Scheduler::builder()
-                .registered_jobs(false)
-                .redis_config(RedisLockConfig::new(redis.url()))
-                .job(
-                    Job::new(
-                        "rebuild",
-                        "*/2 * * * * *",
-                        Duration::from_secs(30),
-                        move |ctx: JobContext| {
-                            let runs = runs.clone();
-                            async move {
-                                let start = Utc::now();
-                                let cancelled = tokio::select! {
-                                    () = ctx.cancelled() => true,
-                                    () = tokio::time::sleep(Duration::from_secs(10)) => false,
-                                };
-                                runs.push((ctx.tick(), start, Utc::now(), cancelled));
-                            }
-                        },
-                    )
-                    .overlap(Overlap::Replace),
-                )
-                .build()
-                .await
-                .unwrap(),
-        );
-    }
+        Job::new(
+            "rebuild",
+            "*/2 * * * * *",
+            Duration::from_secs(30),
+            move |ctx: JobContext| {
+                let runs = runs.clone();
+                async move {
+                    let start = Utc::now();
+                    let cancelled = tokio::select! {
+                        () = ctx.cancelled() => true,
+                        () = tokio::time::sleep(Duration::from_secs(10)) => false,
+                    };
+                    runs.push((ctx.tick(), start, Utc::now(), cancelled));
+                }
+            },
+        )
+        .overlap(Overlap::Replace)
+    })
+    .await;
     let began = Utc::now();
     fleet::start(&schedulers, Duration::from_secs(13))
         .finish()

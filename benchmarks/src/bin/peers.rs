@@ -2,13 +2,15 @@
 //!
 //! ```text
 //! cargo run --release -p cronlock-benchmarks --bin peers -- all [--secs 60] [--idle-secs 30] [--out DIR]
-//! cargo run --release -p cronlock-benchmarks --bin peers -- fire [--secs 60]
+//! cargo run --release -p cronlock-benchmarks --bin peers -- fire [--secs 60] [--repeat 3]
 //! cargo run --release -p cronlock-benchmarks --bin peers -- idle [--idle-secs 30]
 //! ```
 //!
 //! `fire`: 1,000 jobs due every second for `--secs`, one process per
 //! system, then cronlock with Redis in 3 processes; every start is recorded
-//! and checked for missed and doubled fires. `idle`: 10,000 jobs firing once
+//! and checked for missed and doubled fires. `--repeat N` runs N rounds,
+//! every system once per round (so drift on the machine hits each alike),
+//! and reports the median and the spread (min-max) over the rounds. `idle`: 10,000 jobs firing once
 //! a day; start-up time, resident memory and CPU over `--idle-secs`.
 //! Markdown tables go to stdout, the lateness plot to `DIR/lateness.svg`.
 
@@ -32,6 +34,8 @@ struct Options {
     secs: i64,
     idle_secs: u64,
     out: PathBuf,
+    /// Rounds of the lateness comparison, the systems interleaved in each.
+    repeat: usize,
 }
 
 fn main() {
@@ -56,7 +60,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: peers all|fire|idle|deployments [--secs 60] [--idle-secs 30] [--out DIR]"
+                "usage: peers all|fire|idle|deployments [--secs 60] [--idle-secs 30] [--repeat N] [--out DIR]"
             );
             std::process::exit(2);
         }
@@ -68,6 +72,7 @@ fn options(args: &[String]) -> Options {
         secs: 60,
         idle_secs: 30,
         out: PathBuf::from("target/peers"),
+        repeat: 1,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -78,6 +83,12 @@ fn options(args: &[String]) -> Options {
             "--secs" => options.secs = value.parse().expect("--secs takes seconds"),
             "--idle-secs" => options.idle_secs = value.parse().expect("--idle-secs takes seconds"),
             "--out" => options.out = PathBuf::from(value),
+            "--repeat" => {
+                options.repeat = value
+                    .parse::<usize>()
+                    .expect("--repeat takes a count")
+                    .max(1);
+            }
             _ => panic!("unknown flag {flag}"),
         }
     }
@@ -116,51 +127,77 @@ fn spawn_worker(args: &[String], redis_url: Option<&str>) -> std::process::Child
     command.spawn().expect("worker starts")
 }
 
-fn fire(options: &Options) {
-    let mut rows = Vec::new();
-    for (system, processes) in [
-        (System::Naive, 1),
-        (System::Cronlock, 1),
-        (System::TokioCronScheduler, 1),
-        (System::CronlockRedis, REDIS_PROCESSES),
-    ] {
-        let redis = (system == System::CronlockRedis).then(RedisServer::start);
-        // Whole seconds, far enough ahead for every worker to be running.
-        let from_ms = (now_us() / 1_000_000 + 5) * 1_000;
-        let to_ms = from_ms + (options.secs - 1) * 1_000;
-        let args = [
-            "fire".to_owned(),
-            system.name().to_owned(),
-            from_ms.to_string(),
-            to_ms.to_string(),
-        ];
-        let workers: Vec<_> = (0..processes)
-            .map(|_| spawn_worker(&args, redis.as_ref().map(RedisServer::url).as_deref()))
-            .collect();
-        let mut fires = Vec::new();
-        for worker in workers {
-            let output = worker.wait_with_output().expect("worker output");
-            assert!(output.status.success(), "{} worker failed", system.name());
-            fires.extend(parse_lines(&String::from_utf8_lossy(&output.stdout)));
-        }
-        let report = FireReport::new(&fires, FIRE_JOBS, from_ms, to_ms);
-        let label = if processes == 1 {
-            system.name().to_owned()
-        } else {
-            format!("{} ({processes} processes)", system.name())
-        };
-        eprintln!(
-            "{label}: {} fires, p50 {} µs, p99 {} µs",
-            report.late_us.len(),
-            report.quantile_us(0.5),
-            report.quantile_us(0.99)
-        );
-        rows.push((label, report));
+/// The systems the lateness comparison runs, with their process counts.
+const FIRE_SYSTEMS: [(System, usize); 4] = [
+    (System::Naive, 1),
+    (System::Cronlock, 1),
+    (System::TokioCronScheduler, 1),
+    (System::CronlockRedis, REDIS_PROCESSES),
+];
+
+/// One run of one system: its label and what its fires add up to.
+fn fire_once(system: System, processes: usize, secs: i64) -> (String, FireReport) {
+    let redis = (system == System::CronlockRedis).then(RedisServer::start);
+    // Whole seconds, far enough ahead for every worker to be running.
+    let from_ms = (now_us() / 1_000_000 + 5) * 1_000;
+    let to_ms = from_ms + (secs - 1) * 1_000;
+    let args = [
+        "fire".to_owned(),
+        system.name().to_owned(),
+        from_ms.to_string(),
+        to_ms.to_string(),
+    ];
+    let workers: Vec<_> = (0..processes)
+        .map(|_| spawn_worker(&args, redis.as_ref().map(RedisServer::url).as_deref()))
+        .collect();
+    let mut fires = Vec::new();
+    for worker in workers {
+        let output = worker.wait_with_output().expect("worker output");
+        assert!(output.status.success(), "{} worker failed", system.name());
+        fires.extend(parse_lines(&String::from_utf8_lossy(&output.stdout)));
     }
+    let report = FireReport::new(&fires, FIRE_JOBS, from_ms, to_ms);
+    let label = if processes == 1 {
+        system.name().to_owned()
+    } else {
+        format!("{} ({processes} processes)", system.name())
+    };
+    eprintln!(
+        "{label}: {} fires, p50 {} µs, p99 {} µs",
+        report.late_us.len(),
+        report.quantile_us(0.5),
+        report.quantile_us(0.99)
+    );
+    (label, report)
+}
+
+fn fire(options: &Options) {
+    // rounds[round][system]
+    let mut rounds: Vec<Vec<(String, FireReport)>> = Vec::new();
+    for round in 0..options.repeat {
+        if options.repeat > 1 {
+            eprintln!("round {} of {}", round + 1, options.repeat);
+        }
+        rounds.push(
+            FIRE_SYSTEMS
+                .iter()
+                .map(|(system, processes)| fire_once(*system, *processes, options.secs))
+                .collect(),
+        );
+    }
+    if options.repeat > 1 {
+        print_spread(&rounds, options.secs);
+    }
+    let rows = rounds.pop().expect("at least one round");
     let floor_p99 = rows[0].1.quantile_us(0.99).max(1);
     println!(
-        "\n### Lateness: {FIRE_JOBS} jobs due every second, {} s\n",
-        options.secs
+        "\n### Lateness: {FIRE_JOBS} jobs due every second, {} s{}\n",
+        options.secs,
+        if options.repeat > 1 {
+            " (the last round)"
+        } else {
+            ""
+        }
     );
     println!(
         "| system | fires checked | missed | duplicated | p50 | p99 | max | p99 / naive p99 |"
@@ -202,6 +239,63 @@ fn fire(options: &Options) {
     let path = options.out.join("lateness.svg");
     std::fs::write(&path, svg).expect("write plot");
     println!("\nplot: {}", path.display());
+}
+
+/// Median and spread over the rounds: p50, p99 and p99 / naive p99 (each
+/// round against its own naive run), missed and duplicated summed.
+fn print_spread(rounds: &[Vec<(String, FireReport)>], secs: i64) {
+    println!(
+        "\n### Lateness over {} rounds: {FIRE_JOBS} jobs due every second, {secs} s each; median (min-max)\n",
+        rounds.len()
+    );
+    println!("| system | fires checked | missed | duplicated | p50 | p99 | p99 / naive p99 |");
+    println!("|---|---|---|---|---|---|---|");
+    for (index, (label, _)) in rounds[0].iter().enumerate() {
+        let reports: Vec<&FireReport> = rounds.iter().map(|round| &round[index].1).collect();
+        let p50: Vec<f64> = reports.iter().map(|r| r.quantile_us(0.5) as f64).collect();
+        let p99: Vec<f64> = reports.iter().map(|r| r.quantile_us(0.99) as f64).collect();
+        let ratio: Vec<f64> = rounds
+            .iter()
+            .map(|round| {
+                round[index].1.quantile_us(0.99) as f64 / round[0].1.quantile_us(0.99).max(1) as f64
+            })
+            .collect();
+        let micros = |values: &[f64]| {
+            let (median, low, high) = spread(values);
+            format!(
+                "{} ({}-{})",
+                format_us(median as i64),
+                format_us(low as i64),
+                format_us(high as i64)
+            )
+        };
+        let (ratio_median, ratio_low, ratio_high) = spread(&ratio);
+        println!(
+            "| {label} | {} | {} | {} | {} | {} | {ratio_median:.2} ({ratio_low:.2}-{ratio_high:.2}) |",
+            reports.iter().map(|r| r.expected).sum::<u64>(),
+            reports.iter().map(|r| r.missed).sum::<u64>(),
+            reports.iter().map(|r| r.duplicated).sum::<u64>(),
+            micros(&p50),
+            micros(&p99),
+        );
+    }
+}
+
+/// Median, minimum and maximum.
+fn spread(values: &[f64]) -> (f64, f64, f64) {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    let median = if sorted.len().is_multiple_of(2) {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    } else {
+        sorted[middle]
+    };
+    (
+        median,
+        sorted.first().copied().unwrap_or(0.0),
+        sorted.last().copied().unwrap_or(0.0),
+    )
 }
 
 /// Fires of `processes` cronlock workers on the Redis at `url`, for `secs`.
