@@ -178,6 +178,7 @@ impl Fleet {
 
     /// The job's runs, newest first, without checking that it is published
     /// (for a caller that just listed the jobs).
+    #[cfg(feature = "dashboard")]
     pub(crate) async fn history_of(&self, job: &str) -> Result<Vec<HistoryEntry>, Error> {
         Ok(self.control()?.history(job).await?)
     }

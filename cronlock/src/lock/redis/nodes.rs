@@ -99,7 +99,15 @@ pub(super) struct ClusterNodes {
     conn: Mutex<(ClusterConnection, std::time::Instant)>,
     connect: Box<dyn Fn() -> Result<ClusterConnection, RedisError> + Send + Sync>,
     limit: std::time::Duration,
+    /// The least time between two renewals.
+    renew_every: std::time::Duration,
 }
+
+/// The longest a Cluster connection that keeps failing waits for its next
+/// renewal: one made while a failover was still under way reads the old
+/// slots (the dead master's), and the ticks of those slots are lost until
+/// the next one reads the new master.
+const MAX_RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl ClusterNodes {
     async fn send(&self, command: &(dyn Request + Sync)) -> Result<Value, RedisError> {
@@ -123,10 +131,10 @@ impl ClusterNodes {
     }
 
     /// Replaces the connection made at `made` (unless another request did
-    /// already), at most once per limit.
+    /// already), at most once per `renew_every`.
     fn renew(&self, made: std::time::Instant) {
         let mut current = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        if current.1 != made || made.elapsed() < self.limit {
+        if current.1 != made || made.elapsed() < self.renew_every {
             return;
         }
         if let Ok(fresh) = (self.connect)() {
@@ -146,6 +154,7 @@ impl Nodes {
             return Ok(Nodes::Cluster(ClusterNodes {
                 conn: Mutex::new((first, std::time::Instant::now())),
                 limit: config.reply_timeout * 3,
+                renew_every: (config.reply_timeout * 3).min(MAX_RENEW_EVERY),
                 connect: Box::new(move || cluster(&config, &nodes, tls)),
             }));
         }
