@@ -137,3 +137,81 @@ async fn replace_cancels_the_running_one_and_starts_every_tick() {
         );
     }
 }
+
+/// A lock that answers the claims of one tick late, as a stalled Redis does.
+#[derive(Debug)]
+struct LateForOneTick {
+    inner: cronlock::lock::MemoryLock,
+    late: DateTime<Utc>,
+    by: Duration,
+}
+
+impl cronlock::lock::Lock for LateForOneTick {
+    fn claim<'a>(
+        &'a self,
+        request: cronlock::lock::ClaimRequest<'a>,
+    ) -> cronlock::lock::BoxFuture<'a, Result<cronlock::lock::Claimed, cronlock::lock::LockError>>
+    {
+        self.inner.claim(request)
+    }
+    fn claim_many<'a>(
+        &'a self,
+        requests: &'a [cronlock::lock::ClaimRequest<'a>],
+    ) -> cronlock::lock::BoxFuture<
+        'a,
+        Vec<Result<cronlock::lock::Claimed, cronlock::lock::LockError>>,
+    > {
+        Box::pin(async move {
+            if requests.iter().any(|request| request.tick == self.late) {
+                tokio::time::sleep(self.by).await;
+            }
+            self.inner.claim_many(requests).await
+        })
+    }
+    fn extend<'a>(
+        &'a self,
+        claim: &'a cronlock::lock::Claim,
+        ttl: Duration,
+    ) -> cronlock::lock::BoxFuture<'a, Result<bool, cronlock::lock::LockError>> {
+        self.inner.extend(claim, ttl)
+    }
+    fn release<'a>(
+        &'a self,
+        claim: &'a cronlock::lock::Claim,
+    ) -> cronlock::lock::BoxFuture<'a, Result<(), cronlock::lock::LockError>> {
+        self.inner.release(claim)
+    }
+    fn is_distributed(&self) -> bool {
+        false
+    }
+}
+
+/// The claim of tick 2 is answered 1.05 s late, after tick 3 came due. Tick
+/// 2 runs, then tick 3 is claimed and finds tick 2's run still holding the
+/// lock; no run was going when tick 3 came due, so with `skip` it waits for
+/// that run (an instant) instead of being skipped.
+#[tokio::test(start_paused = true)]
+async fn a_tick_due_while_a_late_claim_was_pending_is_not_skipped_for_that_run() {
+    let ticks: Log<DateTime<Utc>> = Log::default();
+    let log = ticks.clone();
+    let scheduler = builder()
+        .lock(LateForOneTick {
+            inner: cronlock::lock::MemoryLock::new(),
+            late: second(2),
+            by: Duration::from_millis(1_050),
+        })
+        .job(Job::new(
+            "instant",
+            "* * * * * *",
+            Duration::from_secs(10),
+            move |ctx: JobContext| {
+                let log = log.clone();
+                async move { log.push(ctx.tick()) }
+            },
+        ))
+        .build()
+        .await
+        .unwrap();
+    run_for(&scheduler, Duration::from_millis(7_000)).await;
+    assert_eq!(ticks.entries(), (1..=7).map(second).collect::<Vec<_>>());
+}

@@ -77,6 +77,14 @@ struct Pending {
     /// When this token was first sent: a run lock it may have won lives
     /// until then plus the job's lock TTL.
     first_sent: Option<Instant>,
+    /// This instance won the claim (set when its run starts).
+    won: bool,
+    /// The tick came due while this instance's claim of an earlier tick was
+    /// still pending, and that claim won: the lock it finds held is that
+    /// run's, which started after this tick was due (a stalled Redis
+    /// answered both late). It waits for that run instead of being skipped:
+    /// no run was going when it came due.
+    behind_own_run: bool,
 }
 
 impl Pending {
@@ -88,6 +96,8 @@ impl Pending {
             too_early: false,
             wake: Instant::now(),
             first_sent: None,
+            won: false,
+            behind_own_run: false,
         }
     }
 
@@ -244,6 +254,7 @@ async fn claim_and_start(
                         .clone()
                         .unwrap_or_else(|| "Scheduler::trigger".to_owned())
                 });
+                item.won = true;
                 started.push((
                     Arc::clone(&item.due.job),
                     claim,
@@ -259,7 +270,7 @@ async fn claim_and_start(
                 metrics::tick_not_run(&item.due.job.name, "skipped_elsewhere", 1);
                 done.push(item);
             }
-            Ok(Claimed::StillRunning) if item.due.waits_for_the_lock() => {
+            Ok(Claimed::StillRunning) if item.due.waits_for_the_lock() || item.behind_own_run => {
                 span.in_scope(|| {
                     debug!("a previous run still holds the lock: this missed tick waits for it")
                 });
@@ -499,12 +510,14 @@ fn finish(inner: &Arc<Inner>, item: Pending) -> Option<Pending> {
         match job.slot.end() {
             // Came due since `now` was read: the dispatcher's tick, claimed next.
             Some(newer) if newer > item.due.tick => {
-                return Some(Pending::new(Due {
+                let mut next = Pending::new(Due {
                     job,
                     tick: newer,
                     trigger: None,
                     catch_up: false,
-                }));
+                });
+                next.behind_own_run = item.won;
+                return Some(next);
             }
             Some(_) => abandon(&job),
             None => {}
@@ -513,12 +526,14 @@ fn finish(inner: &Arc<Inner>, item: Pending) -> Option<Pending> {
     }
     let newer = job.slot.end()?;
     if newer > item.due.tick && job.still_runnable(newer, now) {
-        return Some(Pending::new(Due {
+        let mut next = Pending::new(Due {
             catch_up: now - job.planned_start(newer) >= super::jobs::ON_TIME,
             job,
             tick: newer,
             trigger: None,
-        }));
+        });
+        next.behind_own_run = item.won;
+        return Some(next);
     }
     job.not_run(NotRun::Missed, 1);
     abandon(&job);
