@@ -140,20 +140,20 @@ impl SentinelSetup {
     pub fn watch_primary(&self) -> PrimaryWatch {
         let ports = self.sentinel_ports();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stopped = stop.clone();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (stopped, record) = (stop.clone(), seen.clone());
         let thread = std::thread::spawn(move || {
-            let mut seen: Vec<(chrono::DateTime<chrono::Utc>, u16)> = Vec::new();
             while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
-                if let Some(port) = named_primary(&ports)
-                    && seen.last().is_none_or(|(_, last)| *last != port)
-                {
-                    seen.push((chrono::Utc::now(), port));
+                if let Some(port) = named_primary(&ports) {
+                    let mut seen = record.lock().unwrap_or_else(|p| p.into_inner());
+                    if seen.last().is_none_or(|(_, last)| *last != port) {
+                        seen.push((chrono::Utc::now(), port));
+                    }
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
-            seen
         });
-        PrimaryWatch { stop, thread }
+        PrimaryWatch { stop, seen, thread }
     }
 
     /// The server listening on `port`.
@@ -207,24 +207,35 @@ impl SentinelSetup {
     }
 }
 
+/// A primary the sentinels named, and when it was first seen.
+pub type NamedPrimary = (chrono::DateTime<chrono::Utc>, u16);
+
 /// The primaries the sentinels named while a [`SentinelSetup::watch_primary`]
 /// ran.
 #[derive(Debug)]
 pub struct PrimaryWatch {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: std::thread::JoinHandle<Vec<(chrono::DateTime<chrono::Utc>, u16)>>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<NamedPrimary>>>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl PrimaryWatch {
-    /// Stops watching; returns each primary named, with when it was first
-    /// seen, in order (the first is the primary when the watch began).
+    /// Each primary named so far, with when it was first seen, in order
+    /// (the first is the primary when the watch began).
+    pub fn seen(&self) -> Vec<NamedPrimary> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Stops watching; returns what [`PrimaryWatch::seen`] would.
     ///
     /// # Panics
     ///
     /// When the watching thread panicked.
-    pub fn stop(self) -> Vec<(chrono::DateTime<chrono::Utc>, u16)> {
+    pub fn stop(self) -> Vec<NamedPrimary> {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        self.thread.join().expect("the primary watch")
+        let PrimaryWatch { seen, thread, .. } = self;
+        thread.join().expect("the primary watch");
+        seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 

@@ -16,7 +16,7 @@ use cronlock::lock::{
 use cronlock::{Overlap, Scheduler};
 use cronlock_tests::RedisServer;
 use cronlock_tests::contract::{Backend, check};
-use cronlock_tests::fleet::{self, Ledger, counts, recorded, seconds};
+use cronlock_tests::fleet::{Ledger, counts, recorded, seconds};
 use cronlock_tests::proxy::Proxy;
 use cronlock_tests::topology::SentinelSetup;
 
@@ -127,7 +127,8 @@ async fn with_durability_a_failover_runs_no_tick_twice() {
 }
 
 /// Runs the failover scenario; returns the ticks run twice and how many
-/// ticks ran (each once) from `settle` seconds after the promotion.
+/// ticks ran (each once) from `settle` seconds after the promotion. The
+/// run lasts until 8 s of ticks follow the last failover.
 ///
 /// Under load the sentinels sometimes fail over a second time (a sentinel
 /// that missed the first election starts its own in a later epoch and
@@ -152,7 +153,24 @@ async fn failover_run(query: &str, settle: i64) -> (usize, usize) {
         }
         schedulers.push(builder.build().await.unwrap());
     }
-    let running = fleet::start(&schedulers, Duration::from_secs(20));
+    // The schedulers run until 8 s of checked ticks follow the last
+    // failover (at least 20 s in all; a minute at most).
+    let began = Utc::now();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running: Vec<_> = schedulers
+        .iter()
+        .map(|scheduler| {
+            let scheduler = scheduler.clone();
+            let mut stopped = stopped.clone();
+            tokio::spawn(async move {
+                scheduler
+                    .run_until(async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    })
+                    .await
+            })
+        })
+        .collect();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let old = setup.master_port().expect("a primary");
     let watch = setup.watch_primary();
@@ -163,7 +181,22 @@ async fn failover_run(query: &str, settle: i64) -> (usize, usize) {
     })
     .await
     .unwrap();
-    running.finish().await;
+    let settle = chrono::Duration::seconds(settle);
+    loop {
+        let last = watch.seen().last().map_or(began, |(when, _)| *when);
+        let now = Utc::now();
+        let enough = now >= began + chrono::Duration::seconds(20)
+            && now >= last + settle + chrono::Duration::seconds(8);
+        if enough || now >= began + chrono::Duration::seconds(60) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let stopped_at = Utc::now();
+    let _ = stop.send(true);
+    for run in running {
+        run.await.unwrap().unwrap();
+    }
     let primaries = watch.stop();
     drop(setup);
     let promotions: Vec<chrono::DateTime<Utc>> =
@@ -172,11 +205,10 @@ async fn failover_run(query: &str, settle: i64) -> (usize, usize) {
     if promotions.len() > 1 {
         println!("the sentinels failed over more than once: {primaries:?}");
     }
-    let settle = chrono::Duration::seconds(settle);
     let claimable = chrono::Duration::from_std(TIMEOUT).unwrap() + chrono::Duration::seconds(1);
     let counts = counts(&ledger);
     let doubled = counts.values().filter(|count| **count > 1).count();
-    let checked: Vec<_> = seconds(promoted + settle, Utc::now() - chrono::Duration::seconds(1))
+    let checked: Vec<_> = seconds(promoted + settle, stopped_at - chrono::Duration::seconds(1))
         .into_iter()
         .filter(|tick| {
             !promotions[1..]
