@@ -164,6 +164,13 @@ impl SentinelSetup {
             .expect("a server of this setup")
     }
 
+    /// Whether the server on `port` has a replica in sync (`state=online`).
+    pub fn has_replica_in_sync(&mut self, port: u16) -> bool {
+        self.server(port)
+            .try_bulk(&["INFO", "replication"])
+            .is_some_and(|info| info.contains("state=online"))
+    }
+
     /// Waits until the primary has a replica in sync (`state=online`), as
     /// claims with the durability option need.
     ///
@@ -174,10 +181,7 @@ impl SentinelSetup {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(port) = self.master_port()
-                && self
-                    .server(port)
-                    .try_bulk(&["INFO", "replication"])
-                    .is_some_and(|info| info.contains("state=online"))
+                && self.has_replica_in_sync(port)
             {
                 return;
             }
