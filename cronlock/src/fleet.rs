@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::error::Error;
+use crate::lock::control::Marker;
 use crate::lock::{
     Control, HistoryEntry, JobSummary, Lock, LockError, LockErrorKind, Pause, Trigger,
 };
@@ -38,7 +39,8 @@ pub struct FleetJob {
     pub summary: JobSummary,
     /// The pause in force, if any.
     pub pause: Option<Pause>,
-    /// The newest run in the history.
+    /// The newest run in the history (pauses and resumes are history
+    /// entries, not runs).
     pub last_run: Option<HistoryEntry>,
     /// The next tick after now, by the published spec and zone.
     pub next: Option<DateTime<Utc>>,
@@ -128,7 +130,21 @@ impl Fleet {
         published.sort_by(|a, b| a.name.cmp(&b.name));
         let state = control.fleet_state().await?;
         let names: Vec<String> = published.iter().map(|job| job.name.clone()).collect();
-        let last = control.last_runs(&names).await?;
+        let mut last = control.last_runs(&names).await?;
+        // A pause or resume is a history entry but not a run: for a job
+        // whose newest entry is one, its newest run is further down.
+        for (name, newest) in names.iter().zip(&mut last) {
+            if newest
+                .as_ref()
+                .is_some_and(|entry| Marker::of(entry).is_some())
+            {
+                *newest = control
+                    .history(name)
+                    .await?
+                    .into_iter()
+                    .find(|entry| Marker::of(entry).is_none());
+            }
+        }
         let now = Utc::now();
         Ok(published
             .into_iter()

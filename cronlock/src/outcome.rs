@@ -14,6 +14,15 @@ impl RunOutcome {
         }
     }
 
+    /// Whether the job failed: an error (after any retries), a timeout or a
+    /// panic. A skip or a cancellation is not the job failing.
+    pub(crate) fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            RunOutcome::Failed { .. } | RunOutcome::TimedOut | RunOutcome::Panicked { .. }
+        )
+    }
+
     /// The error, panic message or skip reason, if the outcome has one.
     pub fn message(&self) -> Option<&str> {
         match self {

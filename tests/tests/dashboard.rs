@@ -571,6 +571,12 @@ async fn actions_are_logged_and_in_the_history_with_who_did_them() {
         page.body
     );
     assert!(row(&page.body, "report").contains("deploy in progress · by ops"));
+    // The newest history entry is the pause; the last run shown is the run.
+    assert!(
+        row(&page.body, "import").contains(r#"<a class="outcome failed""#),
+        "{}",
+        page.body
+    );
 
     let resumed = served
         .act(&auth, &format!("csrf={csrf}&action=resume&job=report"))
@@ -584,6 +590,16 @@ async fn actions_are_logged_and_in_the_history_with_who_did_them() {
         }
     );
     capture.assert_logged(&["dashboard action", "report", "resume", "ops"]);
+    // Pauses and resumes are history entries, not runs (the CLI's list too).
+    let jobs = fleet.jobs().await.unwrap();
+    let report = jobs
+        .iter()
+        .find(|job| job.summary.name == "report")
+        .unwrap();
+    assert_eq!(
+        report.last_run.as_ref().map(|run| &run.outcome),
+        Some(&RunOutcome::Completed)
+    );
 
     // `import` is still paused; a trigger runs it once anyway.
     let triggered = served

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::Shared;
 use super::html::{absolute, duration, escape, job_path, relative};
-use super::stats::{LastHour, is_failure, last_hour, last_run};
+use super::stats::{LastHour, last_hour};
 use crate::error::Error;
 use crate::fleet::{FleetJob, schedule_of};
 use crate::lock::HistoryEntry;
@@ -146,7 +146,7 @@ const HISTORY_READS: usize = 16;
 
 async fn render_overview(dashboard: &Shared) -> String {
     use futures_util::StreamExt as _;
-    let mut jobs = match dashboard.fleet.jobs().await {
+    let jobs = match dashboard.fleet.jobs().await {
         Ok(jobs) => jobs,
         Err(err) => return unavailable(&err),
     };
@@ -162,10 +162,8 @@ async fn render_overview(dashboard: &Shared) -> String {
     let now = Utc::now();
     let mut hour = LastHour::default();
     let mut rows = String::new();
-    for (job, history) in jobs.iter_mut().zip(&histories) {
+    for (job, history) in jobs.iter().zip(&histories) {
         hour += last_hour(job, history, now);
-        // The newest run, not a pause or resume entry.
-        job.last_run = last_run(history).cloned();
         job_row(&mut rows, dashboard, job, now);
     }
     let paused = jobs.iter().filter(|job| job.pause.is_some()).count();
@@ -251,7 +249,7 @@ fn badge(job: &FleetJob) -> String {
     if job
         .last_run
         .as_ref()
-        .is_some_and(|run| is_failure(&run.outcome))
+        .is_some_and(|run| run.outcome.is_failure())
     {
         return r#"<span class="badge failing">failing</span>"#.to_owned();
     }
@@ -382,9 +380,6 @@ async fn job_body(dashboard: &Shared, name: &str) -> (StatusCode, String) {
         Ok(history) => history,
         Err(err) => return (StatusCode::SERVICE_UNAVAILABLE, unavailable(&err)),
     };
-    let mut job = job.clone();
-    job.last_run = last_run(&history).cloned();
-    let job = &job;
     let now = Utc::now();
     let hour = last_hour(job, &history, now);
     let mut out = String::new();

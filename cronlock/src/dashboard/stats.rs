@@ -4,10 +4,11 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::fleet::{FleetJob, schedule_of};
 use crate::lock::HistoryEntry;
+use crate::lock::control::Marker;
 use crate::outcome::RunOutcome;
 
 /// How long after its tick a run still counts as on its way (a claim, a
@@ -34,38 +35,6 @@ impl std::ops::AddAssign for LastHour {
     }
 }
 
-/// Whether a run's outcome counts as a failure (what makes a job "failing").
-pub(super) fn is_failure(outcome: &RunOutcome) -> bool {
-    matches!(
-        outcome,
-        RunOutcome::Failed { .. } | RunOutcome::TimedOut | RunOutcome::Panicked { .. }
-    )
-}
-
-/// A pause or resume entry (see `lock::control::pause_marker` and
-/// `pause_after_failures`): `Some(true)` a pause, `Some(false)` a resume,
-/// `None` a run.
-fn marker(entry: &HistoryEntry) -> Option<bool> {
-    let RunOutcome::Skipped { reason } = &entry.outcome else {
-        return None;
-    };
-    if !entry.duration.is_zero() {
-        return None;
-    }
-    if reason.starts_with("paused by ") || reason.starts_with("paused after ") {
-        Some(true)
-    } else if reason.starts_with("resumed by ") {
-        Some(false)
-    } else {
-        None
-    }
-}
-
-/// The newest entry that is a run, not a pause or resume.
-pub(super) fn last_run(history: &[HistoryEntry]) -> Option<&HistoryEntry> {
-    history.iter().find(|entry| marker(entry).is_none())
-}
-
 /// The job's last hour. Missed: a scheduled tick of an enabled job, within
 /// the hour and within what the history still keeps (older entries may have
 /// been trimmed, so nothing before the oldest kept entry is counted), past
@@ -76,7 +45,7 @@ pub(super) fn last_hour(job: &FleetJob, history: &[HistoryEntry], now: DateTime<
     for entry in history.iter().filter(|entry| entry.started >= hour_ago) {
         match &entry.outcome {
             RunOutcome::Completed => hour.ok += 1,
-            outcome if is_failure(outcome) => hour.failed += 1,
+            outcome if outcome.is_failure() => hour.failed += 1,
             _ => {}
         }
     }
@@ -90,7 +59,7 @@ pub(super) fn last_hour(job: &FleetJob, history: &[HistoryEntry], now: DateTime<
     let until = now - timeout - STILL_ON_ITS_WAY;
     let ran: HashSet<DateTime<Utc>> = history
         .iter()
-        .filter(|entry| marker(entry).is_none())
+        .filter(|entry| Marker::of(entry).is_none())
         .map(|entry| entry.tick)
         .collect();
     let paused = paused_spans(job, history);
@@ -121,12 +90,10 @@ fn paused_spans(job: &FleetJob, history: &[HistoryEntry]) -> Vec<Span> {
     let mut markers: Vec<(DateTime<Utc>, bool, Option<DateTime<Utc>>)> = history
         .iter()
         .filter_map(|entry| {
-            let pause = marker(entry)?;
-            let until = match &entry.outcome {
-                RunOutcome::Skipped { reason } if pause => pause_end(reason),
-                _ => None,
-            };
-            Some((entry.tick, pause, until))
+            Some(match Marker::of(entry)? {
+                Marker::Paused { until } => (entry.tick, true, until),
+                Marker::Resumed => (entry.tick, false, None),
+            })
         })
         .collect();
     markers.sort_by_key(|(at, _, _)| *at);
@@ -153,15 +120,6 @@ fn paused_spans(job: &FleetJob, history: &[HistoryEntry]) -> Vec<Span> {
         spans.push((pause.since, pause.until));
     }
     spans
-}
-
-/// The end a pause entry names (`… (until 2026-11-27 10:00:00 UTC)`).
-fn pause_end(reason: &str) -> Option<DateTime<Utc>> {
-    let start = reason.rfind(" (until ")? + " (until ".len();
-    let text = reason[start..].strip_suffix(" UTC)")?;
-    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
-        .ok()
-        .map(|naive| naive.and_utc())
 }
 
 #[cfg(test)]
@@ -258,12 +216,20 @@ mod tests {
         // Without the markers the same ten minutes are missed.
         let runs: Vec<HistoryEntry> = history
             .iter()
-            .filter(|e| marker(e).is_none())
+            .filter(|e| Marker::of(e).is_none())
             .cloned()
             .collect();
         assert_eq!(last_hour(&job(None), &runs, now).missed, 10);
         // A skip the job chose itself is a run, not a pause.
-        assert!(marker(&skipped(at(0), "paused upstream, nothing to do")).is_none());
+        assert!(Marker::of(&skipped(at(0), "paused upstream, nothing to do")).is_none());
+        // A note that looks like an end but is not one is read as none.
+        assert_eq!(
+            Marker::of(&skipped(
+                at(0),
+                "paused by ops: wait (until the café opens)"
+            )),
+            Some(Marker::Paused { until: None })
+        );
     }
 
     #[test]
@@ -274,7 +240,10 @@ mod tests {
             "paused by ops (until {})",
             until.format("%Y-%m-%d %H:%M:%S UTC")
         );
-        assert_eq!(pause_end(&reason), Some(until));
+        assert_eq!(
+            Marker::of(&skipped(at(0), &reason)),
+            Some(Marker::Paused { until: Some(until) })
+        );
         let mut history: Vec<HistoryEntry> = (10..=60)
             .filter(|m| !(20..30).contains(m))
             .map(|m| entry(minute(m), RunOutcome::Completed))
@@ -296,8 +265,5 @@ mod tests {
         let pause = Pause::new(minute(50) + chrono::Duration::seconds(10));
         // 31-40 before the resume: paused; 41-49: missed; 51-60: paused now.
         assert_eq!(last_hour(&job(Some(pause)), &history, now).missed, 9);
-        assert_eq!(last_run(&history).map(|e| e.tick), Some(minute(50)));
-        let resumed_last = &history[1..];
-        assert_eq!(last_run(resumed_last).map(|e| e.tick), Some(minute(30)));
     }
 }

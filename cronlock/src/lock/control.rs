@@ -365,19 +365,16 @@ pub(crate) const MARKER_KEEP: usize = cronlock_spec::MAX_HISTORY_LEN as usize;
 pub(crate) fn pause_marker(now: DateTime<Utc>, by: &str, pause: Option<&Pause>) -> HistoryEntry {
     let reason = match pause {
         Some(pause) => {
-            let mut reason = format!("paused by {by}");
+            let mut reason = format!("{PAUSED_BY}{by}");
             if let Some(note) = &pause.note {
                 reason.push_str(&format!(": {note}"));
             }
             if let Some(until) = pause.until {
-                reason.push_str(&format!(
-                    " (until {})",
-                    until.format("%Y-%m-%d %H:%M:%S UTC")
-                ));
+                reason.push_str(&format!(" (until {})", until.format(UNTIL_FORMAT)));
             }
             reason
         }
-        None => format!("resumed by {by}"),
+        None => format!("{RESUMED_BY}{by}"),
     };
     HistoryEntry {
         tick: now,
@@ -385,6 +382,48 @@ pub(crate) fn pause_marker(now: DateTime<Utc>, by: &str, pause: Option<&Pause>) 
         started: now,
         duration: Duration::ZERO,
         outcome: RunOutcome::Skipped { reason },
+    }
+}
+
+const PAUSED_BY: &str = "paused by ";
+const RESUMED_BY: &str = "resumed by ";
+/// How a pause entry names its end: `… (until 2026-11-27 10:00:00 UTC)`.
+const UNTIL_FORMAT: &str = "%Y-%m-%d %H:%M:%S UTC";
+/// How `pause_after_failures` starts the reason of its pause entry.
+pub(crate) const PAUSED_AFTER: &str = "paused after ";
+
+/// What a pause or resume entry says, read back from a history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Marker {
+    /// A pause, with its end if it had one.
+    Paused { until: Option<DateTime<Utc>> },
+    /// A resume.
+    Resumed,
+}
+
+impl Marker {
+    /// The pause or resume `entry` records (one [`pause_marker`] or
+    /// `pause_after_failures` wrote); `None` for a run, including a run the
+    /// job itself skipped.
+    pub(crate) fn of(entry: &HistoryEntry) -> Option<Marker> {
+        let RunOutcome::Skipped { reason } = &entry.outcome else {
+            return None;
+        };
+        if !entry.duration.is_zero() {
+            return None;
+        }
+        if reason.starts_with(PAUSED_BY) || reason.starts_with(PAUSED_AFTER) {
+            let until = reason
+                .rsplit_once(" (until ")
+                .and_then(|(_, end)| end.strip_suffix(')'))
+                .and_then(|end| chrono::NaiveDateTime::parse_from_str(end, UNTIL_FORMAT).ok())
+                .map(|naive| naive.and_utc());
+            Some(Marker::Paused { until })
+        } else if reason.starts_with(RESUMED_BY) {
+            Some(Marker::Resumed)
+        } else {
+            None
+        }
     }
 }
 

@@ -8,15 +8,6 @@ use super::jobs::JobEntry;
 use crate::lock::{Control, HistoryEntry, Pause};
 use crate::outcome::RunOutcome;
 
-/// Whether a run counts towards `pause_after_failures`: it failed, timed out
-/// or panicked (a skip or a shutdown is not the job failing).
-fn is_failure(outcome: &RunOutcome) -> bool {
-    matches!(
-        outcome,
-        RunOutcome::Failed { .. } | RunOutcome::TimedOut | RunOutcome::Panicked { .. }
-    )
-}
-
 /// After a failed run was recorded: pauses the job when its newest
 /// `pause_after_failures` history entries are all failures. The pause is
 /// written to the history too, as a skipped entry, so the streak starts
@@ -35,7 +26,7 @@ pub(super) async fn pause_if_failing(inner: &Inner, job: &JobEntry, control: &dy
     };
     let streak = history
         .iter()
-        .take_while(|entry| is_failure(&entry.outcome))
+        .take_while(|entry| entry.outcome.is_failure())
         .count();
     if streak < limit {
         return;
@@ -73,7 +64,10 @@ pub(super) async fn pause_if_failing(inner: &Inner, job: &JobEntry, control: &dy
         started: now,
         duration: std::time::Duration::ZERO,
         outcome: RunOutcome::Skipped {
-            reason: format!("paused after {limit} consecutive failed runs"),
+            reason: format!(
+                "{}{limit} consecutive failed runs",
+                crate::lock::control::PAUSED_AFTER
+            ),
         },
     };
     if let Err(err) = control
@@ -96,5 +90,5 @@ pub(super) fn history_len(inner: &Inner, job: &JobEntry) -> usize {
 
 /// Whether `outcome` may start or extend a streak that pauses the job.
 pub(super) fn counts(job: &JobEntry, outcome: &RunOutcome) -> bool {
-    job.options.pause_after_failures.is_some() && is_failure(outcome)
+    job.options.pause_after_failures.is_some() && outcome.is_failure()
 }
