@@ -419,6 +419,30 @@ pub mod paused {
     }
 }
 
+/// Asserts that runs, in tick order as `(tick, start, end, cancelled)`,
+/// replaced each other (`overlap = "replace"`): every run but the last was
+/// cancelled, and each ended before the next started.
+///
+/// # Panics
+///
+/// When a run was not cancelled or two runs overlapped; the message lists
+/// the runs.
+pub fn assert_each_replaced_by_the_next<T: PartialOrd + std::fmt::Debug>(
+    runs: &[(chrono::DateTime<chrono::Utc>, T, T, bool)],
+) {
+    for pair in runs.windows(2) {
+        let (before, after) = (&pair[0], &pair[1]);
+        assert!(
+            before.3,
+            "a run was not cancelled by the next tick: {runs:?}"
+        );
+        assert!(
+            before.2 <= after.1,
+            "two runs overlapped: {before:?} and {after:?}"
+        );
+    }
+}
+
 /// Several schedulers running side by side, as the instances of a fleet.
 pub mod fleet {
     use std::collections::BTreeMap;

@@ -148,15 +148,5 @@ async fn replace_cancels_the_run_wherever_it_is_and_runs_every_tick_once() {
         let count = ticks.iter().filter(|ran| *ran == tick).count();
         assert_eq!(count, 1, "tick {tick} ran {count} times: {runs:?}");
     }
-    for pair in runs.windows(2) {
-        let (before, after) = (&pair[0], &pair[1]);
-        assert!(
-            before.3,
-            "a run was not cancelled by the next tick: {runs:?}"
-        );
-        assert!(
-            before.2 <= after.1,
-            "two runs overlapped: {before:?} and {after:?}"
-        );
-    }
+    cronlock_tests::assert_each_replaced_by_the_next(&runs);
 }
