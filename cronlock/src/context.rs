@@ -34,6 +34,7 @@ struct ContextInner {
     skip_reason: Mutex<Option<String>>,
     no_retry: std::sync::atomic::AtomicBool,
     catch_up: bool,
+    backfill: bool,
 }
 
 impl JobContext {
@@ -43,8 +44,9 @@ impl JobContext {
         attempt: u32,
         fencing_token: u64,
         cancel: CancellationToken,
-        catch_up: bool,
+        kind: crate::scheduler::RunKind,
     ) -> JobContext {
+        use crate::scheduler::RunKind;
         JobContext {
             inner: Arc::new(ContextInner {
                 job,
@@ -54,7 +56,8 @@ impl JobContext {
                 cancel,
                 skip_reason: Mutex::new(None),
                 no_retry: std::sync::atomic::AtomicBool::new(false),
-                catch_up,
+                catch_up: kind == RunKind::CatchUp,
+                backfill: matches!(kind, RunKind::Backfill(_)),
             }),
         }
     }
@@ -75,6 +78,13 @@ impl JobContext {
     /// says which tick; a manual run is never a catch-up.
     pub fn is_catch_up(&self) -> bool {
         self.inner.catch_up
+    }
+
+    /// Whether this run is for a tick of a backfill (`cronlock backfill`,
+    /// [`Fleet::backfill`](crate::Fleet::backfill)): `ctx.tick()` is the
+    /// past tick it runs for. A backfill run is never a catch-up.
+    pub fn is_backfill(&self) -> bool {
+        self.inner.backfill
     }
 
     /// 1 for the first attempt, 2 for the first retry, and so on.

@@ -89,6 +89,15 @@ pub enum Error {
         /// The job.
         job: String,
     },
+    /// A backfill that cannot be asked for: a range that is empty, in the
+    /// future or too long, or one of the job is under way.
+    #[error("job `{job}`: cannot backfill: {reason}")]
+    InvalidBackfill {
+        /// The job.
+        job: String,
+        /// Why.
+        reason: String,
+    },
     /// The environment asks for something this build cannot do.
     #[error("configuration: {0}")]
     Config(String),

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::error::Error;
 use crate::lock::control::Marker;
 use crate::lock::{
-    Control, HistoryEntry, JobSummary, Lock, LockError, LockErrorKind, Pause, Trigger,
+    Backfill, Control, HistoryEntry, JobSummary, Lock, LockError, LockErrorKind, Pause, Trigger,
 };
 use crate::schedule::Schedule;
 
@@ -269,6 +269,76 @@ impl Fleet {
         Ok(self.control()?.trigger(&trigger).await?)
     }
 
+    /// Asks the instances that have `job` to run it for every tick from
+    /// `from` to `to` (both included), once each fleet-wide, in order,
+    /// one at a time; returns the stored request with its tick count. The
+    /// runs see [`JobContext::is_backfill`](crate::JobContext::is_backfill)
+    /// and the past tick as [`JobContext::tick`](crate::JobContext::tick),
+    /// show in the history as `backfill by WHO`, follow the job's overlap
+    /// policy against scheduled runs, and wait while the job is paused.
+    /// Progress is in [`Fleet::backfills`]; [`Fleet::cancel_backfill`]
+    /// stops it (and cancels the run going).
+    ///
+    /// ```
+    /// # async fn example(fleet: cronlock::Fleet) -> Result<(), cronlock::Error> {
+    /// use chrono::{TimeZone, Utc};
+    ///
+    /// let from = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    /// let to = Utc.with_ymd_and_hms(2026, 11, 7, 23, 59, 59).unwrap();
+    /// let backfill = fleet.backfill("nightly_report", from, to, Some("ops")).await?;
+    /// println!("{} ticks to run", backfill.total);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// An unknown or disabled job; [`Error::InvalidBackfill`] for a range
+    /// that is empty, reaches into the future or has more than
+    /// [`MAX_BACKFILL_TICKS`] ticks, or when a backfill of the job is
+    /// under way; a backend that cannot be reached or store it.
+    pub async fn backfill(
+        &self,
+        job: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        by: Option<&str>,
+    ) -> Result<Backfill, Error> {
+        let summary = self.job(job).await?;
+        if !summary.enabled {
+            return Err(Error::JobDisabled {
+                job: job.to_owned(),
+            });
+        }
+        let schedule = schedule_of(&summary).ok_or_else(|| Error::InvalidBackfill {
+            job: job.to_owned(),
+            reason: format!("its published spec `{}` does not parse", summary.spec),
+        })?;
+        let backfill = plan_backfill(job, &schedule, from, to, Utc::now(), by)?;
+        request_backfill(self.control()?, backfill).await
+    }
+
+    /// The backfills under way, with their progress, by job.
+    ///
+    /// # Errors
+    ///
+    /// A backend that cannot be reached.
+    pub async fn backfills(&self) -> Result<Vec<Backfill>, Error> {
+        let mut backfills = self.control()?.fleet_state().await?.backfills;
+        backfills.sort_by(|a, b| a.job.cmp(&b.job));
+        Ok(backfills)
+    }
+
+    /// Cancels the job's backfill: no instance starts another of its ticks,
+    /// and the run going is cancelled (through `ctx.cancelled()`) within
+    /// about a second. Returns it, or `None` when none was under way.
+    ///
+    /// # Errors
+    ///
+    /// A backend that cannot be reached.
+    pub async fn cancel_backfill(&self, job: &str) -> Result<Option<Backfill>, Error> {
+        Ok(self.control()?.end_backfill(job, None).await?)
+    }
+
     /// The pauses in force, by job.
     ///
     /// # Errors
@@ -301,6 +371,87 @@ impl Fleet {
     pub async fn forget_jobs(&self, jobs: &[String]) -> Result<Vec<String>, Error> {
         Ok(self.control()?.forget_jobs(jobs).await?)
     }
+}
+
+/// The most ticks one backfill may have ([`Fleet::backfill`]): a day of an
+/// every-second job, ten.
+///
+/// ```
+/// assert_eq!(cronlock::MAX_BACKFILL_TICKS, 1_000_000);
+/// ```
+pub const MAX_BACKFILL_TICKS: u64 = 1_000_000;
+
+/// A backfill of `job`'s ticks in `from..=to`, counted, if the range is one
+/// (not empty, not reaching past `now`, at most [`MAX_BACKFILL_TICKS`]).
+pub(crate) fn plan_backfill(
+    job: &str,
+    schedule: &Schedule,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+    by: Option<&str>,
+) -> Result<Backfill, Error> {
+    let invalid = |reason: String| Error::InvalidBackfill {
+        job: job.to_owned(),
+        reason,
+    };
+    if from > to {
+        return Err(invalid(format!(
+            "the range starts ({from}) after it ends ({to})"
+        )));
+    }
+    if to > now {
+        return Err(invalid(format!(
+            "the range ends in the future ({to}); a backfill runs past ticks only"
+        )));
+    }
+    let mut total = 0u64;
+    let mut next = schedule.next_after(from - chrono::Duration::milliseconds(1));
+    while let Some(tick) = next.filter(|tick| *tick <= to) {
+        total += 1;
+        if total > MAX_BACKFILL_TICKS {
+            return Err(invalid(format!(
+                "the range has more than {MAX_BACKFILL_TICKS} ticks; split it"
+            )));
+        }
+        next = schedule.next_after(tick);
+    }
+    if total == 0 {
+        return Err(invalid(format!(
+            "no tick of `{}` lies between {from} and {to}",
+            schedule.source()
+        )));
+    }
+    let mut backfill = Backfill::new(job, from, to, by);
+    backfill.requested = now;
+    backfill.total = total;
+    Ok(backfill)
+}
+
+/// Stores `backfill`, or says which one of its job is under way.
+pub(crate) async fn request_backfill(
+    control: &dyn Control,
+    backfill: Backfill,
+) -> Result<Backfill, Error> {
+    if control.request_backfill(&backfill).await? {
+        return Ok(backfill);
+    }
+    let under_way = control
+        .fleet_state()
+        .await?
+        .backfills
+        .into_iter()
+        .find(|b| b.job == backfill.job);
+    Err(Error::InvalidBackfill {
+        job: backfill.job,
+        reason: match under_way {
+            Some(b) => format!(
+                "a backfill of it is under way ({} to {}, {} of {} ticks taken); cancel it first",
+                b.from, b.to, b.done, b.total
+            ),
+            None => "a backfill of it is under way; cancel it first".to_owned(),
+        },
+    })
 }
 
 /// The schedule a published job runs on.

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use cronlock::lock::{
-    Claim, ClaimRequest, Claimed, HistoryEntry, JobSummary, Lock, MAX_ERROR_LEN,
+    Backfill, Claim, ClaimRequest, Claimed, HistoryEntry, JobSummary, Lock, MAX_ERROR_LEN,
     MAX_REMEMBERED_TICKS, Pause, Trigger, random_token,
 };
 use cronlock::{Overlap, RunOutcome};
@@ -94,6 +94,7 @@ pub async fn check(backend: &dyn Backend, prefix: &str) {
     batches_answer_in_order(backend, &format!("{prefix}batch")).await;
     control_pause_and_resume(backend, &format!("{prefix}pause")).await;
     control_triggers_go_to_one_instance(backend, &format!("{prefix}trigger")).await;
+    control_backfills(backend, &format!("{prefix}backfill")).await;
     control_history_is_capped(backend, &format!("{prefix}history")).await;
     control_job_list(backend, &format!("{prefix}list")).await;
     control_prune(backend, &format!("{prefix}prune")).await;
@@ -473,6 +474,72 @@ pub async fn control_triggers_go_to_one_instance(backend: &dyn Backend, job: &st
         "put back"
     );
     assert!(a.take_trigger(job).await.expect("take").is_none());
+}
+
+/// One backfill per job at a time, seen by every instance with its
+/// progress; progress and ending only touch the backfill of the same id;
+/// an ended backfill is gone and a new one can start.
+pub async fn control_backfills(backend: &dyn Backend, job: &str) {
+    let (a, b) = (backend.instance().await, backend.instance().await);
+    let (a, b) = (a.control().expect("control"), b.control().expect("control"));
+    let mut first = Backfill::new(job, tick(0), tick(3600), Some("ops\tteam"));
+    let second = Backfill::new(job, tick(10), tick(20), None);
+    assert_ne!(first.id, second.id);
+    assert!(a.request_backfill(&first).await.expect("request"));
+    assert!(
+        a.request_backfill(&first).await.expect("request again"),
+        "the same request sent again (a lost reply) is still stored"
+    );
+    assert!(
+        !b.request_backfill(&second).await.expect("request"),
+        "one is under way"
+    );
+    let seen = |state: cronlock::lock::FleetState| {
+        state
+            .backfills
+            .into_iter()
+            .find(|backfill| backfill.job == job)
+    };
+    let stored = seen(b.fleet_state().await.expect("state")).expect("b sees it");
+    assert_eq!(stored.id, first.id);
+    assert_eq!((stored.from, stored.to), (tick(0), tick(3600)));
+    assert_eq!(stored.by.as_deref(), Some("ops team"), "one line");
+    assert_eq!((stored.done, stored.last), (0, None));
+
+    first.done = 3;
+    first.last = Some(tick(120));
+    assert!(b.update_backfill(&first).await.expect("progress"));
+    assert!(
+        !a.update_backfill(&second).await.expect("progress"),
+        "another id changes nothing"
+    );
+    let stored = seen(a.fleet_state().await.expect("state")).expect("a sees it");
+    assert_eq!((stored.done, stored.last), (3, Some(tick(120))));
+
+    assert!(
+        a.end_backfill(job, Some(&second.id))
+            .await
+            .expect("end")
+            .is_none(),
+        "another id ends nothing"
+    );
+    let ended = b
+        .end_backfill(job, Some(&first.id))
+        .await
+        .expect("end")
+        .expect("ended");
+    assert_eq!(ended.done, 3);
+    assert!(seen(a.fleet_state().await.expect("state")).is_none());
+    assert!(!a.update_backfill(&first).await.expect("progress"), "gone");
+    assert!(b.request_backfill(&second).await.expect("a new one"));
+    assert_eq!(
+        a.end_backfill(job, None)
+            .await
+            .expect("cancel")
+            .map(|b| b.id),
+        Some(second.id),
+        "ended without an id: whichever is under way"
+    );
 }
 
 /// The history keeps the newest runs, newest first, and cuts long errors.

@@ -163,20 +163,32 @@ async fn the_schema_is_created_versioned_and_checked() {
     assert_eq!(lock.schema(), "billing cron");
     assert_eq!(
         server.psql(r#"SELECT max(version) FROM "billing cron".schema_version"#),
-        "1"
+        "2"
     );
     // Instances starting later find the tables and leave them alone.
     PostgresLock::connect(config(&server.url()).schema("billing cron"))
         .await
         .expect("second instance");
 
+    // Tables of version 1 (before backfills) are upgraded in place.
+    server.psql(
+        r#"DROP TABLE "billing cron".backfills; DELETE FROM "billing cron".schema_version WHERE version = 2"#,
+    );
+    PostgresLock::connect(config(&server.url()).schema("billing cron"))
+        .await
+        .expect("upgrades version 1");
+    assert_eq!(
+        server.psql(r#"SELECT (SELECT max(version) FROM "billing cron".schema_version) || ' ' || (SELECT count(*) FROM "billing cron".backfills)"#),
+        "2 0"
+    );
+
     // Tables of a newer cronlock are refused with a clear reason.
-    server.psql(r#"INSERT INTO "billing cron".schema_version (version) VALUES (2)"#);
+    server.psql(r#"INSERT INTO "billing cron".schema_version (version) VALUES (3)"#);
     let err = PostgresLock::connect(config(&server.url()).schema("billing cron"))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), LockErrorKind::Config, "{err}");
-    assert!(err.to_string().contains("version 2"), "{err}");
+    assert!(err.to_string().contains("version 3"), "{err}");
 
     // A team that applies the SQL itself: nothing there is an error that
     // says what to do; after applying it, the lock starts.

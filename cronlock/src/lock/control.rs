@@ -253,14 +253,119 @@ impl JobSummary {
     }
 }
 
-/// What every instance reads at each control poll: the pauses and the
-/// waiting triggers.
+/// A request to run a job for every tick of a past range, once each
+/// fleet-wide, in order; at most one per job at a time.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use cronlock::lock::Backfill;
+///
+/// let from = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+/// let to = Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap();
+/// let backfill = Backfill::new("nightly_report", from, to, Some("ops"));
+/// assert_eq!(backfill.done, 0);
+/// assert!(backfill.last.is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backfill {
+    /// The job.
+    pub job: String,
+    /// Random per request: a new backfill of the same range runs every
+    /// tick again.
+    pub id: String,
+    /// The first instant of the range (a tick at it runs).
+    pub from: DateTime<Utc>,
+    /// The last instant of the range (a tick at it runs).
+    pub to: DateTime<Utc>,
+    /// When it was asked for.
+    pub requested: DateTime<Utc>,
+    /// Who asked for it.
+    pub by: Option<String>,
+    /// Ticks in the range (0 when not counted).
+    pub total: u64,
+    /// Ticks taken so far (run, or being run).
+    pub done: u64,
+    /// The newest tick taken so far.
+    pub last: Option<DateTime<Utc>>,
+}
+
+impl Backfill {
+    /// A new request for the ticks of `job` in `from..=to`, asked for now.
+    pub fn new(
+        job: impl Into<String>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        by: Option<&str>,
+    ) -> Backfill {
+        Backfill {
+            job: job.into(),
+            id: super::random_token()[..16].to_owned(),
+            from,
+            to,
+            requested: Utc::now(),
+            // One line, as every backend stores it.
+            by: by.map(one_line),
+            total: 0,
+            done: 0,
+            last: None,
+        }
+    }
+}
+
+// Storage lines for the network backends.
+#[cfg_attr(not(any(feature = "redis", feature = "postgres")), allow(dead_code))]
+impl Backfill {
+    pub(crate) fn encode(&self) -> String {
+        format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            one_line(&self.id),
+            self.from.timestamp_millis(),
+            self.to.timestamp_millis(),
+            self.requested.timestamp_millis(),
+            self.total,
+            self.done,
+            self.last
+                .map_or(String::new(), |t| t.timestamp_millis().to_string()),
+            self.by.as_deref().map(one_line).unwrap_or_default()
+        )
+    }
+
+    pub(crate) fn decode(job: &str, line: &str) -> Option<Backfill> {
+        let mut fields = line.splitn(8, '\t');
+        let id = fields.next()?.to_owned();
+        let mut instant = || DateTime::from_timestamp_millis(fields.next()?.parse().ok()?);
+        let (from, to, requested) = (instant()?, instant()?, instant()?);
+        let total = fields.next()?.parse().ok()?;
+        let done = fields.next()?.parse().ok()?;
+        let last = match fields.next()? {
+            "" => None,
+            ms => Some(DateTime::from_timestamp_millis(ms.parse().ok()?)?),
+        };
+        let by = fields.next().filter(|by| !by.is_empty()).map(str::to_owned);
+        Some(Backfill {
+            job: job.to_owned(),
+            id,
+            from,
+            to,
+            requested,
+            by,
+            total,
+            done,
+            last,
+        })
+    }
+}
+
+/// What every instance reads at each control poll: the pauses, the
+/// waiting triggers and the backfills under way.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FleetState {
     /// Paused jobs (including pauses whose end has passed; see [`Pause::is_active`]).
     pub paused: BTreeMap<String, Pause>,
     /// Triggers no instance has taken yet.
     pub triggers: Vec<Trigger>,
+    /// Backfills not finished or cancelled yet.
+    pub backfills: Vec<Backfill>,
 }
 
 /// Shared operational state of a fleet.
@@ -307,6 +412,34 @@ pub trait Control: Send + Sync {
     /// Puts a taken trigger back (its run could not start yet), unless
     /// another trigger of the job is waiting.
     fn return_trigger<'a>(&'a self, trigger: &'a Trigger) -> BoxFuture<'a, Result<(), LockError>>;
+    /// Stores a backfill for the instances that have its job; `false` when
+    /// one of the job is already under way (it is left as it is).
+    fn request_backfill<'a>(
+        &'a self,
+        backfill: &'a Backfill,
+    ) -> BoxFuture<'a, Result<bool, LockError>> {
+        let _ = backfill;
+        Box::pin(async { Err(unsupported("backfills")) })
+    }
+    /// Replaces the stored backfill of the same job and id (its progress);
+    /// `false` when it is gone (finished or cancelled) or was replaced.
+    fn update_backfill<'a>(
+        &'a self,
+        backfill: &'a Backfill,
+    ) -> BoxFuture<'a, Result<bool, LockError>> {
+        let _ = backfill;
+        Box::pin(async { Err(unsupported("backfills")) })
+    }
+    /// Removes the job's backfill (only the one with `id`, when given) and
+    /// returns it: finished, or cancelled.
+    fn end_backfill<'a>(
+        &'a self,
+        job: &'a str,
+        id: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<Backfill>, LockError>> {
+        let _ = (job, id);
+        Box::pin(async { Err(unsupported("backfills")) })
+    }
     /// Publishes this instance's jobs (a later instance overwrites the same
     /// names). Returns the entries it replaced that another service had
     /// published, so the caller can warn about two services sharing names.

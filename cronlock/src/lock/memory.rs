@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use super::control::{MAX_ERROR_LEN, kept_since, truncate};
+use super::{Backfill, Control, FleetState, HistoryEntry, JobSummary, Pause, Trigger};
 use super::{
     BoxFuture, Claim, ClaimRequest, Claimed, DEFAULT_SKEW_MARGIN, Lock, LockError,
     MAX_REMEMBERED_TICKS, claim_window, next_fencing_token,
 };
-use super::{Control, FleetState, HistoryEntry, JobSummary, Pause, Trigger};
 use crate::outcome::RunOutcome;
 
 /// An in-process lock: correct for one instance, and only for one.
@@ -35,6 +35,7 @@ struct ControlState {
     history: HashMap<String, VecDeque<HistoryEntry>>,
     paused: BTreeMap<String, Pause>,
     triggers: BTreeMap<String, Trigger>,
+    backfills: BTreeMap<String, Backfill>,
     jobs: BTreeMap<String, JobSummary>,
 }
 
@@ -265,6 +266,7 @@ impl Control for MemoryLock {
         let state = self.with_control(|control| FleetState {
             paused: control.paused.clone(),
             triggers: control.triggers.values().cloned().collect(),
+            backfills: control.backfills.values().cloned().collect(),
         });
         Box::pin(async { Ok(state) })
     }
@@ -298,6 +300,55 @@ impl Control for MemoryLock {
                 .or_insert_with(|| trigger.clone());
         });
         Box::pin(async { Ok(()) })
+    }
+
+    fn request_backfill<'a>(
+        &'a self,
+        backfill: &'a Backfill,
+    ) -> BoxFuture<'a, Result<bool, LockError>> {
+        let added = self.with_control(|control| {
+            if control.backfills.contains_key(&backfill.job) {
+                return false;
+            }
+            control
+                .backfills
+                .insert(backfill.job.clone(), backfill.clone());
+            true
+        });
+        Box::pin(async move { Ok(added) })
+    }
+
+    fn update_backfill<'a>(
+        &'a self,
+        backfill: &'a Backfill,
+    ) -> BoxFuture<'a, Result<bool, LockError>> {
+        let updated = self.with_control(|control| match control.backfills.get_mut(&backfill.job) {
+            Some(stored) if stored.id == backfill.id => {
+                *stored = backfill.clone();
+                true
+            }
+            _ => false,
+        });
+        Box::pin(async move { Ok(updated) })
+    }
+
+    fn end_backfill<'a>(
+        &'a self,
+        job: &'a str,
+        id: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<Backfill>, LockError>> {
+        let ended = self.with_control(|control| {
+            let matches = control
+                .backfills
+                .get(job)
+                .is_some_and(|stored| id.is_none_or(|id| stored.id == id));
+            if matches {
+                control.backfills.remove(job)
+            } else {
+                None
+            }
+        });
+        Box::pin(async move { Ok(ended) })
     }
 
     fn publish_jobs<'a>(

@@ -14,7 +14,7 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use super::inner::Inner;
 use super::jobs::JobEntry;
-use super::start::{Attempt, PhaseShare};
+use super::start::{Attempt, PhaseShare, RunKind};
 use super::supervise::run_claimed;
 use crate::events::NotRun;
 use crate::lock::{Claim, ClaimRequest, Claimed, LockErrorKind, Trigger, random_token};
@@ -33,20 +33,59 @@ const MAX_RETRY_WAIT: Duration = Duration::from_secs(1);
 pub(super) struct Due {
     pub(super) job: Arc<JobEntry>,
     pub(super) tick: DateTime<Utc>,
-    /// For a manual run, the trigger it came from: put back when the run
-    /// cannot start yet, so a trigger is never dropped.
-    pub(super) trigger: Option<Trigger>,
+    /// For a manual run, what asked for it.
+    pub(super) manual: Option<Manual>,
     /// The tick was missed (due a second or more before it was claimed).
     pub(super) catch_up: bool,
+}
+
+/// What asked for a manual run. Its claim is of an instant that is not a
+/// tick (see `control::trigger_instant`), so it never takes a scheduled
+/// tick's place, and the job's overlap policy applies to it.
+pub(super) enum Manual {
+    /// A trigger: put back when the run cannot start yet, so it is never
+    /// dropped.
+    Trigger(Trigger),
+    /// A tick of a backfill, taken in its own series (see
+    /// `backfill::drive`): the run is for this tick (`ctx.tick()`, the
+    /// history), and waits for a run holding the job's lock instead of
+    /// being skipped.
+    Backfill {
+        tick: DateTime<Utc>,
+        by: Option<String>,
+    },
 }
 
 impl Due {
     /// When its run was to start: a manual run at once, a tick after the
     /// job's jitter offset.
     fn planned_start(&self) -> DateTime<Utc> {
-        match self.trigger {
+        match self.manual {
             Some(_) => self.tick,
             None => self.job.planned_start(self.tick),
+        }
+    }
+
+    /// What the run is for, as its context says.
+    fn kind(&self) -> RunKind {
+        match &self.manual {
+            Some(Manual::Backfill { tick, .. }) => RunKind::Backfill(*tick),
+            _ if self.catch_up => RunKind::CatchUp,
+            _ => RunKind::Scheduled,
+        }
+    }
+
+    /// Who asked for a manual run, for the history.
+    fn origin(&self) -> Option<String> {
+        match self.manual.as_ref()? {
+            Manual::Trigger(trigger) => Some(format!(
+                "triggered by {}",
+                trigger.by.as_deref().unwrap_or("Scheduler::trigger")
+            )),
+            Manual::Backfill { by, .. } => Some(format!(
+                "backfill by {}",
+                by.as_deref().unwrap_or("Fleet::backfill")
+            )),
         }
     }
 
@@ -56,9 +95,11 @@ impl Due {
     /// `catch_up = "all"` job (so the missed ticks run in order).
     fn waits_for_the_lock(&self) -> bool {
         let options = &self.job.options;
-        self.trigger.is_none()
-            && (matches!(options.overlap, Overlap::BufferOne | Overlap::Replace)
-                || (self.catch_up && options.catch_up == CatchUp::All))
+        if let Some(manual) = &self.manual {
+            return matches!(manual, Manual::Backfill { .. });
+        }
+        (matches!(options.overlap, Overlap::BufferOne | Overlap::Replace)
+            || (self.catch_up && options.catch_up == CatchUp::All))
     }
 }
 
@@ -121,7 +162,7 @@ pub(super) async fn run_due(
     let mut runs = JoinSet::new();
     let mut pending: Vec<Pending> = Vec::with_capacity(due.len());
     for due in due {
-        if due.job.options.overlap == Overlap::Replace && due.trigger.is_none() {
+        if due.job.options.overlap == Overlap::Replace && due.manual.is_none() {
             replace_running(&due);
         }
         let busy = due.job.options.overlap.is_exclusive()
@@ -131,10 +172,10 @@ pub(super) async fn run_due(
             let item = Pending::new(due);
             item.span()
                 .in_scope(|| info!("skipped: the previous run is still going"));
-            if item.due.trigger.is_none() {
+            if item.due.manual.is_none() {
                 item.due.job.not_run(NotRun::SkippedOverlap, 1);
             }
-            give_back_trigger(&inner, &item, &mut runs);
+            give_back(&inner, &item, &mut runs);
             pending.extend(finish(&inner, item));
         } else {
             pending.push(Pending::new(due));
@@ -240,7 +281,7 @@ async fn claim_and_start(
                     &item.due.job,
                     &claim,
                     1,
-                    item.due.catch_up,
+                    item.due.kind(),
                     &run_cancel,
                     &span,
                 );
@@ -248,12 +289,7 @@ async fn claim_and_start(
                     &item.due.job.name,
                     inner.clock.now() - item.due.planned_start(),
                 );
-                let triggered_by = item.due.trigger.as_ref().map(|trigger| {
-                    trigger
-                        .by
-                        .clone()
-                        .unwrap_or_else(|| "Scheduler::trigger".to_owned())
-                });
+                let origin = item.due.origin();
                 item.won = true;
                 started.push((
                     Arc::clone(&item.due.job),
@@ -261,7 +297,7 @@ async fn claim_and_start(
                     run_cancel,
                     first,
                     span,
-                    triggered_by,
+                    origin,
                 ));
                 done.push(item);
             }
@@ -279,10 +315,10 @@ async fn claim_and_start(
             }
             Ok(Claimed::StillRunning) => {
                 span.in_scope(|| info!("skipped: a previous run still holds the lock"));
-                if item.due.trigger.is_none() {
+                if item.due.manual.is_none() {
                     item.due.job.not_run(NotRun::SkippedOverlap, 1);
                 }
-                give_back_trigger(inner, &item, runs);
+                give_back(inner, &item, runs);
                 done.push(item);
             }
             Ok(Claimed::TooEarly { retry_in }) => {
@@ -320,7 +356,7 @@ async fn claim_and_start(
                     );
                 }
                 item.due.job.not_run(NotRun::LockError, 1);
-                give_back_trigger(inner, &item, runs);
+                give_back(inner, &item, runs);
                 done.push(item);
             }
         }
@@ -328,7 +364,7 @@ async fn claim_and_start(
     if let Some(phase) = phase {
         phase.started_then_wait().await;
     }
-    for (job, claim, run_cancel, first, span, triggered_by) in started {
+    for (job, claim, run_cancel, first, span, origin) in started {
         runs.spawn(
             run_claimed(
                 Arc::clone(inner),
@@ -337,7 +373,7 @@ async fn claim_and_start(
                 sent,
                 run_cancel,
                 first,
-                triggered_by,
+                origin,
             )
             .instrument(span),
         );
@@ -359,7 +395,7 @@ fn revise(
     let mut kept = Vec::with_capacity(pending.len());
     for item in pending {
         if item.too_early
-            || item.due.trigger.is_some()
+            || item.due.manual.is_some()
             || item.due.job.still_runnable(item.due.tick, now)
         {
             kept.push(item);
@@ -382,7 +418,7 @@ fn revise(
 /// While the lock answers, the older claim is decided first and the newer
 /// tick is claimed after it.
 fn supersede(item: &mut Pending) {
-    if item.due.trigger.is_some() {
+    if item.due.manual.is_some() {
         return;
     }
     let Some(newer) = item.due.job.slot.take_newer() else {
@@ -430,12 +466,12 @@ fn give_up(
                 "not running this tick: the lock did not answer"
             )
         });
-        if item.due.trigger.is_none() {
+        if item.due.manual.is_none() {
             item.due.job.not_run(NotRun::LockUnavailable, 1);
         }
     }
     release_quietly(inner, &item, runs, stop);
-    give_back_trigger(inner, &item, runs);
+    give_back(inner, &item, runs);
     finish(inner, item)
 }
 
@@ -465,11 +501,16 @@ fn release_quietly(
     });
 }
 
-/// Puts a trigger back when its run could not start, so it is not dropped.
-fn give_back_trigger(inner: &Arc<Inner>, item: &Pending, runs: &mut JoinSet<()>) {
-    let Some(trigger) = item.due.trigger.clone() else {
+/// A manual run that could not start: a trigger goes back, so it is never
+/// dropped; a backfill tick is said lost (its series has it taken).
+fn give_back(inner: &Arc<Inner>, item: &Pending, runs: &mut JoinSet<()>) {
+    let Some(Manual::Trigger(trigger)) = item.due.manual.as_ref() else {
+        if let Some(Manual::Backfill { tick, .. }) = &item.due.manual {
+            item.span().in_scope(|| warn!(backfill_tick = %tick, "this backfill tick is not run: its run could not start"));
+        }
         return;
     };
+    let trigger = trigger.clone();
     let inner = Arc::clone(inner);
     runs.spawn(async move {
         if let Some(control) = inner.lock.control()
@@ -483,7 +524,7 @@ fn give_back_trigger(inner: &Arc<Inner>, item: &Pending, runs: &mut JoinSet<()>)
 /// A claim is decided: frees the job's claim slot, or, when a newer tick of
 /// the job came due meanwhile and can still run, returns its claim.
 fn finish(inner: &Arc<Inner>, item: Pending) -> Option<Pending> {
-    if item.due.trigger.is_some() {
+    if item.due.manual.is_some() {
         return None;
     }
     let job = item.due.job;
@@ -503,7 +544,7 @@ fn finish(inner: &Arc<Inner>, item: Pending) -> Option<Pending> {
             return Some(Pending::new(Due {
                 job,
                 tick,
-                trigger: None,
+                manual: None,
                 catch_up: true,
             }));
         }
@@ -513,7 +554,7 @@ fn finish(inner: &Arc<Inner>, item: Pending) -> Option<Pending> {
                 let mut next = Pending::new(Due {
                     job,
                     tick: newer,
-                    trigger: None,
+                    manual: None,
                     catch_up: false,
                 });
                 next.behind_own_run = item.won;
@@ -530,7 +571,7 @@ fn finish(inner: &Arc<Inner>, item: Pending) -> Option<Pending> {
             catch_up: now - job.planned_start(newer) >= super::jobs::ON_TIME,
             job,
             tick: newer,
-            trigger: None,
+            manual: None,
         });
         next.behind_own_run = item.won;
         return Some(next);

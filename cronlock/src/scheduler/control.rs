@@ -9,15 +9,16 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::claim::{self, Due};
+use super::claim::{self, Due, Manual};
 use super::inner::Inner;
 use super::jobs::{JobEntry, latest_due};
 use super::start;
 use crate::events::NotRun;
-use crate::lock::{JobSummary, TRIGGER_KEPT};
+use crate::lock::{Control, JobSummary, TRIGGER_KEPT, Trigger};
 use crate::options::CatchUp;
 
 /// How often each instance reads the paused jobs and waiting triggers, so a
@@ -115,25 +116,50 @@ pub(super) async fn poll(
         }
     };
     *inner.paused.lock().unwrap_or_else(|p| p.into_inner()) = state.paused;
+    // Backfills run in this poll's task (owned by the scheduler's run loop,
+    // awaited at shutdown) beside its triggers.
+    let mut backfills = JoinSet::new();
+    super::backfill::follow(
+        &inner,
+        state.backfills,
+        &stop_claims,
+        &stop_runs,
+        &mut backfills,
+    );
+    let triggers = triggers(&inner, control, state.triggers, stop_claims, stop_runs);
+    tokio::join!(triggers, async {
+        while backfills.join_next().await.is_some() {}
+    });
+}
+
+/// Runs the triggers of jobs this instance has (a trigger of a job it does
+/// not have, or has disabled, stays for an instance that has it).
+async fn triggers(
+    inner: &Arc<Inner>,
+    control: &dyn Control,
+    waiting: Vec<Trigger>,
+    stop_claims: CancellationToken,
+    stop_runs: CancellationToken,
+) {
     // The backend answers again: a job list that could not be published
     // (the backend was down at start) is sent again soon, not in 6 hours,
     // so `cronlock list` and `prune` know these jobs run.
     let retry_in = inner.publish_retry_in.load(Ordering::Relaxed);
     if retry_in == 1 {
-        publish(&inner).await;
+        publish(inner).await;
     } else if retry_in > 1 {
         inner
             .publish_retry_in
             .store(retry_in - 1, Ordering::Relaxed);
     }
     // A trigger taken during shutdown could not run: leave it for others.
-    if state.triggers.is_empty() || stop_claims.is_cancelled() {
+    if waiting.is_empty() || stop_claims.is_cancelled() {
         return;
     }
     let now = inner.clock.now();
     let expired_before = now - chrono::Duration::from_std(TRIGGER_KEPT).unwrap_or_default();
     let mut due = Vec::new();
-    for waiting in state.triggers {
+    for waiting in waiting {
         if waiting.queued < expired_before {
             if let Ok(Some(trigger)) = control.take_trigger(&waiting.job).await {
                 warn!(job = ?trigger.job, queued = %trigger.queued, by = ?trigger.by, "trigger expired: no instance that runs this job took it within an hour");
@@ -154,7 +180,7 @@ pub(super) async fn poll(
                 due.push(Due {
                     job: Arc::clone(job),
                     tick,
-                    trigger: Some(trigger),
+                    manual: Some(Manual::Trigger(trigger)),
                     catch_up: false,
                 });
             }
@@ -166,13 +192,13 @@ pub(super) async fn poll(
         return;
     }
     let phase = start::StartPhase::begin();
-    claim::run_due(Arc::clone(&inner), due, phase, stop_claims, stop_runs).await;
+    claim::run_due(Arc::clone(inner), due, phase, stop_claims, stop_runs).await;
 }
 
 /// The instant a manual run claims: now, to the millisecond, never on a
 /// whole second, so a trigger never takes the place of a scheduled tick
 /// (ticks are whole seconds).
-fn trigger_instant(now: DateTime<Utc>) -> DateTime<Utc> {
+pub(super) fn trigger_instant(now: DateTime<Utc>) -> DateTime<Utc> {
     let instant = now.trunc_subsecs(3);
     if instant.timestamp_subsec_millis() == 0 {
         instant + chrono::Duration::milliseconds(1)

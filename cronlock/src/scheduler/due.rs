@@ -65,7 +65,7 @@ impl Inner {
                         due.push(claim::Due {
                             job: Arc::clone(job),
                             tick,
-                            trigger: None,
+                            manual: None,
                             catch_up: now - job.planned_start(tick) >= ON_TIME,
                         });
                         if due.len() == claim::CLAIM_BATCH {

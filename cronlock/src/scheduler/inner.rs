@@ -39,6 +39,8 @@ pub(super) struct Inner {
     /// Control polls left before a failed publish of the job list is tried
     /// again; 0 once the list is published.
     pub(super) publish_retry_in: std::sync::atomic::AtomicU32,
+    /// The backfills this instance takes part in.
+    pub(super) backfills: Mutex<super::backfill::Taking>,
 }
 
 impl Inner {
@@ -82,6 +84,7 @@ impl Inner {
             claim_start,
             events,
             publish_retry_in: std::sync::atomic::AtomicU32::new(0),
+            backfills: Mutex::default(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The scheduler: one task that sleeps until the earliest tick, then hands
 //! each due tick to its own run task.
 
+mod backfill;
 mod builder;
 mod claim;
 mod control;
@@ -18,3 +19,4 @@ mod supervise;
 pub use builder::SchedulerBuilder;
 pub use report::{JobInfo, LastRun};
 pub use run::Scheduler;
+pub(crate) use start::RunKind;

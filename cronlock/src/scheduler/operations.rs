@@ -1,14 +1,15 @@
 //! Operating a running fleet from one of its instances: pause, resume,
-//! trigger, history.
-
-use tracing::info;
+//! trigger, backfill, history.
 
 use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tracing::info;
 
 use super::run::Scheduler;
 use crate::Fleet;
 use crate::error::Error;
-use crate::lock::{Control, HistoryEntry, LockErrorKind, Pause, Trigger};
+use crate::lock::{Backfill, Control, HistoryEntry, LockErrorKind, Pause, Trigger};
 
 impl Scheduler {
     /// The fleet this scheduler belongs to, as tools see it: what
@@ -140,6 +141,55 @@ impl Scheduler {
         };
         control.trigger(&trigger).await?;
         Ok(())
+    }
+
+    /// Runs a job for every tick from `from` to `to` (both included), once
+    /// each across the fleet, in order, one at a time, on the instances that
+    /// have it; see [`Fleet::backfill`] (this checks the range against this
+    /// scheduler's clock and its own definition of the job).
+    ///
+    /// # Errors
+    ///
+    /// An unknown or disabled job, an invalid range
+    /// ([`Error::InvalidBackfill`]), a backfill of the job under way, or a
+    /// backend that cannot be reached.
+    pub async fn backfill(
+        &self,
+        job: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Backfill, Error> {
+        let control = self.control_for(job)?;
+        let Some(entry) = self
+            .inner
+            .jobs
+            .iter()
+            .find(|entry| *entry.name == *job && entry.options.enabled)
+        else {
+            return Err(Error::JobDisabled {
+                job: job.to_owned(),
+            });
+        };
+        let backfill = crate::fleet::plan_backfill(
+            job,
+            &entry.schedule,
+            from,
+            to,
+            self.inner.clock.now(),
+            Some(&self.inner.instance),
+        )?;
+        let backfill = crate::fleet::request_backfill(control, backfill).await?;
+        info!(job, from = %from, to = %to, ticks = backfill.total, "backfill requested");
+        Ok(backfill)
+    }
+
+    /// Cancels the job's backfill (see [`Fleet::cancel_backfill`]).
+    ///
+    /// # Errors
+    ///
+    /// An unknown job, or a backend that cannot be reached.
+    pub async fn cancel_backfill(&self, job: &str) -> Result<Option<Backfill>, Error> {
+        Ok(self.control_for(job)?.end_backfill(job, None).await?)
     }
 
     /// The job's last runs across the fleet, newest first.

@@ -97,6 +97,31 @@ impl Drop for PhaseShare {
     }
 }
 
+/// What a run is for, as its context tells the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunKind {
+    /// Its tick, on time.
+    Scheduled,
+    /// Its tick, a second or more late (`ctx.is_catch_up()`).
+    CatchUp,
+    /// A past tick of a backfill (`ctx.is_backfill()`), claimed at another
+    /// instant.
+    Backfill(DateTime<Utc>),
+}
+
+impl RunKind {
+    /// The kind of the run `ctx` is for (retries are the same kind).
+    pub(super) fn of(ctx: &JobContext) -> RunKind {
+        if ctx.is_backfill() {
+            RunKind::Backfill(ctx.tick())
+        } else if ctx.is_catch_up() {
+            RunKind::CatchUp
+        } else {
+            RunKind::Scheduled
+        }
+    }
+}
+
 /// One attempt of a run, its job already started in its own task.
 pub(super) struct Attempt {
     pub(super) ctx: JobContext,
@@ -115,18 +140,22 @@ impl Attempt {
         job: &JobEntry,
         claim: &Claim,
         attempt: u32,
-        catch_up: bool,
+        kind: RunKind,
         run_cancel: &CancellationToken,
         span: &tracing::Span,
     ) -> Attempt {
         let cancel = run_cancel.child_token();
+        let tick = match kind {
+            RunKind::Backfill(tick) => tick,
+            RunKind::Scheduled | RunKind::CatchUp => claim.tick,
+        };
         let ctx = JobContext::new(
             Arc::clone(&job.name),
-            claim.tick,
+            tick,
             attempt,
             claim.fencing_token,
             cancel.clone(),
-            catch_up,
+            kind,
         );
         let started_at = inner.clock.now();
         span.in_scope(|| info!(attempt, fencing_token = claim.fencing_token, "run started"));

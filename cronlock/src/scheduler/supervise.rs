@@ -13,7 +13,7 @@ use tracing::{error, info, warn};
 use super::inner::Inner;
 use super::jobs::JobEntry;
 use super::report::LastRun;
-use super::start::Attempt;
+use super::start::{Attempt, RunKind};
 use crate::lock::{Claim, HistoryEntry};
 use crate::metrics;
 use crate::outcome::RunOutcome;
@@ -28,10 +28,12 @@ pub(super) async fn run_claimed(
     lease_start: Instant,
     run_cancel: CancellationToken,
     first: Attempt,
-    triggered_by: Option<String>,
+    origin: Option<String>,
 ) {
     let started = first.started;
     let started_at = first.started_at;
+    // The tick the run is for: a backfill's past tick, not the instant claimed.
+    let tick = first.ctx.tick();
     let attempts = attempts(&inner, &job, &claim, &run_cancel, first);
     tokio::pin!(attempts);
     let outcome = if job.options.overlap.is_exclusive() {
@@ -53,15 +55,15 @@ pub(super) async fn run_claimed(
     let until = Instant::now() + job.lock_ttl;
     super::release::release(&*inner.lock, &claim, until, &run_cancel).await;
     let duration = started.elapsed();
-    job.finished(claim.tick, &outcome, duration);
+    job.finished(tick, &outcome, duration);
     if let Some(control) = inner.lock.control() {
         // A manual run says who asked for it, where the history shows it.
-        let instance = match triggered_by {
-            Some(by) => format!("{} (triggered by {by})", inner.instance),
+        let instance = match origin {
+            Some(origin) => format!("{} ({origin})", inner.instance),
             None => inner.instance.to_string(),
         };
         let entry = HistoryEntry {
-            tick: claim.tick,
+            tick,
             instance,
             started: started_at,
             duration,
@@ -84,9 +86,9 @@ pub(super) async fn run_claimed(
             }
             Ok(()) => {}
         }
-        record_last(&job, claim.tick, entry.outcome, duration);
+        record_last(&job, tick, entry.outcome, duration);
     } else {
-        record_last(&job, claim.tick, outcome, duration);
+        record_last(&job, tick, outcome, duration);
     }
 }
 
@@ -192,7 +194,7 @@ async fn attempts(
     let total = job.options.retries.saturating_add(1);
     let mut backoff = job.options.backoff;
     let mut attempt = 1;
-    let catch_up = first.ctx.is_catch_up();
+    let kind = RunKind::of(&first.ctx);
     let mut first = Some(first);
     loop {
         let current = first.take().unwrap_or_else(|| {
@@ -201,7 +203,7 @@ async fn attempts(
                 job,
                 claim,
                 attempt,
-                catch_up,
+                kind,
                 run_cancel,
                 &tracing::Span::current(),
             )

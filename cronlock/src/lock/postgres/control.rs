@@ -12,8 +12,8 @@ use tokio_postgres::types::Type;
 use super::{PostgresLock, millis};
 use crate::lock::control::{MAX_ERROR_LEN, kept_since, truncate};
 use crate::lock::{
-    BoxFuture, Control, FleetState, HistoryEntry, JOB_LIST_KEPT, JobSummary, LockError, Pause,
-    TRIGGER_KEPT, Trigger,
+    Backfill, BoxFuture, Control, FleetState, HistoryEntry, JOB_LIST_KEPT, JobSummary, LockError,
+    Pause, TRIGGER_KEPT, Trigger,
 };
 use crate::outcome::RunOutcome;
 
@@ -182,7 +182,9 @@ impl Control for PostgresLock {
                         "SELECT 'p', job, since, until, note, paused_by FROM {0}.pauses \
                          UNION ALL \
                          SELECT 't', job, queued, NULL, NULL, queued_by FROM {0}.triggers \
-                         WHERE queued > $1",
+                         WHERE queued > $1 \
+                         UNION ALL \
+                         SELECT 'b', job, clock_timestamp(), NULL, line, NULL FROM {0}.backfills",
                         self.sql_schema
                     ),
                     &[(&oldest_trigger, Type::TIMESTAMPTZ)],
@@ -198,7 +200,12 @@ impl Control for PostgresLock {
                     continue;
                 };
                 let by: Option<String> = row.try_get(5).unwrap_or(None);
-                if kind == "p" {
+                if kind == "b" {
+                    let line: Option<String> = row.try_get(4).unwrap_or(None);
+                    state
+                        .backfills
+                        .extend(line.and_then(|line| Backfill::decode(&job, &line)));
+                } else if kind == "p" {
                     let pause = Pause {
                         since,
                         until: row.try_get(3).unwrap_or(None),
@@ -287,6 +294,80 @@ impl Control for PostgresLock {
             )
             .await
             .map(|_| ())
+        })
+    }
+
+    fn request_backfill<'a>(
+        &'a self,
+        backfill: &'a Backfill,
+    ) -> BoxFuture<'a, Result<bool, LockError>> {
+        Box::pin(async move {
+            // Sent again after a lost reply, the same request finds itself
+            // stored and still answers true.
+            let rows = self
+                .query(
+                    "could not request a backfill",
+                    &format!(
+                        "INSERT INTO {}.backfills AS b (job, id, line) VALUES ($1, $2, $3) \
+                         ON CONFLICT (job) DO UPDATE SET line = b.line WHERE b.id = excluded.id \
+                         RETURNING job",
+                        self.sql_schema
+                    ),
+                    &[
+                        (&backfill.job, Type::TEXT),
+                        (&backfill.id, Type::TEXT),
+                        (&backfill.encode(), Type::TEXT),
+                    ],
+                )
+                .await?;
+            Ok(!rows.is_empty())
+        })
+    }
+
+    fn update_backfill<'a>(
+        &'a self,
+        backfill: &'a Backfill,
+    ) -> BoxFuture<'a, Result<bool, LockError>> {
+        Box::pin(async move {
+            let rows = self
+                .query(
+                    "could not record a backfill's progress",
+                    &format!(
+                        "UPDATE {}.backfills SET line = $3 WHERE job = $1 AND id = $2 RETURNING job",
+                        self.sql_schema
+                    ),
+                    &[
+                        (&backfill.job, Type::TEXT),
+                        (&backfill.id, Type::TEXT),
+                        (&backfill.encode(), Type::TEXT),
+                    ],
+                )
+                .await?;
+            Ok(!rows.is_empty())
+        })
+    }
+
+    fn end_backfill<'a>(
+        &'a self,
+        job: &'a str,
+        id: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<Backfill>, LockError>> {
+        Box::pin(async move {
+            let rows = self
+                .query_once(
+                    "could not end a backfill",
+                    &format!(
+                        "DELETE FROM {}.backfills WHERE job = $1 AND ($2::text IS NULL OR id = $2) \
+                         RETURNING line",
+                        self.sql_schema
+                    ),
+                    &[(&job, Type::TEXT), (&id, Type::TEXT)],
+                )
+                .await?;
+            Ok(rows.first().and_then(|row| {
+                let line: String = row.try_get(0).ok()?;
+                Backfill::decode(job, &line)
+            }))
         })
     }
 
@@ -422,6 +503,8 @@ impl Control for PostgresLock {
                            DELETE FROM {0}.pauses WHERE job IN (SELECT job FROM doomed) RETURNING job \
                          ), triggers AS ( \
                            DELETE FROM {0}.triggers WHERE job IN (SELECT job FROM doomed) \
+                         ), backfills AS ( \
+                           DELETE FROM {0}.backfills WHERE job IN (SELECT job FROM doomed) \
                          ), listed AS ( \
                            DELETE FROM {0}.jobs WHERE name IN (SELECT job FROM doomed) \
                          ) \

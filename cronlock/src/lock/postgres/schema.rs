@@ -7,7 +7,7 @@ use super::PostgresLock;
 use crate::lock::{LockError, LockErrorKind};
 
 /// The schema version this cronlock writes and reads.
-pub(super) const SCHEMA_VERSION: i32 = 1;
+pub(super) const SCHEMA_VERSION: i32 = 2;
 
 const SCHEMA_SQL: &str = include_str!("schema.sql");
 

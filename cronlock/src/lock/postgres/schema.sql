@@ -1,4 +1,5 @@
--- cronlock's tables and functions, schema version 1.
+-- cronlock's tables and functions, schema version 2 (2 added backfills;
+-- applying this file to version 1 upgrades it).
 --
 -- Applied by the lock at start (PostgresLockConfig::manage_schema, on by
 -- default) in one transaction, under a transaction-scoped advisory lock so
@@ -64,6 +65,14 @@ CREATE TABLE IF NOT EXISTS {schema}.triggers (
     job text PRIMARY KEY,
     queued timestamptz NOT NULL,
     queued_by text
+);
+
+-- A backfill under way per job: its id and its encoded line (range,
+-- requester, progress), as the Redis backend stores it.
+CREATE TABLE IF NOT EXISTS {schema}.backfills (
+    job text PRIMARY KEY,
+    id text NOT NULL,
+    line text NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS {schema}.jobs (
@@ -248,4 +257,4 @@ BEGIN
 END
 $$;
 
-INSERT INTO {schema}.schema_version (version) VALUES (1) ON CONFLICT DO NOTHING;
+INSERT INTO {schema}.schema_version (version) VALUES (2) ON CONFLICT DO NOTHING;

@@ -12,9 +12,33 @@ use redis::RedisError;
 use super::{RedisLock, millis};
 use crate::lock::control::kept_since;
 use crate::lock::{
-    BoxFuture, Control, FleetState, HISTORY_KEPT, HistoryEntry, JOB_LIST_KEPT, JobSummary,
-    LockError, Pause, TRIGGER_KEPT, Trigger,
+    Backfill, BoxFuture, Control, FleetState, HISTORY_KEPT, HistoryEntry, JOB_LIST_KEPT,
+    JobSummary, LockError, Pause, TRIGGER_KEPT, Trigger,
 };
+
+/// Replaces a job's backfill (`KEYS[1]` the hash, `ARGV` the job, its id,
+/// the new line and the key's TTL) if the stored one has the same id. Rare
+/// (once per backfilled tick): sent with `EVAL`, not cached.
+const UPDATE_BACKFILL: &str = r"
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if stored and string.sub(stored, 1, #ARGV[2] + 1) == ARGV[2] .. '\t' then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  return 1
+end
+return 0
+";
+
+/// Removes a job's backfill (`ARGV` the job and an id, or empty for any)
+/// and returns its line.
+const END_BACKFILL: &str = r"
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if stored and (ARGV[2] == '' or string.sub(stored, 1, #ARGV[2] + 1) == ARGV[2] .. '\t') then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return stored
+end
+return false
+";
 
 /// Histories read in one pipeline.
 const LAST_RUNS_CHUNK: usize = 500;
@@ -171,8 +195,10 @@ impl Control for RedisLock {
         Box::pin(async move {
             let mut pipe = redis::pipe();
             pipe.hgetall(self.fleet_key("paused"))
-                .hgetall(self.fleet_key("triggers"));
-            let (paused, triggers): (BTreeMap<String, String>, BTreeMap<String, String>) = self
+                .hgetall(self.fleet_key("triggers"))
+                .hgetall(self.fleet_key("backfills"));
+            type Lines = BTreeMap<String, String>;
+            let (paused, triggers, backfills): (Lines, Lines, Lines) = self
                 .query("could not read the pauses and triggers", &pipe)
                 .await?;
             Ok(FleetState {
@@ -183,6 +209,10 @@ impl Control for RedisLock {
                 triggers: triggers
                     .iter()
                     .filter_map(|(job, line)| Trigger::decode(job, line))
+                    .collect(),
+                backfills: backfills
+                    .iter()
+                    .filter_map(|(job, line)| Backfill::decode(job, line))
                     .collect(),
             })
         })
@@ -227,6 +257,60 @@ impl Control for RedisLock {
                 .ignore();
             self.query::<()>("could not put a trigger back", &pipe)
                 .await
+        })
+    }
+
+    fn request_backfill<'a>(
+        &'a self,
+        backfill: &'a Backfill,
+    ) -> BoxFuture<'a, Result<bool, LockError>> {
+        Box::pin(async move {
+            let key = self.fleet_key("backfills");
+            let mut pipe = redis::pipe();
+            pipe.atomic()
+                .hset_nx(&key, &backfill.job, backfill.encode())
+                .pexpire(&key, millis(JOB_LIST_KEPT) as i64)
+                .ignore();
+            let (added,): (bool,) = self.query("could not request a backfill", &pipe).await?;
+            Ok(added)
+        })
+    }
+
+    fn update_backfill<'a>(
+        &'a self,
+        backfill: &'a Backfill,
+    ) -> BoxFuture<'a, Result<bool, LockError>> {
+        Box::pin(async move {
+            let mut update = redis::cmd("EVAL");
+            update
+                .arg(UPDATE_BACKFILL)
+                .arg(1)
+                .arg(self.fleet_key("backfills"))
+                .arg(&backfill.job)
+                .arg(&backfill.id)
+                .arg(backfill.encode())
+                .arg(millis(JOB_LIST_KEPT));
+            let updated: i64 = self
+                .query("could not record a backfill's progress", &update)
+                .await?;
+            Ok(updated == 1)
+        })
+    }
+
+    fn end_backfill<'a>(
+        &'a self,
+        job: &'a str,
+        id: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<Backfill>, LockError>> {
+        Box::pin(async move {
+            let mut end = redis::cmd("EVAL");
+            end.arg(END_BACKFILL)
+                .arg(1)
+                .arg(self.fleet_key("backfills"))
+                .arg(job)
+                .arg(id.unwrap_or_default());
+            let line: Option<String> = self.query("could not end a backfill", &end).await?;
+            Ok(line.and_then(|line| Backfill::decode(job, &line)))
         })
     }
 
@@ -371,6 +455,8 @@ impl Control for RedisLock {
                 pipe.atomic()
                     .hdel(self.fleet_key("paused"), job)
                     .hdel(self.fleet_key("triggers"), job)
+                    .ignore()
+                    .hdel(self.fleet_key("backfills"), job)
                     .ignore()
                     .hdel(self.fleet_key("jobs"), job)
                     .ignore()
