@@ -7,6 +7,8 @@
 //! cronlock trigger refresh_cache     # one run now, somewhere in the fleet
 //! cronlock pause refresh_cache       # fleet-wide, within a second
 //! cronlock resume refresh_cache
+//! cronlock backfill refresh_cache --from 2026-11-01 --to 2026-11-02 --wait
+//! cronlock backfill refresh_cache --cancel
 //! cronlock prune [--yes]             # state of jobs no instance registers
 //! cronlock next "0 */15 9-17 * * MON-FRI" --tz Europe/Berlin -n 5
 //! cronlock dashboard --listen 127.0.0.1:9090   # the web dashboard
@@ -22,10 +24,10 @@
 
 use std::process::ExitCode;
 
-use chrono::Utc;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use clap::{Parser, Subcommand};
 use cronlock::dashboard::{self, DashboardConfig};
-use cronlock::lock::{HistoryEntry, Pause};
+use cronlock::lock::{Backfill, HistoryEntry, Pause};
 use cronlock::{Error, Fleet, FleetJob, Schedule, SpecError};
 use serde_json::json;
 
@@ -82,6 +84,29 @@ enum Command {
     Trigger {
         /// Job name
         job: String,
+    },
+    /// Runs a job for every tick of a past range, once each across the fleet,
+    /// in order, one at a time; or shows or cancels the one under way
+    Backfill {
+        /// Job name
+        job: String,
+        /// First instant of the range: 2026-11-01, "2026-11-01 06:00" (UTC)
+        /// or RFC 3339 such as 2026-11-01T06:00:00+01:00
+        #[arg(long, required_unless_present_any = ["cancel", "status"])]
+        from: Option<String>,
+        /// Last instant of the range (included), as --from; default now
+        #[arg(long, default_value = "now")]
+        to: String,
+        /// Follow its progress until every tick is taken (Ctrl-C stops
+        /// following, not the backfill)
+        #[arg(long)]
+        wait: bool,
+        /// Cancel the backfill under way (and the run going)
+        #[arg(long, conflicts_with_all = ["from", "wait", "status"])]
+        cancel: bool,
+        /// Show the backfill under way
+        #[arg(long, conflicts_with_all = ["from", "wait"])]
+        status: bool,
     },
     /// Stops a job's ticks on every instance until `resume` (or for a while)
     Pause {
@@ -156,7 +181,7 @@ impl From<Error> for Failure {
     fn from(err: Error) -> Failure {
         let code = match err {
             Error::UnknownJob { .. } => 3,
-            Error::JobDisabled { .. } => 2,
+            Error::JobDisabled { .. } | Error::InvalidBackfill { .. } => 2,
             _ => 1,
         };
         Failure {
@@ -247,6 +272,58 @@ async fn run(cli: Cli) -> Result<String, Failure> {
         Command::Resume { job } => {
             fleet.resume_by(job, Some(&who())).await?;
             Ok(done(cli.json, "resumed", job, "its ticks run again"))
+        }
+        Command::Backfill {
+            job,
+            from,
+            to,
+            wait,
+            cancel,
+            status,
+        } => {
+            if *cancel {
+                return Ok(match fleet.cancel_backfill(job).await? {
+                    Some(backfill) => done(
+                        cli.json,
+                        "backfill cancelled",
+                        job,
+                        &format!(
+                            "{}; no instance starts another of its ticks, the run going is cancelled within a second",
+                            progress(&backfill)
+                        ),
+                    ),
+                    None => done(cli.json, "no backfill", job, "none was under way"),
+                });
+            }
+            if *status {
+                fleet.job(job).await?;
+                let under_way = fleet.backfills().await?.into_iter().find(|b| b.job == *job);
+                return Ok(match under_way {
+                    Some(backfill) if cli.json => backfill_json(&backfill).to_string(),
+                    Some(backfill) => format!("{}: backfill {}", clean(job), progress(&backfill)),
+                    None if cli.json => "null".to_owned(),
+                    None => format!("{}: no backfill under way", clean(job)),
+                });
+            }
+            let now = Utc::now();
+            let from = instant(from.as_deref().unwrap_or_default(), now)?;
+            let to = instant(to, now)?;
+            let backfill = fleet.backfill(job, from, to, Some(&who())).await?;
+            if *wait {
+                return follow(&fleet, backfill, cli.json).await;
+            }
+            Ok(done(
+                cli.json,
+                "backfill requested",
+                job,
+                &format!(
+                    "{} ticks from {} to {}; follow it with `cronlock backfill {} --status`",
+                    backfill.total,
+                    from.format("%Y-%m-%d %H:%M:%S UTC"),
+                    to.format("%Y-%m-%d %H:%M:%S UTC"),
+                    clean(job)
+                ),
+            ))
         }
         Command::Prune { yes } => prune(&fleet, *yes, cli.json).await,
         Command::Dashboard {
@@ -341,6 +418,114 @@ async fn prune(fleet: &Fleet, remove: bool, json: bool) -> Result<String, Failur
     })
 }
 
+/// An instant as `backfill` takes it: `now`, RFC 3339, or a UTC date with
+/// an optional time.
+fn instant(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Failure> {
+    let text = text.trim();
+    if text == "now" {
+        return Ok(now);
+    }
+    if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
+        return Ok(instant.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(local) = NaiveDateTime::parse_from_str(text, format) {
+            return Ok(local.and_utc());
+        }
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.and_time(NaiveTime::MIN).and_utc());
+    }
+    Err(Failure::usage(format!(
+        "`{}` is not an instant: give now, 2026-11-01, \"2026-11-01 06:00\" (UTC) or RFC 3339 such as 2026-11-01T06:00:00+01:00",
+        clean(text)
+    )))
+}
+
+/// A backfill's progress in words.
+fn progress(backfill: &Backfill) -> String {
+    let mut text = format!(
+        "{} of {} ticks taken ({} to {})",
+        backfill.done,
+        backfill.total,
+        backfill.from.format("%Y-%m-%d %H:%M:%S"),
+        backfill.to.format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    if let Some(last) = backfill.last {
+        text.push_str(&format!(", last {}", last.format("%Y-%m-%d %H:%M:%S")));
+    }
+    text
+}
+
+fn backfill_json(backfill: &Backfill) -> serde_json::Value {
+    json!({
+        "job": backfill.job, "id": backfill.id,
+        "from": backfill.from.to_rfc3339(), "to": backfill.to.to_rfc3339(),
+        "total": backfill.total, "done": backfill.done,
+        "last": backfill.last.map(|t| t.to_rfc3339()), "by": backfill.by,
+    })
+}
+
+/// `backfill --wait`: a progress line (on standard error) whenever more
+/// ticks are taken, until the backfill is no longer stored (every tick
+/// taken, or cancelled) or Ctrl-C.
+async fn follow(fleet: &Fleet, requested: Backfill, json: bool) -> Result<String, Failure> {
+    let job = requested.job.clone();
+    eprintln!(
+        "{}: backfill of {} ticks requested; following it (Ctrl-C stops following, not the backfill)",
+        clean(&job),
+        requested.total
+    );
+    let mut seen = requested;
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            () = &mut stop => {
+                return Ok(done(json, "following stopped", &job, &format!("the backfill goes on: {}", progress(&seen))));
+            }
+        }
+        let Some(now) = fleet
+            .backfills()
+            .await?
+            .into_iter()
+            .find(|b| b.job == job && b.id == seen.id)
+        else {
+            break;
+        };
+        if now.done != seen.done {
+            eprintln!("{}: {}", clean(&job), progress(&now));
+        }
+        seen = now;
+    }
+    // Gone: the instance that took the last tick ended it, or someone
+    // cancelled it; the last tick's run may still be going.
+    let history = fleet.history(&job).await?;
+    let last_ran = history
+        .iter()
+        .find(|run| run.instance.contains("(backfill by "))
+        .map(|run| run.tick);
+    Ok(done(
+        json,
+        "backfill ended",
+        &job,
+        &format!(
+            "every tick taken or cancelled; last seen {}{}",
+            progress(&seen),
+            last_ran.map_or_else(String::new, |t| format!(
+                "; newest backfill run in the history: {}",
+                t.format("%Y-%m-%d %H:%M:%S")
+            ))
+        ),
+    ))
+}
+
 /// Who runs this command, for the history and pauses: `user@host`.
 fn who() -> String {
     let user = std::env::var("USER")
@@ -402,6 +587,8 @@ fn state(job: &FleetJob) -> String {
 
 async fn list(fleet: &Fleet, json: bool) -> Result<String, Failure> {
     let jobs = fleet.jobs().await?;
+    let backfills = fleet.backfills().await?;
+    let backfill_of = |job: &str| backfills.iter().find(|b| b.job == job);
     if json {
         let list: Vec<_> = jobs
             .iter()
@@ -417,6 +604,7 @@ async fn list(fleet: &Fleet, json: bool) -> Result<String, Failure> {
                     "paused_until": job.pause.as_ref().and_then(|p| p.until).map(|t| t.to_rfc3339()),
                     "last_outcome": job.last_run.as_ref().map(|l| l.outcome.label()),
                     "last_tick": job.last_run.as_ref().map(|l| l.tick.to_rfc3339()),
+                    "backfill": backfill_of(&summary.name).map(backfill_json),
                 })
             })
             .collect();
@@ -444,7 +632,10 @@ async fn list(fleet: &Fleet, json: bool) -> Result<String, Failure> {
             cronlock_spec::format_duration(summary.timeout),
             job.next
                 .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
-            clean(&state(job)),
+            clean(&match backfill_of(&summary.name) {
+                Some(b) => format!("{}, backfill {}/{}", state(job), b.done, b.total),
+                None => state(job),
+            }),
             job.last_run.as_ref().map_or_else(
                 || "-".into(),
                 |l| format!("{} at {}", l.outcome.label(), l.tick.format("%H:%M:%S")),

@@ -470,3 +470,92 @@ async fn dashboard_serves_the_fleet_and_stops_on_sigterm() {
     );
     running.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_follows_shows_and_cancels() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let slow = |ms: u64| {
+        move |_ctx: cronlock::JobContext| async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+    };
+    let scheduler = Scheduler::builder()
+        .registered_jobs(false)
+        .redis_config(RedisLockConfig::new(url.clone()))
+        .job(Job::new(
+            "quick",
+            "0 * * * * *",
+            Duration::from_secs(5),
+            slow(100),
+        ))
+        .job(Job::new(
+            "slow",
+            "0 * * * * *",
+            Duration::from_secs(5),
+            slow(2_000),
+        ))
+        .build()
+        .await
+        .unwrap();
+    let running =
+        cronlock_tests::fleet::start(std::slice::from_ref(&scheduler), Duration::from_secs(20));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cli = |args: Vec<String>| {
+        let url = url.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                cronlock(&args, Some(&url))
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let args = |text: &str| text.split('|').map(str::to_owned).collect::<Vec<_>>();
+    let hour_ago = (chrono::Utc::now() - chrono::Duration::minutes(61))
+        .format("%Y-%m-%d %H:%M")
+        .to_string();
+    let five_after = (chrono::Utc::now() - chrono::Duration::minutes(56))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+
+    // Five minutes of a minutely job, followed to the end.
+    let (code, out, err) = cli(args(&format!(
+        "backfill|quick|--from|{hour_ago}|--to|{five_after}|--wait"
+    )))
+    .await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("backfill of 6 ticks requested"), "{err}");
+    assert!(err.contains("of 6 ticks taken"), "a progress line: {err}");
+    assert!(out.contains("quick: backfill ended"), "{out}");
+    let (_, out, _) = cli(args("history|quick")).await;
+    assert_eq!(out.matches("(backfill by ").count(), 6, "{out}");
+
+    // Bad ranges are usage errors that say why.
+    let (code, _, err) = cli(args("backfill|quick|--from|yesterday")).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("is not an instant"), "{err}");
+    let (code, _, err) = cli(args("backfill|quick|--from|2999-01-01")).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("after it ends"), "{err}");
+
+    // Requested without waiting: shown by --status and list, then cancelled.
+    let (code, out, err) = cli(args(&format!("backfill|slow|--from|{hour_ago}"))).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("61 ticks") || out.contains("62 ticks"),
+        "{out}"
+    );
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (_, out, _) = cli(args("backfill|slow|--status")).await;
+    assert!(out.contains("slow: backfill 1 of "), "{out}");
+    let (_, out, _) = cli(args("list")).await;
+    assert!(out.contains(", backfill 1/"), "{out}");
+    let (code, out, err) = cli(args("backfill|slow|--cancel")).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("slow: backfill cancelled; 1 of "), "{out}");
+    let (_, out, _) = cli(args("backfill|slow|--cancel")).await;
+    assert!(out.contains("none was under way"), "{out}");
+    running.finish().await;
+}
