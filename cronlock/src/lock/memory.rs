@@ -307,8 +307,8 @@ impl Control for MemoryLock {
         backfill: &'a Backfill,
     ) -> BoxFuture<'a, Result<bool, LockError>> {
         let added = self.with_control(|control| {
-            if control.backfills.contains_key(&backfill.job) {
-                return false;
+            if let Some(stored) = control.backfills.get(&backfill.job) {
+                return stored.id == backfill.id;
             }
             control
                 .backfills

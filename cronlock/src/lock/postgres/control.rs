@@ -304,23 +304,14 @@ impl Control for PostgresLock {
         Box::pin(async move {
             // Sent again after a lost reply, the same request finds itself
             // stored and still answers true.
-            let rows = self
-                .query(
-                    "could not request a backfill",
-                    &format!(
-                        "INSERT INTO {}.backfills AS b (job, id, line) VALUES ($1, $2, $3) \
-                         ON CONFLICT (job) DO UPDATE SET line = b.line WHERE b.id = excluded.id \
-                         RETURNING job",
-                        self.sql_schema
-                    ),
-                    &[
-                        (&backfill.job, Type::TEXT),
-                        (&backfill.id, Type::TEXT),
-                        (&backfill.encode(), Type::TEXT),
-                    ],
-                )
-                .await?;
-            Ok(!rows.is_empty())
+            self.write_backfill(
+                "could not request a backfill",
+                "INSERT INTO {}.backfills AS b (job, id, line) VALUES ($1, $2, $3) \
+                 ON CONFLICT (job) DO UPDATE SET line = b.line WHERE b.id = excluded.id \
+                 RETURNING job",
+                backfill,
+            )
+            .await
         })
     }
 
@@ -328,23 +319,11 @@ impl Control for PostgresLock {
         &'a self,
         backfill: &'a Backfill,
     ) -> BoxFuture<'a, Result<bool, LockError>> {
-        Box::pin(async move {
-            let rows = self
-                .query(
-                    "could not record a backfill's progress",
-                    &format!(
-                        "UPDATE {}.backfills SET line = $3 WHERE job = $1 AND id = $2 RETURNING job",
-                        self.sql_schema
-                    ),
-                    &[
-                        (&backfill.job, Type::TEXT),
-                        (&backfill.id, Type::TEXT),
-                        (&backfill.encode(), Type::TEXT),
-                    ],
-                )
-                .await?;
-            Ok(!rows.is_empty())
-        })
+        Box::pin(self.write_backfill(
+            "could not record a backfill's progress",
+            "UPDATE {}.backfills SET line = $3 WHERE job = $1 AND id = $2 RETURNING job",
+            backfill,
+        ))
     }
 
     fn end_backfill<'a>(
@@ -521,5 +500,29 @@ impl Control for PostgresLock {
                 .await?;
             Ok(rows.iter().filter_map(|row| row.try_get(0).ok()).collect())
         })
+    }
+}
+
+impl PostgresLock {
+    /// Runs `sql` (the schema where it says `{}`; job, id and line as $1-$3)
+    /// for `backfill`; true when it returned a row.
+    async fn write_backfill(
+        &self,
+        what: &str,
+        sql: &str,
+        backfill: &Backfill,
+    ) -> Result<bool, LockError> {
+        let rows = self
+            .query(
+                what,
+                &sql.replacen("{}", &self.sql_schema, 1),
+                &[
+                    (&backfill.job, Type::TEXT),
+                    (&backfill.id, Type::TEXT),
+                    (&backfill.encode(), Type::TEXT),
+                ],
+            )
+            .await?;
+        Ok(!rows.is_empty())
     }
 }

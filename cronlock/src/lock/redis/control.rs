@@ -16,16 +16,20 @@ use crate::lock::{
     JobSummary, LockError, Pause, TRIGGER_KEPT, Trigger,
 };
 
-/// Replaces a job's backfill (`KEYS[1]` the hash, `ARGV` the job, its id,
-/// the new line and the key's TTL) if the stored one has the same id. Rare
-/// (once per backfilled tick): sent with `EVAL`, not cached.
-const UPDATE_BACKFILL: &str = r"
+/// Stores a job's backfill (`KEYS[1]` the hash, `ARGV` the job, its id,
+/// the line, the key's TTL and `new`): replaces the stored one of the same
+/// id, or, for a `new` one, adds it when none is stored (a new one sent
+/// again finds itself: 1). Rare (a request, once per backfilled tick):
+/// sent with `EVAL`, not cached.
+const STORE_BACKFILL: &str = r"
 local stored = redis.call('HGET', KEYS[1], ARGV[1])
-if stored and string.sub(stored, 1, #ARGV[2] + 1) == ARGV[2] .. '\t' then
+local same = stored and string.sub(stored, 1, #ARGV[2] + 1) == ARGV[2] .. '\t'
+if (not stored and ARGV[5] == 'new') or (same and ARGV[5] ~= 'new') then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
   return 1
 end
+if same then return 1 end
 return 0
 ";
 
@@ -94,6 +98,29 @@ impl RedisLock {
         self.request(request)
             .await
             .map_err(|err: RedisError| self.error(&err, what))
+    }
+}
+
+impl RedisLock {
+    /// Runs [`STORE_BACKFILL`] for `backfill`; `mode` is `new` or not.
+    async fn store_backfill(
+        &self,
+        what: &str,
+        backfill: &Backfill,
+        mode: &str,
+    ) -> Result<bool, LockError> {
+        let mut store = redis::cmd("EVAL");
+        store
+            .arg(STORE_BACKFILL)
+            .arg(1)
+            .arg(self.fleet_key("backfills"))
+            .arg(&backfill.job)
+            .arg(&backfill.id)
+            .arg(backfill.encode())
+            .arg(millis(JOB_LIST_KEPT))
+            .arg(mode);
+        let stored: i64 = self.query(what, &store).await?;
+        Ok(stored == 1)
     }
 }
 
@@ -264,37 +291,18 @@ impl Control for RedisLock {
         &'a self,
         backfill: &'a Backfill,
     ) -> BoxFuture<'a, Result<bool, LockError>> {
-        Box::pin(async move {
-            let key = self.fleet_key("backfills");
-            let mut pipe = redis::pipe();
-            pipe.atomic()
-                .hset_nx(&key, &backfill.job, backfill.encode())
-                .pexpire(&key, millis(JOB_LIST_KEPT) as i64)
-                .ignore();
-            let (added,): (bool,) = self.query("could not request a backfill", &pipe).await?;
-            Ok(added)
-        })
+        Box::pin(self.store_backfill("could not request a backfill", backfill, "new"))
     }
 
     fn update_backfill<'a>(
         &'a self,
         backfill: &'a Backfill,
     ) -> BoxFuture<'a, Result<bool, LockError>> {
-        Box::pin(async move {
-            let mut update = redis::cmd("EVAL");
-            update
-                .arg(UPDATE_BACKFILL)
-                .arg(1)
-                .arg(self.fleet_key("backfills"))
-                .arg(&backfill.job)
-                .arg(&backfill.id)
-                .arg(backfill.encode())
-                .arg(millis(JOB_LIST_KEPT));
-            let updated: i64 = self
-                .query("could not record a backfill's progress", &update)
-                .await?;
-            Ok(updated == 1)
-        })
+        Box::pin(self.store_backfill(
+            "could not record a backfill's progress",
+            backfill,
+            "progress",
+        ))
     }
 
     fn end_backfill<'a>(
