@@ -104,6 +104,22 @@ impl NotRun {
     }
 }
 
+impl NotRun {
+    /// The reason with this [`NotRun::label`].
+    pub fn from_label(label: &str) -> Option<NotRun> {
+        [
+            NotRun::Missed,
+            NotRun::Paused,
+            NotRun::SkippedOverlap,
+            NotRun::FleetDown,
+            NotRun::LockUnavailable,
+            NotRun::LockError,
+        ]
+        .into_iter()
+        .find(|reason| reason.label() == label)
+    }
+}
+
 impl std::fmt::Display for NotRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.label())

@@ -2,7 +2,7 @@
 
 impl RunOutcome {
     /// The short name used in metrics and history: `ok`, `failed`,
-    /// `timed_out`, `panicked`, `skipped` or `cancelled`.
+    /// `timed_out`, `panicked`, `skipped`, `cancelled` or `not_run`.
     pub fn label(&self) -> &'static str {
         match self {
             RunOutcome::Completed => "ok",
@@ -11,6 +11,7 @@ impl RunOutcome {
             RunOutcome::Panicked { .. } => "panicked",
             RunOutcome::Skipped { .. } => "skipped",
             RunOutcome::Cancelled => "cancelled",
+            RunOutcome::NotRun { .. } => "not_run",
         }
     }
 
@@ -23,12 +24,14 @@ impl RunOutcome {
         )
     }
 
-    /// The error, panic message or skip reason, if the outcome has one.
+    /// The error, panic message, skip reason or why the tick was not run,
+    /// if the outcome has one.
     pub fn message(&self) -> Option<&str> {
         match self {
             RunOutcome::Failed { error } => Some(error),
             RunOutcome::Panicked { message } => Some(message),
             RunOutcome::Skipped { reason } => Some(reason),
+            RunOutcome::NotRun { reason } => Some(reason.label()),
             _ => None,
         }
     }
@@ -59,6 +62,12 @@ pub enum RunOutcome {
     },
     /// The run was cancelled by shutdown or a lost lock.
     Cancelled,
+    /// No instance ran the tick (only in histories: see
+    /// [`Fleet::history`](crate::Fleet::history)).
+    NotRun {
+        /// Why, as the instance that gave the tick up saw it.
+        reason: crate::events::NotRun,
+    },
 }
 
 impl RunOutcome {
@@ -73,6 +82,9 @@ impl RunOutcome {
             "panicked" => RunOutcome::Panicked { message },
             "skipped" => RunOutcome::Skipped { reason: message },
             "cancelled" => RunOutcome::Cancelled,
+            "not_run" => RunOutcome::NotRun {
+                reason: crate::events::NotRun::from_label(&message)?,
+            },
             _ => return None,
         })
     }

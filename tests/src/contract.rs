@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, DurationRound, TimeZone, Utc};
 use cronlock::lock::{
     Backfill, Claim, ClaimRequest, Claimed, HistoryEntry, JobSummary, Lock, MAX_ERROR_LEN,
     MAX_REMEMBERED_TICKS, Pause, Trigger, random_token,
@@ -95,6 +95,7 @@ pub async fn check(backend: &dyn Backend, prefix: &str) {
     control_pause_and_resume(backend, &format!("{prefix}pause")).await;
     control_triggers_go_to_one_instance(backend, &format!("{prefix}trigger")).await;
     control_backfills(backend, &format!("{prefix}backfill")).await;
+    control_not_run_records(backend, &format!("{prefix}notrun")).await;
     control_history_is_capped(backend, &format!("{prefix}history")).await;
     control_job_list(backend, &format!("{prefix}list")).await;
     control_prune(backend, &format!("{prefix}prune")).await;
@@ -474,6 +475,91 @@ pub async fn control_triggers_go_to_one_instance(backend: &dyn Backend, job: &st
         "put back"
     );
     assert!(a.take_trigger(job).await.expect("take").is_none());
+}
+
+/// Ticks not run are recorded once fleet-wide (the first reason stays),
+/// never for a tick an instance claimed or one older than a day; read
+/// newest first and counted per job.
+pub async fn control_not_run_records(backend: &dyn Backend, job: &str) {
+    use cronlock::NotRun;
+    let (lock_a, lock_b) = (backend.instance().await, backend.instance().await);
+    let (a, b) = (
+        lock_a.control().expect("control"),
+        lock_b.control().expect("control"),
+    );
+    let base = Utc::now()
+        .duration_trunc(chrono::Duration::seconds(1))
+        .unwrap()
+        - chrono::Duration::seconds(600);
+    let at = |second: i64| base + chrono::Duration::seconds(second);
+    assert_eq!(
+        a.record_not_run(job, &[at(0), at(1)], NotRun::Paused, "a")
+            .await
+            .expect("record"),
+        2
+    );
+    assert_eq!(
+        b.record_not_run(job, &[at(1), at(2)], NotRun::LockUnavailable, "b")
+            .await
+            .expect("record"),
+        1,
+        "tick 1 is recorded already"
+    );
+    // Claimed ticks are never recorded as not run, nor ticks older than a day.
+    let token = random_token();
+    let claimed = lock_a
+        .claim(ClaimRequest {
+            job,
+            tick: at(5),
+            token: &token,
+            ttl: LONG,
+            overlap: Overlap::Allow,
+            now: Utc::now(),
+        })
+        .await
+        .expect("claim");
+    assert!(matches!(claimed, Claimed::Acquired(_)), "{claimed:?}");
+    let long_ago = at(0) - chrono::Duration::days(2);
+    assert_eq!(
+        b.record_not_run(job, &[at(5), long_ago, at(7)], NotRun::Missed, "b")
+            .await
+            .expect("record"),
+        1,
+        "only tick 7"
+    );
+    let records = a.not_run(job, 10).await.expect("read");
+    let seen: Vec<(DateTime<Utc>, String, String)> = records
+        .iter()
+        .map(|entry| {
+            (
+                entry.tick,
+                entry.outcome.message().unwrap_or_default().to_owned(),
+                entry.instance.clone(),
+            )
+        })
+        .collect();
+    let expected = [
+        (at(7), "missed", "b"),
+        (at(2), "lock_unavailable", "b"),
+        (at(1), "paused", "a"),
+        (at(0), "paused", "a"),
+    ]
+    .map(|(tick, reason, instance)| (tick, reason.to_owned(), instance.to_owned()));
+    assert_eq!(seen, expected, "newest first, first reason kept");
+    assert!(
+        records
+            .iter()
+            .all(|entry| entry.outcome.label() == "not_run"),
+        "{records:?}"
+    );
+    assert_eq!(a.not_run(job, 1).await.expect("read").len(), 1);
+    let other = format!("{job}-other");
+    assert_eq!(
+        b.not_run_counts(&[job.to_owned(), other], at(1))
+            .await
+            .expect("count"),
+        vec![3, 0]
+    );
 }
 
 /// One backfill per job at a time, seen by every instance with its

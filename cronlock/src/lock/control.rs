@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::{BoxFuture, LockError};
+use crate::events::NotRun;
 use crate::outcome::RunOutcome;
 
 /// How long a job's history is kept after its last run (400 days, so a
@@ -253,6 +254,60 @@ impl JobSummary {
     }
 }
 
+/// The most ticks not run a backend keeps per job (see
+/// [`Control::record_not_run`]); they are kept a day ([`NOT_RUN_DAY`]).
+///
+/// ```
+/// assert_eq!(cronlock::lock::NOT_RUN_KEPT, 2_000);
+/// ```
+pub const NOT_RUN_KEPT: usize = 2_000;
+
+/// How long records of ticks not run are kept, by tick.
+pub const NOT_RUN_DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// A not-run record as the network backends store it: tick, reason,
+/// instance, when recorded.
+#[cfg_attr(not(any(feature = "redis", feature = "postgres")), allow(dead_code))]
+pub(crate) fn encode_not_run(
+    tick: DateTime<Utc>,
+    reason: NotRun,
+    instance: &str,
+    recorded: DateTime<Utc>,
+) -> String {
+    format!(
+        "{}\t{}\t{}\t{}",
+        tick.timestamp_millis(),
+        reason.label(),
+        one_line(instance),
+        recorded.timestamp_millis()
+    )
+}
+
+#[cfg_attr(not(any(feature = "redis", feature = "postgres")), allow(dead_code))]
+pub(crate) fn decode_not_run(line: &str) -> Option<HistoryEntry> {
+    let mut fields = line.splitn(4, '\t');
+    let tick = DateTime::from_timestamp_millis(fields.next()?.parse().ok()?)?;
+    let reason = NotRun::from_label(fields.next()?)?;
+    let instance = fields.next()?.to_owned();
+    let recorded = DateTime::from_timestamp_millis(fields.next()?.parse().ok()?)?;
+    Some(not_run_entry(tick, reason, instance, recorded))
+}
+
+pub(crate) fn not_run_entry(
+    tick: DateTime<Utc>,
+    reason: NotRun,
+    instance: String,
+    recorded: DateTime<Utc>,
+) -> HistoryEntry {
+    HistoryEntry {
+        tick,
+        instance,
+        started: recorded,
+        duration: Duration::ZERO,
+        outcome: RunOutcome::NotRun { reason },
+    }
+}
+
 /// A request to run a job for every tick of a past range, once each
 /// fleet-wide, in order; at most one per job at a time.
 ///
@@ -412,6 +467,43 @@ pub trait Control: Send + Sync {
     /// Puts a taken trigger back (its run could not start yet), unless
     /// another trigger of the job is waiting.
     fn return_trigger<'a>(&'a self, trigger: &'a Trigger) -> BoxFuture<'a, Result<(), LockError>>;
+    /// Records ticks of `job` that `instance` gave up for `reason`, each
+    /// once fleet-wide (a tick already recorded keeps its first record), and
+    /// only the ticks the lock can tell no instance claimed (newer than the
+    /// job's newest claimed tick, or within its claim window and not
+    /// claimed). Keeps a day of ticks and at most [`NOT_RUN_KEPT`] per job.
+    /// Returns how many were recorded.
+    fn record_not_run<'a>(
+        &'a self,
+        job: &'a str,
+        ticks: &'a [DateTime<Utc>],
+        reason: NotRun,
+        instance: &'a str,
+    ) -> BoxFuture<'a, Result<usize, LockError>> {
+        let _ = (job, ticks, reason, instance);
+        Box::pin(async { Err(unsupported("records of ticks not run")) })
+    }
+    /// The newest `limit` records of the job's ticks not run, newest first,
+    /// as history entries ([`RunOutcome::NotRun`]; `started` is when it was
+    /// recorded).
+    fn not_run<'a>(
+        &'a self,
+        job: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEntry>, LockError>> {
+        let _ = (job, limit);
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    /// Per job, how many of its ticks at or after `since` are recorded as not
+    /// run (at most [`NOT_RUN_KEPT`]).
+    fn not_run_counts<'a>(
+        &'a self,
+        jobs: &'a [String],
+        since: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Vec<u64>, LockError>> {
+        let _ = (jobs, since);
+        Box::pin(async { Err(unsupported("records of ticks not run")) })
+    }
     /// Stores a backfill for the instances that have its job; `false` when
     /// one of the job is already under way (it is left as it is).
     fn request_backfill<'a>(

@@ -5,12 +5,17 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
+use super::control::not_run_entry;
 use super::control::{MAX_ERROR_LEN, kept_since, truncate};
-use super::{Backfill, Control, FleetState, HistoryEntry, JobSummary, Pause, Trigger};
+use super::{
+    Backfill, Control, FleetState, HistoryEntry, JobSummary, NOT_RUN_DAY, NOT_RUN_KEPT, Pause,
+    Trigger,
+};
 use super::{
     BoxFuture, Claim, ClaimRequest, Claimed, DEFAULT_SKEW_MARGIN, Lock, LockError,
     MAX_REMEMBERED_TICKS, claim_window, next_fencing_token,
 };
+use crate::events::NotRun;
 use crate::outcome::RunOutcome;
 
 /// An in-process lock: correct for one instance, and only for one.
@@ -36,6 +41,7 @@ struct ControlState {
     paused: BTreeMap<String, Pause>,
     triggers: BTreeMap<String, Trigger>,
     backfills: BTreeMap<String, Backfill>,
+    not_run: HashMap<String, BTreeMap<DateTime<Utc>, HistoryEntry>>,
     jobs: BTreeMap<String, JobSummary>,
 }
 
@@ -79,6 +85,26 @@ impl MemoryLock {
 }
 
 impl JobLock {
+    /// Whether no instance can have claimed `tick` (see
+    /// [`Control::record_not_run`]): newer than the newest claimed tick, or
+    /// within the window, above the floor and not claimed.
+    fn surely_unclaimed(&self, tick: DateTime<Utc>) -> bool {
+        let Some((&newest, _)) = self.claimed.last_key_value() else {
+            return self.floor.is_none_or(|floor| tick > floor);
+        };
+        if tick > newest {
+            return true;
+        }
+        let window = chrono::Duration::from_std(self.window).unwrap_or(chrono::Duration::MAX);
+        let oldest = newest
+            .checked_sub_signed(window)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        tick > oldest
+            && self.floor.is_none_or(|floor| tick > floor)
+            && self.claimed.len() < MAX_REMEMBERED_TICKS
+            && !self.claimed.contains_key(&tick)
+    }
+
     /// The Redis claim script's rules, in memory. The backend's clock is the
     /// caller's (`request.now`): one process has one clock.
     fn claim(&mut self, request: &ClaimRequest<'_>) -> Claimed {
@@ -302,6 +328,71 @@ impl Control for MemoryLock {
         Box::pin(async { Ok(()) })
     }
 
+    fn record_not_run<'a>(
+        &'a self,
+        job: &'a str,
+        ticks: &'a [DateTime<Utc>],
+        reason: NotRun,
+        instance: &'a str,
+    ) -> BoxFuture<'a, Result<usize, LockError>> {
+        let now = Utc::now();
+        let oldest = now - chrono::Duration::from_std(NOT_RUN_DAY).unwrap_or_default();
+        let unclaimed: Vec<DateTime<Utc>> = self.with_job(job, |state| {
+            ticks
+                .iter()
+                .copied()
+                .filter(|tick| *tick >= oldest && state.surely_unclaimed(*tick))
+                .collect()
+        });
+        let added = self.with_control(|control| {
+            let kept = control.not_run.entry(job.to_owned()).or_default();
+            let mut added = 0;
+            for tick in unclaimed {
+                if let std::collections::btree_map::Entry::Vacant(entry) = kept.entry(tick) {
+                    entry.insert(not_run_entry(tick, reason, instance.to_owned(), now));
+                    added += 1;
+                }
+            }
+            kept.retain(|tick, _| *tick >= oldest);
+            while kept.len() > NOT_RUN_KEPT {
+                kept.pop_first();
+            }
+            added
+        });
+        Box::pin(async move { Ok(added) })
+    }
+
+    fn not_run<'a>(
+        &'a self,
+        job: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEntry>, LockError>> {
+        let newest = self.with_control(|control| {
+            control.not_run.get(job).map_or_else(Vec::new, |kept| {
+                kept.values().rev().take(limit).cloned().collect()
+            })
+        });
+        Box::pin(async move { Ok(newest) })
+    }
+
+    fn not_run_counts<'a>(
+        &'a self,
+        jobs: &'a [String],
+        since: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Vec<u64>, LockError>> {
+        let counts = self.with_control(|control| {
+            jobs.iter()
+                .map(|job| {
+                    control
+                        .not_run
+                        .get(job)
+                        .map_or(0, |kept| kept.range(since..).count() as u64)
+                })
+                .collect()
+        });
+        Box::pin(async move { Ok(counts) })
+    }
+
     fn request_backfill<'a>(
         &'a self,
         backfill: &'a Backfill,
@@ -403,6 +494,8 @@ impl Control for MemoryLock {
                 control.history.remove(job);
                 control.paused.remove(job);
                 control.triggers.remove(job);
+                control.backfills.remove(job);
+                control.not_run.remove(job);
                 control.jobs.remove(job);
             }
             doomed

@@ -25,7 +25,8 @@ use chrono::{DateTime, Utc};
 pub(crate) use control::service_name;
 pub use control::{
     Backfill, Control, FleetState, HISTORY_KEPT, HistoryEntry, JOB_LIST_KEPT, JobSummary,
-    MAX_ERROR_LEN, Pause, REPUBLISH_EVERY, SERVICE_ENV, TRIGGER_KEPT, Trigger,
+    MAX_ERROR_LEN, NOT_RUN_DAY, NOT_RUN_KEPT, Pause, REPUBLISH_EVERY, SERVICE_ENV, TRIGGER_KEPT,
+    Trigger,
 };
 pub use memory::MemoryLock;
 #[cfg(feature = "postgres")]

@@ -10,11 +10,13 @@ use tokio_postgres::Row;
 use tokio_postgres::types::Type;
 
 use super::{PostgresLock, millis};
-use crate::lock::control::{MAX_ERROR_LEN, kept_since, truncate};
+use crate::events::NotRun;
+use crate::lock::control::{MAX_ERROR_LEN, decode_not_run, encode_not_run, kept_since, truncate};
 use crate::lock::{
     Backfill, BoxFuture, Control, FleetState, HistoryEntry, JOB_LIST_KEPT, JobSummary, LockError,
     Pause, TRIGGER_KEPT, Trigger,
 };
+use crate::lock::{NOT_RUN_DAY, NOT_RUN_KEPT};
 use crate::outcome::RunOutcome;
 
 const HISTORY_COLUMNS: &str = "tick, instance, started, duration_ms, outcome, message";
@@ -297,6 +299,118 @@ impl Control for PostgresLock {
         })
     }
 
+    fn record_not_run<'a>(
+        &'a self,
+        job: &'a str,
+        ticks: &'a [DateTime<Utc>],
+        reason: NotRun,
+        instance: &'a str,
+    ) -> BoxFuture<'a, Result<usize, LockError>> {
+        Box::pin(async move {
+            let now = Utc::now();
+            let millis: Vec<i64> = ticks.iter().map(DateTime::timestamp_millis).collect();
+            let lines: Vec<String> = ticks
+                .iter()
+                .map(|&tick| encode_not_run(tick, reason, instance, now))
+                .collect();
+            let oldest = kept_since(NOT_RUN_DAY).timestamp_millis();
+            let cap = NOT_RUN_KEPT as i64;
+            let remembered = crate::lock::MAX_REMEMBERED_TICKS as i32;
+            // Only ticks nobody can have claimed, by the claim function's
+            // rules (newer than the mark, or within the window, above the
+            // floor and not claimed); each once.
+            let rows = self
+                .query(
+                    "could not record ticks not run",
+                    &format!(
+                        "WITH st AS (SELECT mark, claim_window, floor, remembered FROM {0}.claim_state WHERE job = $1), \
+                         new AS ( \
+                           SELECT t.tick, t.line FROM unnest($2::bigint[], $3::text[]) AS t(tick, line) \
+                           WHERE t.tick >= $4 AND coalesce((SELECT t.tick > st.mark OR ( \
+                             t.tick > st.mark - st.claim_window AND t.tick > st.floor AND st.remembered < $6 \
+                             AND NOT EXISTS (SELECT 1 FROM {0}.claimed_ticks c WHERE c.job = $1 AND c.tick = t.tick)) \
+                           FROM st), true) \
+                         ), ins AS ( \
+                           INSERT INTO {0}.not_run (job, tick, line) SELECT $1, tick, line FROM new \
+                           ON CONFLICT DO NOTHING RETURNING tick \
+                         ), trimmed AS ( \
+                           DELETE FROM {0}.not_run WHERE job = $1 AND (tick < $4 OR tick <= ( \
+                             SELECT tick FROM {0}.not_run WHERE job = $1 ORDER BY tick DESC OFFSET $5 LIMIT 1)) \
+                         ) \
+                         SELECT count(*) FROM ins",
+                        self.sql_schema
+                    ),
+                    &[
+                        (&job, Type::TEXT),
+                        (&millis, Type::INT8_ARRAY),
+                        (&lines, Type::TEXT_ARRAY),
+                        (&oldest, Type::INT8),
+                        (&cap, Type::INT8),
+                        (&remembered, Type::INT4),
+                    ],
+                )
+                .await?;
+            let added: i64 = rows
+                .first()
+                .and_then(|row| row.try_get(0).ok())
+                .unwrap_or(0);
+            Ok(usize::try_from(added).unwrap_or(0))
+        })
+    }
+
+    fn not_run<'a>(
+        &'a self,
+        job: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEntry>, LockError>> {
+        Box::pin(async move {
+            let limit = limit as i64;
+            let rows = self
+                .query(
+                    "could not read the ticks not run",
+                    &format!(
+                        "SELECT line FROM {}.not_run WHERE job = $1 ORDER BY tick DESC LIMIT $2",
+                        self.sql_schema
+                    ),
+                    &[(&job, Type::TEXT), (&limit, Type::INT8)],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .filter_map(|row| decode_not_run(row.try_get(0).ok()?))
+                .collect())
+        })
+    }
+
+    fn not_run_counts<'a>(
+        &'a self,
+        jobs: &'a [String],
+        since: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Vec<u64>, LockError>> {
+        Box::pin(async move {
+            let since = since.timestamp_millis();
+            let rows = self
+                .query(
+                    "could not count the ticks not run",
+                    &format!(
+                        "SELECT j.job, count(n.tick) FROM unnest($1::text[]) AS j(job) \
+                         LEFT JOIN {}.not_run n ON n.job = j.job AND n.tick >= $2 GROUP BY j.job",
+                        self.sql_schema
+                    ),
+                    &[(&jobs, Type::TEXT_ARRAY), (&since, Type::INT8)],
+                )
+                .await?;
+            let counts: std::collections::HashMap<String, i64> = rows
+                .iter()
+                .filter_map(|row| Some((row.try_get(0).ok()?, row.try_get(1).ok()?)))
+                .collect();
+            Ok(jobs
+                .iter()
+                .map(|job| counts.get(job).copied().unwrap_or(0).max(0) as u64)
+                .collect())
+        })
+    }
+
     fn request_backfill<'a>(
         &'a self,
         backfill: &'a Backfill,
@@ -484,6 +598,8 @@ impl Control for PostgresLock {
                            DELETE FROM {0}.triggers WHERE job IN (SELECT job FROM doomed) \
                          ), backfills AS ( \
                            DELETE FROM {0}.backfills WHERE job IN (SELECT job FROM doomed) \
+                         ), missed AS ( \
+                           DELETE FROM {0}.not_run WHERE job IN (SELECT job FROM doomed) \
                          ), listed AS ( \
                            DELETE FROM {0}.jobs WHERE name IN (SELECT job FROM doomed) \
                          ) \

@@ -1,4 +1,5 @@
--- cronlock's tables and functions, schema version 2 (2 added backfills;
+-- cronlock's tables and functions, schema version 2 (2 added backfills and
+-- not_run;
 -- applying this file to version 1 upgrades it).
 --
 -- Applied by the lock at start (PostgresLockConfig::manage_schema, on by
@@ -73,6 +74,15 @@ CREATE TABLE IF NOT EXISTS {schema}.backfills (
     job text PRIMARY KEY,
     id text NOT NULL,
     line text NOT NULL
+);
+
+-- Ticks no instance ran, one row per tick with its record line (tick,
+-- reason, instance, when recorded); a day of them, at most 2,000 per job.
+CREATE TABLE IF NOT EXISTS {schema}.not_run (
+    job text NOT NULL,
+    tick bigint NOT NULL,
+    line text NOT NULL,
+    PRIMARY KEY (job, tick)
 );
 
 CREATE TABLE IF NOT EXISTS {schema}.jobs (

@@ -7,13 +7,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::{DateTime, Utc};
 use redis::RedisError;
 
 use super::{RedisLock, millis};
-use crate::lock::control::kept_since;
+use crate::events::NotRun;
+use crate::lock::control::{decode_not_run, encode_not_run, kept_since};
 use crate::lock::{
     Backfill, BoxFuture, Control, FleetState, HISTORY_KEPT, HistoryEntry, JOB_LIST_KEPT,
-    JobSummary, LockError, Pause, TRIGGER_KEPT, Trigger,
+    JobSummary, LockError, NOT_RUN_DAY, NOT_RUN_KEPT, Pause, TRIGGER_KEPT, Trigger,
 };
 
 /// Stores a job's backfill (`KEYS[1]` the hash, `ARGV` the job, its id,
@@ -44,11 +46,47 @@ end
 return false
 ";
 
+/// Records ticks not run (see `Control::record_not_run`). `KEYS`: the job's
+/// `tick`, `claimed` and `notrun` keys. `ARGV`: the oldest tick kept (ms),
+/// the most kept, the key's TTL (ms), the most claimed ticks remembered
+/// (`MAX_REMEMBERED_TICKS`), then one record line per tick (its
+/// first field the tick in ms). A tick is recorded if no record has it and
+/// the claim state shows nobody claimed it (the `CLAIM` script's rules).
+const RECORD_NOT_RUN: &str = r"
+local mark, window, floor = -1, 0, -1
+local state = redis.call('GET', KEYS[1])
+if state then
+  local m, w, o = string.match(state, '^(%-?%d+) %d+ (%d+) %S* (%-?%d+)$')
+  if not m then return redis.error_reply('corrupt claim state in ' .. KEYS[1]) end
+  mark, window, floor = tonumber(m), tonumber(w), tonumber(o)
+end
+local oldest = tonumber(ARGV[1])
+local remembered_all = redis.call('ZCARD', KEYS[2]) < tonumber(ARGV[4])
+local added = 0
+for i = 5, #ARGV do
+  local tick = tonumber(string.match(ARGV[i], '^(%-?%d+)\t'))
+  if tick and tick >= oldest then
+    local unclaimed = tick > mark or (tick > mark - window and tick > floor
+      and remembered_all and redis.call('ZCOUNT', KEYS[2], tick, tick) == 0)
+    if unclaimed and redis.call('ZCOUNT', KEYS[3], tick, tick) == 0 then
+      redis.call('ZADD', KEYS[3], tick, ARGV[i])
+      added = added + 1
+    end
+  end
+end
+if added > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[1])
+  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[2]) + 1))
+  redis.call('PEXPIRE', KEYS[3], ARGV[3])
+end
+return added
+";
+
 /// Histories read in one pipeline.
 const LAST_RUNS_CHUNK: usize = 500;
 
 /// The keys a job may have, after its hash tag.
-const JOB_PARTS: [&str; 4] = ["tick", "claimed", "run", "history"];
+const JOB_PARTS: [&str; 5] = ["tick", "claimed", "run", "history", "notrun"];
 
 impl RedisLock {
     /// Whether an instance claimed a tick of `job` within `JOB_LIST_KEPT`
@@ -102,6 +140,44 @@ impl RedisLock {
 }
 
 impl RedisLock {
+    /// One command per job on its `part` key, pipelined (one pipeline per
+    /// hash slot on a Cluster, sent together); the answers in job order.
+    async fn per_job<T: redis::FromRedisValue + Default + Clone>(
+        &self,
+        jobs: &[String],
+        part: &str,
+        what: &str,
+        command: impl Fn(&mut redis::Pipeline, String),
+    ) -> Result<Vec<T>, LockError> {
+        let mut answers: Vec<T> = vec![T::default(); jobs.len()];
+        let chunks: Vec<Vec<usize>> = self
+            .by_slot(jobs.iter().map(|job| self.key(job, part)))
+            .into_iter()
+            .flat_map(|group| {
+                group
+                    .chunks(LAST_RUNS_CHUNK)
+                    .map(<[usize]>::to_vec)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let reads = chunks.iter().map(|chunk| {
+            let mut pipe = redis::pipe();
+            for &index in chunk {
+                command(&mut pipe, self.key(&jobs[index], part));
+            }
+            async move { self.query::<Vec<T>>(what, &pipe).await }
+        });
+        for (chunk, read) in chunks
+            .iter()
+            .zip(futures_util::future::join_all(reads).await)
+        {
+            for (&index, answer) in chunk.iter().zip(read?) {
+                answers[index] = answer;
+            }
+        }
+        Ok(answers)
+    }
+
     /// Runs [`STORE_BACKFILL`] for `backfill`; `mode` is `new` or not.
     async fn store_backfill(
         &self,
@@ -165,36 +241,20 @@ impl Control for RedisLock {
         jobs: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<Option<HistoryEntry>>, LockError>> {
         Box::pin(async move {
-            let mut last: Vec<Option<HistoryEntry>> = jobs.iter().map(|_| None).collect();
-            // A pipeline stays in one hash slot on a Cluster: one per slot,
-            // sent together.
-            let chunks: Vec<Vec<usize>> = self
-                .by_slot(jobs.iter().map(|job| self.key(job, "history")))
+            let lines: Vec<Option<String>> = self
+                .per_job(
+                    jobs,
+                    "history",
+                    "could not read the histories",
+                    |pipe, key| {
+                        pipe.lindex(key, 0);
+                    },
+                )
+                .await?;
+            Ok(lines
                 .into_iter()
-                .flat_map(|group| {
-                    group
-                        .chunks(LAST_RUNS_CHUNK)
-                        .map(<[usize]>::to_vec)
-                        .collect::<Vec<_>>()
-                })
-                .collect();
-            let reads = chunks.iter().map(|chunk| async move {
-                let mut pipe = redis::pipe();
-                for &index in chunk {
-                    pipe.lindex(self.key(&jobs[index], "history"), 0);
-                }
-                self.query::<Vec<Option<String>>>("could not read the histories", &pipe)
-                    .await
-            });
-            for (chunk, lines) in chunks
-                .iter()
-                .zip(futures_util::future::join_all(reads).await)
-            {
-                for (&index, line) in chunk.iter().zip(lines?) {
-                    last[index] = line.and_then(|line| HistoryEntry::decode(&line));
-                }
-            }
-            Ok(last)
+                .map(|line| line.and_then(|line| HistoryEntry::decode(&line)))
+                .collect())
         })
     }
 
@@ -284,6 +344,77 @@ impl Control for RedisLock {
                 .ignore();
             self.query::<()>("could not put a trigger back", &pipe)
                 .await
+        })
+    }
+
+    fn record_not_run<'a>(
+        &'a self,
+        job: &'a str,
+        ticks: &'a [DateTime<Utc>],
+        reason: NotRun,
+        instance: &'a str,
+    ) -> BoxFuture<'a, Result<usize, LockError>> {
+        Box::pin(async move {
+            let now = Utc::now();
+            let mut record = redis::cmd("EVAL");
+            record
+                .arg(RECORD_NOT_RUN)
+                .arg(3)
+                .arg(self.key(job, "tick"))
+                .arg(self.key(job, "claimed"))
+                .arg(self.key(job, "notrun"))
+                .arg(kept_since(NOT_RUN_DAY).timestamp_millis())
+                .arg(NOT_RUN_KEPT)
+                .arg(millis(NOT_RUN_DAY) * 2)
+                .arg(crate::lock::MAX_REMEMBERED_TICKS);
+            for &tick in ticks {
+                record.arg(encode_not_run(tick, reason, instance, now));
+            }
+            let added: i64 = self
+                .query("could not record ticks not run", &record)
+                .await?;
+            Ok(usize::try_from(added).unwrap_or(0))
+        })
+    }
+
+    fn not_run<'a>(
+        &'a self,
+        job: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<HistoryEntry>, LockError>> {
+        Box::pin(async move {
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
+            let lines: Vec<String> = self
+                .query(
+                    "could not read the ticks not run",
+                    &redis::Cmd::zrevrange(self.key(job, "notrun"), 0, limit as isize - 1),
+                )
+                .await?;
+            Ok(lines
+                .iter()
+                .filter_map(|line| decode_not_run(line))
+                .collect())
+        })
+    }
+
+    fn not_run_counts<'a>(
+        &'a self,
+        jobs: &'a [String],
+        since: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Vec<u64>, LockError>> {
+        Box::pin(async move {
+            let since = since.timestamp_millis();
+            self.per_job(
+                jobs,
+                "notrun",
+                "could not count the ticks not run",
+                |pipe, key| {
+                    pipe.zcount(key, since, "+inf");
+                },
+            )
+            .await
         })
     }
 
