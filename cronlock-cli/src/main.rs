@@ -605,6 +605,7 @@ async fn list(fleet: &Fleet, json: bool) -> Result<String, Failure> {
                     "last_outcome": job.last_run.as_ref().map(|l| l.outcome.label()),
                     "last_tick": job.last_run.as_ref().map(|l| l.tick.to_rfc3339()),
                     "backfill": backfill_of(&summary.name).map(backfill_json),
+                    "missed_last_day": job.missed_last_day,
                 })
             })
             .collect();
@@ -619,6 +620,7 @@ async fn list(fleet: &Fleet, json: bool) -> Result<String, Failure> {
             "NEXT (UTC)",
             "STATE",
             "LAST",
+            "MISSED 24H",
         ]
         .map(String::from)
         .to_vec(),
@@ -640,6 +642,11 @@ async fn list(fleet: &Fleet, json: bool) -> Result<String, Failure> {
                 || "-".into(),
                 |l| format!("{} at {}", l.outcome.label(), l.tick.format("%H:%M:%S")),
             ),
+            match job.missed_last_day {
+                Some(count) if count >= cronlock::lock::NOT_RUN_KEPT as u64 => format!("{count}+"),
+                Some(count) => count.to_string(),
+                None => "-".into(),
+            },
         ]);
     }
     Ok(render(&table))

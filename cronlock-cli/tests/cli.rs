@@ -164,6 +164,25 @@ async fn list_history_pause_resume_trigger_against_a_running_fleet() {
             .any(|line| line.starts_with("report") && line.contains("paused")),
         "{out}"
     );
+    // The ticks the pause skipped are counted as missed (recorded within
+    // a control poll of being skipped), and shown in the history.
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    assert!(out.lines().next().unwrap().ends_with("MISSED 24H"), "{out}");
+    let (_, out, _) = cli(&["list", "--json"]).await;
+    let jobs: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let report = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|job| job["name"] == "report")
+        .unwrap();
+    assert!(report["missed_last_day"].as_u64().unwrap() >= 2, "{out}");
+    let (_, out, _) = cli(&["history", "report"]).await;
+    assert!(
+        out.lines()
+            .any(|line| line.contains("not_run") && line.contains("paused")),
+        "{out}"
+    );
     assert_eq!(cli(&["resume", "report"]).await.0, Some(0));
 
     assert_eq!(cli(&["trigger", "nightly"]).await.0, Some(0));

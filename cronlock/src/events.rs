@@ -126,24 +126,75 @@ impl std::fmt::Display for NotRun {
     }
 }
 
-/// The sending side, shared by every job of a scheduler.
+/// Where a scheduler's jobs tell what happens to them: the subscribers,
+/// and the ticks not run waiting to be recorded in the fleet's history.
+/// One pointer per job.
 #[derive(Debug, Clone)]
-pub(crate) struct Events(broadcast::Sender<Event>);
+pub(crate) struct Events(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    sender: broadcast::Sender<Event>,
+    not_run: std::sync::Mutex<Vec<GivenUp>>,
+}
+
+/// Ticks a job gave up, to be recorded in the fleet's history.
+#[derive(Debug, Clone)]
+pub(crate) struct GivenUp {
+    pub(crate) job: Arc<str>,
+    pub(crate) reason: NotRun,
+    pub(crate) ticks: Vec<DateTime<Utc>>,
+}
+
+/// The most records of ticks given up that wait for the lock backend (it
+/// may be down); beyond, the oldest are dropped (they are still counted in
+/// the metrics and events).
+const GIVEN_UP_WAITING: usize = 10_000;
 
 impl Events {
     pub(crate) fn new() -> Events {
-        Events(broadcast::channel(EVENTS_KEPT).0)
+        Events(Arc::new(Shared {
+            sender: broadcast::channel(EVENTS_KEPT).0,
+            not_run: std::sync::Mutex::new(Vec::new()),
+        }))
     }
 
     /// Sends to the subscribers there are; with none, the event is not
     /// even made (no allocation per run for a service that does not listen).
     pub(crate) fn send(&self, event: impl FnOnce() -> Event) {
-        if self.0.receiver_count() > 0 {
-            let _ = self.0.send(event());
+        if self.0.sender.receiver_count() > 0 {
+            let _ = self.0.sender.send(event());
         }
     }
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.0.subscribe()
+        self.0.sender.subscribe()
+    }
+
+    /// Keeps ticks given up for the history (see `scheduler::not_run`).
+    pub(crate) fn given_up(&self, given_up: GivenUp) {
+        let mut waiting = self.waiting();
+        if waiting.len() >= GIVEN_UP_WAITING {
+            waiting.remove(0);
+        }
+        waiting.push(given_up);
+    }
+
+    /// Takes every record of ticks given up waiting.
+    pub(crate) fn take_given_up(&self) -> Vec<GivenUp> {
+        std::mem::take(&mut *self.waiting())
+    }
+
+    /// Puts back records that could not be written, before newer ones.
+    pub(crate) fn give_back(&self, mut unwritten: Vec<GivenUp>) {
+        let mut waiting = self.waiting();
+        unwritten.append(&mut waiting);
+        let excess = unwritten.len().saturating_sub(GIVEN_UP_WAITING);
+        unwritten.drain(..excess);
+        *waiting = unwritten;
+    }
+
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Vec<GivenUp>> {
+        self.0.not_run.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -44,6 +44,10 @@ pub struct FleetJob {
     pub last_run: Option<HistoryEntry>,
     /// The next tick after now, by the published spec and zone.
     pub next: Option<DateTime<Utc>>,
+    /// How many of its ticks of the last 24 hours no instance ran (as
+    /// recorded, at most [`NOT_RUN_KEPT`](crate::lock::NOT_RUN_KEPT));
+    /// `None` when the backend does not record them.
+    pub missed_last_day: Option<u64>,
 }
 
 impl Fleet {
@@ -131,6 +135,13 @@ impl Fleet {
         let state = control.fleet_state().await?;
         let names: Vec<String> = published.iter().map(|job| job.name.clone()).collect();
         let mut last = control.last_runs(&names).await?;
+        let day_ago =
+            Utc::now() - chrono::Duration::from_std(crate::lock::NOT_RUN_DAY).unwrap_or_default();
+        let missed = match control.not_run_counts(&names, day_ago).await {
+            Ok(counts) => counts.into_iter().map(Some).collect(),
+            Err(err) if err.kind() == LockErrorKind::Unsupported => vec![None; names.len()],
+            Err(err) => return Err(err.into()),
+        };
         // A pause or resume is a history entry but not a run: for a job
         // whose newest entry is one, its newest run is further down.
         for (name, newest) in names.iter().zip(&mut last) {
@@ -149,7 +160,8 @@ impl Fleet {
         Ok(published
             .into_iter()
             .zip(last)
-            .map(|(summary, last_run)| {
+            .zip(missed)
+            .map(|((summary, last_run), missed_last_day)| {
                 let pause = state
                     .paused
                     .get(&summary.name)
@@ -161,6 +173,7 @@ impl Fleet {
                     pause,
                     last_run,
                     next,
+                    missed_last_day,
                 }
             })
             .collect())
@@ -182,14 +195,16 @@ impl Fleet {
             })
     }
 
-    /// The job's runs, newest first.
+    /// The job's runs, newest first, with its ticks no instance ran
+    /// ([`RunOutcome::NotRun`](crate::RunOutcome::NotRun), with why) among
+    /// them by tick: up to [`NOT_RUN_SHOWN`] of those, from the last day.
     ///
     /// # Errors
     ///
     /// An unknown job, or a backend that cannot be reached.
     pub async fn history(&self, job: &str) -> Result<Vec<HistoryEntry>, Error> {
         self.job(job).await?;
-        Ok(self.control()?.history(job).await?)
+        history_with_not_run(self.control()?, job).await
     }
 
     /// The job's runs, newest first, without checking that it is published
@@ -380,6 +395,39 @@ impl Fleet {
 /// assert_eq!(cronlock::MAX_BACKFILL_TICKS, 1_000_000);
 /// ```
 pub const MAX_BACKFILL_TICKS: u64 = 1_000_000;
+
+/// The most records of ticks not run a history shows.
+pub const NOT_RUN_SHOWN: usize = 50;
+
+/// The job's runs with the newest of its ticks not run merged in by tick
+/// (the runs keep their order); a record of a tick that also ran (an
+/// instance whose clock lags claimed it after another gave it up) is left
+/// out: the run is what happened.
+pub(crate) async fn history_with_not_run(
+    control: &dyn Control,
+    job: &str,
+) -> Result<Vec<HistoryEntry>, Error> {
+    let runs = control.history(job).await?;
+    let not_run = match control.not_run(job, NOT_RUN_SHOWN).await {
+        Ok(not_run) => not_run,
+        Err(err) if err.kind() == LockErrorKind::Unsupported => Vec::new(),
+        Err(err) => return Err(err.into()),
+    };
+    let ran: std::collections::HashSet<DateTime<Utc>> = runs.iter().map(|run| run.tick).collect();
+    let mut not_run = not_run
+        .into_iter()
+        .filter(|entry| !ran.contains(&entry.tick))
+        .peekable();
+    let mut merged = Vec::with_capacity(runs.len() + NOT_RUN_SHOWN);
+    for run in runs {
+        while let Some(entry) = not_run.next_if(|entry| entry.tick > run.tick) {
+            merged.push(entry);
+        }
+        merged.push(run);
+    }
+    merged.extend(not_run);
+    Ok(merged)
+}
 
 /// A backfill of `job`'s ticks in `from..=to`, counted, if the range is one
 /// (not empty, not reaching past `now`, at most [`MAX_BACKFILL_TICKS`]).

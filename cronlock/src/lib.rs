@@ -157,7 +157,7 @@ pub use context::JobContext;
 pub use cronlock_macros::scheduled;
 pub use error::Error;
 pub use events::{EVENTS_KEPT, Event, NotRun};
-pub use fleet::{Fleet, FleetJob, MAX_BACKFILL_TICKS};
+pub use fleet::{Fleet, FleetJob, MAX_BACKFILL_TICKS, NOT_RUN_SHOWN};
 pub use job::{IntoJobResult, Job};
 pub use options::{CatchUp, JobOptions, Overlap};
 pub use outcome::RunOutcome;

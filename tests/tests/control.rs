@@ -65,11 +65,27 @@ async fn pause_resume_trigger_and_history_in_one_process() {
         "the trigger ran at its own instant, not a tick: {ticks:?}"
     );
     let history = scheduler.history("job").await.unwrap();
-    // The pause and the resume are in the history too, newest first.
-    let (markers, runs): (Vec<_>, Vec<_>) = history
+    // The pause and the resume are in the history too, newest first, and
+    // the ticks the pause skipped, each once with why.
+    let (not_run, history_rest): (Vec<_>, Vec<_>) = history
         .iter()
+        .partition(|entry| matches!(entry.outcome, RunOutcome::NotRun { .. }));
+    let (markers, runs): (Vec<_>, Vec<_>) = history_rest
+        .into_iter()
         .partition(|entry| matches!(entry.outcome, RunOutcome::Skipped { .. }));
     assert_eq!(runs.len(), ticks.len());
+    assert_eq!(
+        not_run
+            .iter()
+            .map(|entry| (entry.tick, entry.outcome.message().unwrap_or_default()))
+            .collect::<Vec<_>>(),
+        vec![
+            (second(5), "paused"),
+            (second(4), "paused"),
+            (second(3), "paused")
+        ],
+        "{history:?}"
+    );
     let reasons: Vec<&str> = markers
         .iter()
         .filter_map(|entry| entry.outcome.message())
@@ -133,6 +149,7 @@ async fn two_instances_share_pause_trigger_and_history() {
         cronlock_tests::fleet::start(&[a.clone(), b.clone()], Duration::from_millis(9_000));
 
     tokio::time::sleep(Duration::from_millis(2_000)).await;
+    let paused_at = Utc::now();
     a.pause("shared").await.unwrap();
     // B learns of the pause within its next control poll (one second).
     tokio::time::sleep(Duration::from_millis(1_200)).await;
@@ -143,6 +160,7 @@ async fn two_instances_share_pause_trigger_and_history() {
     b.trigger("shared").await.unwrap();
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     a.resume("shared").await.unwrap();
+    let resumed_at = Utc::now();
     running.finish().await;
 
     let entries = log.entries();
@@ -170,13 +188,46 @@ async fn two_instances_share_pause_trigger_and_history() {
 
     // Either instance reads the fleet's history: every run, from both.
     let history = b.history("shared").await.unwrap();
-    // Every run, and the pause and the resume.
+    // Every run, the pause and the resume, and the ticks the pause skipped:
+    // each once, though both instances skipped them.
     let runs = history
         .iter()
-        .filter(|entry| !matches!(entry.outcome, RunOutcome::Skipped { .. }))
+        .filter(|entry| {
+            !matches!(
+                entry.outcome,
+                RunOutcome::Skipped { .. } | RunOutcome::NotRun { .. }
+            )
+        })
         .count();
     assert_eq!(runs, entries.len().min(20));
-    assert_eq!(history.len(), (entries.len() + 2).min(20), "{history:?}");
+    let paused: Vec<DateTime<Utc>> = history
+        .iter()
+        .filter(|entry| {
+            entry.outcome
+                == RunOutcome::NotRun {
+                    reason: cronlock::NotRun::Paused,
+                }
+        })
+        .map(|entry| entry.tick)
+        .collect();
+    let mut distinct = paused.clone();
+    distinct.dedup();
+    assert_eq!(distinct, paused, "each paused tick once: {history:?}");
+    assert!(
+        paused
+            .iter()
+            .all(|tick| *tick > paused_at && *tick < resumed_at),
+        "{history:?}"
+    );
+    assert!(
+        paused.len() >= 2,
+        "the ticks skipped while paused are recorded: {history:?}"
+    );
+    assert_eq!(
+        history.len(),
+        (entries.len() + 2).min(20) + paused.len(),
+        "{history:?}"
+    );
     let instances: std::collections::BTreeSet<&str> =
         history.iter().map(|h| h.instance.as_str()).collect();
     assert!(

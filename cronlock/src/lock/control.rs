@@ -266,43 +266,33 @@ pub const NOT_RUN_KEPT: usize = 2_000;
 pub const NOT_RUN_DAY: Duration = Duration::from_secs(24 * 3600);
 
 /// A not-run record as the network backends store it: tick, reason,
-/// instance, when recorded.
+/// instance.
 #[cfg_attr(not(any(feature = "redis", feature = "postgres")), allow(dead_code))]
-pub(crate) fn encode_not_run(
-    tick: DateTime<Utc>,
-    reason: NotRun,
-    instance: &str,
-    recorded: DateTime<Utc>,
-) -> String {
+pub(crate) fn encode_not_run(tick: DateTime<Utc>, reason: NotRun, instance: &str) -> String {
     format!(
-        "{}\t{}\t{}\t{}",
+        "{}\t{}\t{}",
         tick.timestamp_millis(),
         reason.label(),
-        one_line(instance),
-        recorded.timestamp_millis()
+        one_line(instance)
     )
 }
 
 #[cfg_attr(not(any(feature = "redis", feature = "postgres")), allow(dead_code))]
 pub(crate) fn decode_not_run(line: &str) -> Option<HistoryEntry> {
-    let mut fields = line.splitn(4, '\t');
+    let mut fields = line.splitn(3, '\t');
     let tick = DateTime::from_timestamp_millis(fields.next()?.parse().ok()?)?;
     let reason = NotRun::from_label(fields.next()?)?;
     let instance = fields.next()?.to_owned();
-    let recorded = DateTime::from_timestamp_millis(fields.next()?.parse().ok()?)?;
-    Some(not_run_entry(tick, reason, instance, recorded))
+    Some(not_run_entry(tick, reason, instance))
 }
 
-pub(crate) fn not_run_entry(
-    tick: DateTime<Utc>,
-    reason: NotRun,
-    instance: String,
-    recorded: DateTime<Utc>,
-) -> HistoryEntry {
+/// A tick not run as a history entry: it "started" at its tick, took no
+/// time, and says why and which instance gave it up.
+pub(crate) fn not_run_entry(tick: DateTime<Utc>, reason: NotRun, instance: String) -> HistoryEntry {
     HistoryEntry {
         tick,
         instance,
-        started: recorded,
+        started: tick,
         duration: Duration::ZERO,
         outcome: RunOutcome::NotRun { reason },
     }
@@ -484,8 +474,8 @@ pub trait Control: Send + Sync {
         Box::pin(async { Err(unsupported("records of ticks not run")) })
     }
     /// The newest `limit` records of the job's ticks not run, newest first,
-    /// as history entries ([`RunOutcome::NotRun`]; `started` is when it was
-    /// recorded).
+    /// as history entries ([`RunOutcome::NotRun`]; `started` is the tick,
+    /// `instance` the one that gave it up).
     fn not_run<'a>(
         &'a self,
         job: &'a str,

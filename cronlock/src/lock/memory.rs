@@ -349,7 +349,7 @@ impl Control for MemoryLock {
             let mut added = 0;
             for tick in unclaimed {
                 if let std::collections::btree_map::Entry::Vacant(entry) = kept.entry(tick) {
-                    entry.insert(not_run_entry(tick, reason, instance.to_owned(), now));
+                    entry.insert(not_run_entry(tick, reason, instance.to_owned()));
                     added += 1;
                 }
             }

@@ -75,6 +75,12 @@ impl Due {
         }
     }
 
+    /// The tick, unless this is a manual run (claimed at an instant that is
+    /// not a tick, so never recorded as a tick not run).
+    fn scheduled_tick(&self) -> Option<DateTime<Utc>> {
+        self.manual.is_none().then_some(self.tick)
+    }
+
     /// Who asked for a manual run, for the history.
     fn origin(&self) -> Option<String> {
         match self.manual.as_ref()? {
@@ -173,7 +179,9 @@ pub(super) async fn run_due(
             item.span()
                 .in_scope(|| info!("skipped: the previous run is still going"));
             if item.due.manual.is_none() {
-                item.due.job.not_run(NotRun::SkippedOverlap, 1);
+                item.due
+                    .job
+                    .not_run(NotRun::SkippedOverlap, Some(item.due.tick), 1);
             }
             give_back(&inner, &item, &mut runs);
             pending.extend(finish(&inner, item));
@@ -316,7 +324,9 @@ async fn claim_and_start(
             Ok(Claimed::StillRunning) => {
                 span.in_scope(|| info!("skipped: a previous run still holds the lock"));
                 if item.due.manual.is_none() {
-                    item.due.job.not_run(NotRun::SkippedOverlap, 1);
+                    item.due
+                        .job
+                        .not_run(NotRun::SkippedOverlap, Some(item.due.tick), 1);
                 }
                 give_back(inner, &item, runs);
                 done.push(item);
@@ -355,7 +365,9 @@ async fn claim_and_start(
                         || error!(error = %err, "not running this tick: the lock could not be claimed"),
                     );
                 }
-                item.due.job.not_run(NotRun::LockError, 1);
+                item.due
+                    .job
+                    .not_run(NotRun::LockError, item.due.scheduled_tick(), 1);
                 give_back(inner, &item, runs);
                 done.push(item);
             }
@@ -431,7 +443,9 @@ fn supersede(item: &mut Pending) {
     item.span().in_scope(|| {
         warn!(newer = %newer, "the lock did not answer until a later tick came due: claiming that one instead")
     });
-    item.due.job.not_run(NotRun::LockUnavailable, passed + 1);
+    item.due
+        .job
+        .not_run(NotRun::LockUnavailable, Some(item.due.tick), passed + 1);
     // The same token: the run lock the unanswered claim may have won counts
     // as the new claim's own, so it neither blocks the new tick nor needs a
     // release that might not get through either.
@@ -457,7 +471,9 @@ fn give_up(
                 "not running this tick: it waited past its catch-up window"
             )
         });
-        item.due.job.not_run(NotRun::Missed, 1);
+        item.due
+            .job
+            .not_run(NotRun::Missed, item.due.scheduled_tick(), 1);
     } else {
         item.span().in_scope(|| {
             warn!(
@@ -467,7 +483,9 @@ fn give_up(
             )
         });
         if item.due.manual.is_none() {
-            item.due.job.not_run(NotRun::LockUnavailable, 1);
+            item.due
+                .job
+                .not_run(NotRun::LockUnavailable, Some(item.due.tick), 1);
         }
     }
     release_quietly(inner, &item, runs, stop);
@@ -532,12 +550,13 @@ fn finish(inner: &Arc<Inner>, item: Pending) -> Option<Pending> {
     if job.options.catch_up == CatchUp::All {
         // The ticks due after this one run next, oldest first (a newer tick
         // the dispatcher remembered is among them).
-        let (runnable, too_late) = match job.schedule.next_after(item.due.tick) {
+        let next = job.schedule.next_after(item.due.tick);
+        let (runnable, too_late) = match next {
             Some(next) => job.first_runnable(next, now),
             None => (None, 0),
         };
         if too_late > 0 {
-            job.not_run(NotRun::Missed, too_late);
+            job.not_run(NotRun::Missed, next, too_late);
         }
         if let Some(tick) = runnable {
             let _ = job.slot.take_newer();
@@ -576,7 +595,7 @@ fn finish(inner: &Arc<Inner>, item: Pending) -> Option<Pending> {
         next.behind_own_run = item.won;
         return Some(next);
     }
-    job.not_run(NotRun::Missed, 1);
+    job.not_run(NotRun::Missed, Some(newer), 1);
     abandon(&job);
     None
 }

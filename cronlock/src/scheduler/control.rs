@@ -83,7 +83,7 @@ pub(super) async fn missed_while_down(
         let (_, lost, _) = latest_due(&job.schedule, last.tick, horizon);
         if lost > 0 {
             warn!(job = %job.name, ticks = lost, last_run = %last.tick, "ticks missed while no instance ran this job, older than its catch-up window: not run");
-            job.not_run(NotRun::FleetDown, lost);
+            job.not_run(NotRun::FleetDown, job.schedule.next_after(last.tick), lost);
         }
         info!(job = %job.name, from = %oldest, last_run = %last.tick, "catching up ticks missed while no instance ran this job");
         first.insert(inner.claim_rank(index), job.planned_start(oldest));
@@ -108,6 +108,7 @@ pub(super) async fn poll(
     let Some(control) = inner.lock.control() else {
         return;
     };
+    super::not_run::write(&inner).await;
     let state = match control.fleet_state().await {
         Ok(state) => state,
         Err(err) => {

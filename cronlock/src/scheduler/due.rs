@@ -54,7 +54,9 @@ impl Inner {
             let (latest, missed, next) = latest_due(&job.schedule, oldest, now - job.start_offset);
             let picked = match job.options.catch_up {
                 CatchUp::All => self.oldest_runnable(job, oldest, latest, missed, now),
-                _ => self.should_run(job, latest, missed, now).then_some(latest),
+                _ => self
+                    .should_run(job, oldest, latest, missed, now)
+                    .then_some(latest),
             };
             if let Some(tick) = picked {
                 // buffer_one: a tick waiting for a run (its claim pending)
@@ -74,13 +76,15 @@ impl Inner {
                     }
                     Begin::Dropped => {
                         info!(job = %job.name, tick = %tick, "skipped: a tick already waits for the running one (buffer_one)");
-                        job.not_run(NotRun::SkippedOverlap, 1);
+                        job.not_run(NotRun::SkippedOverlap, Some(tick), 1);
                     }
                     Begin::Waits { replaced } => {
                         debug!(job = %job.name, tick = %tick, "a claim of an earlier tick is still pending: this tick waits for it");
                         // With catch_up = "all" the waiting ticks all run (in order).
-                        if replaced && job.options.catch_up != CatchUp::All {
-                            job.not_run(NotRun::Missed, 1);
+                        if let Some(replaced) = replaced
+                            && job.options.catch_up != CatchUp::All
+                        {
+                            job.not_run(NotRun::Missed, Some(replaced), 1);
                         }
                     }
                 }
@@ -114,7 +118,7 @@ impl Inner {
         missed: u64,
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
-        if self.skipped_for_pause(job, latest, missed, now) {
+        if self.skipped_for_pause(job, oldest, latest, missed, now) {
             return None;
         }
         let (tick, skipped) = job.first_runnable(oldest, now);
@@ -125,16 +129,17 @@ impl Inner {
                 window_ms = job.catch_up_window().num_milliseconds(),
                 "scheduler was late: skipped missed ticks older than the catch-up window"
             );
-            job.not_run(NotRun::Missed, skipped);
+            job.not_run(NotRun::Missed, Some(oldest), skipped);
         }
         tick
     }
 
-    /// Whether the job is paused: then its due ticks, `latest` and the
-    /// `missed` before it, are logged and counted as not run.
+    /// Whether the job is paused: then its due ticks, from `oldest` to
+    /// `latest` (`missed` before it), are logged and counted as not run.
     fn skipped_for_pause(
         &self,
         job: &JobEntry,
+        oldest: DateTime<Utc>,
         latest: DateTime<Utc>,
         missed: u64,
         now: DateTime<Utc>,
@@ -142,22 +147,24 @@ impl Inner {
         let paused = self.is_paused(&job.name, now);
         if paused {
             info!(job = %job.name, tick = %latest, "skipped: the job is paused");
-            job.not_run(NotRun::Paused, missed + 1);
+            job.not_run(NotRun::Paused, Some(oldest), missed + 1);
         }
         paused
     }
 
-    /// Whether the due tick `latest` (after `missed` earlier due ones) runs:
+    /// Whether the due tick `latest` (after `missed` earlier due ones, from
+    /// `oldest`) runs:
     /// not while the job is paused, and only as late as its catch-up policy
     /// allows. Logs and counts what is skipped.
     pub(super) fn should_run(
         &self,
         job: &JobEntry,
+        oldest: DateTime<Utc>,
         latest: DateTime<Utc>,
         missed: u64,
         now: DateTime<Utc>,
     ) -> bool {
-        if self.skipped_for_pause(job, latest, missed, now) {
+        if self.skipped_for_pause(job, oldest, latest, missed, now) {
             return false;
         }
         let on_time = job.still_runnable(latest, now);
@@ -170,7 +177,7 @@ impl Inner {
                 late_ms = (now - latest).num_milliseconds(),
                 "scheduler was late: skipped missed ticks"
             );
-            job.not_run(NotRun::Missed, skipped);
+            job.not_run(NotRun::Missed, Some(oldest), skipped);
         }
         on_time
     }

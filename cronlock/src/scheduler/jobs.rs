@@ -164,15 +164,29 @@ impl JobEntry {
         }
     }
 
-    /// `count` ticks of this job were not run, for `reason`: counted, and
-    /// told to the event subscribers.
-    pub(super) fn not_run(&self, reason: NotRun, count: u64) {
+    /// `count` ticks of this job, from `first` on, were not run, for
+    /// `reason`: counted, told to the event subscribers, and kept for the
+    /// fleet's history (written at the next control poll). `first` is
+    /// `None` when not known (then only counted).
+    pub(super) fn not_run(&self, reason: NotRun, first: Option<DateTime<Utc>>, count: u64) {
         crate::metrics::tick_not_run(&self.name, reason.label(), count);
         self.events.send(|| Event::TicksNotRun {
             job: Arc::clone(&self.name),
             reason,
             count,
         });
+        if let Some(first) = first.filter(|_| count > 0) {
+            // At most as many as a backend keeps; the rest are counted only.
+            let kept = count.min(crate::lock::NOT_RUN_KEPT as u64) as usize;
+            let ticks = std::iter::successors(Some(first), |tick| self.schedule.next_after(*tick))
+                .take(kept)
+                .collect();
+            self.events.given_up(crate::events::GivenUp {
+                job: Arc::clone(&self.name),
+                reason,
+                ticks,
+            });
+        }
     }
 
     /// A run of `tick` ended.
@@ -216,9 +230,10 @@ impl fmt::Debug for JobEntry {
 pub(super) enum Begin {
     /// Claim it now.
     Claim,
-    /// A claim of the job is pending: the tick waits for it; `replaced`
-    /// when it took the place of another waiting tick, which will not run.
-    Waits { replaced: bool },
+    /// A claim of the job is pending: the tick waits for it; `replaced` is
+    /// the other waiting tick it took the place of (the older of the two,
+    /// which will not run).
+    Waits { replaced: Option<DateTime<Utc>> },
     /// A claim of the job is pending and the tick is not kept.
     Dropped,
 }
@@ -254,7 +269,10 @@ impl ClaimSlot {
         if !remember {
             return Begin::Dropped;
         }
-        let replaced = state.newer.is_some_and(|newer| newer != tick);
+        let replaced = state
+            .newer
+            .filter(|newer| *newer != tick)
+            .map(|newer| newer.min(tick));
         state.newer = Some(state.newer.map_or(tick, |newer| newer.max(tick)));
         Begin::Waits { replaced }
     }

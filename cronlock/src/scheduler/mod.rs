@@ -9,6 +9,7 @@ mod due;
 mod failures;
 mod inner;
 mod jobs;
+mod not_run;
 mod operations;
 mod release;
 mod report;

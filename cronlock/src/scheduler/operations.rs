@@ -192,12 +192,13 @@ impl Scheduler {
         Ok(self.control_for(job)?.end_backfill(job, None).await?)
     }
 
-    /// The job's last runs across the fleet, newest first.
+    /// The job's last runs across the fleet, newest first, with the ticks no
+    /// instance ran among them (see [`Fleet::history`]).
     ///
     /// # Errors
     ///
     /// An unknown job, or a backend that cannot be reached.
     pub async fn history(&self, job: &str) -> Result<Vec<HistoryEntry>, Error> {
-        Ok(self.control_for(job)?.history(job).await?)
+        crate::fleet::history_with_not_run(self.control_for(job)?, job).await
     }
 }

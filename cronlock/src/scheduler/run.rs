@@ -13,9 +13,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::control;
 use super::inner::Inner;
 use super::report::JobInfo;
+use super::{control, not_run};
 use crate::error::Error;
 use crate::shutdown::Signals;
 
@@ -156,6 +156,8 @@ impl Scheduler {
         }
         stop_claims.cancel();
         inner.drain(runs, stop_runs, signals).await;
+        // The ticks given up since the last control poll, before exiting.
+        let _ = tokio::time::timeout(not_run::LAST_WRITE, not_run::write(inner)).await;
         Ok(())
     }
 }

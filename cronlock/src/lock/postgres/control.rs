@@ -307,11 +307,10 @@ impl Control for PostgresLock {
         instance: &'a str,
     ) -> BoxFuture<'a, Result<usize, LockError>> {
         Box::pin(async move {
-            let now = Utc::now();
             let millis: Vec<i64> = ticks.iter().map(DateTime::timestamp_millis).collect();
             let lines: Vec<String> = ticks
                 .iter()
-                .map(|&tick| encode_not_run(tick, reason, instance, now))
+                .map(|&tick| encode_not_run(tick, reason, instance))
                 .collect();
             let oldest = kept_since(NOT_RUN_DAY).timestamp_millis();
             let cap = NOT_RUN_KEPT as i64;

@@ -355,7 +355,6 @@ impl Control for RedisLock {
         instance: &'a str,
     ) -> BoxFuture<'a, Result<usize, LockError>> {
         Box::pin(async move {
-            let now = Utc::now();
             let mut record = redis::cmd("EVAL");
             record
                 .arg(RECORD_NOT_RUN)
@@ -368,7 +367,7 @@ impl Control for RedisLock {
                 .arg(millis(NOT_RUN_DAY) * 2)
                 .arg(crate::lock::MAX_REMEMBERED_TICKS);
             for &tick in ticks {
-                record.arg(encode_not_run(tick, reason, instance, now));
+                record.arg(encode_not_run(tick, reason, instance));
             }
             let added: i64 = self
                 .query("could not record ticks not run", &record)
