@@ -150,6 +150,7 @@ mod tests {
             pause,
             last_run: None,
             next: None,
+            missed_last_day: None,
         }
     }
 
