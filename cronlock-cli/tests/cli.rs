@@ -114,7 +114,7 @@ async fn list_history_pause_resume_trigger_against_a_running_fleet() {
         .await
         .unwrap();
     let running =
-        cronlock_tests::fleet::start(std::slice::from_ref(&scheduler), Duration::from_secs(8));
+        cronlock_tests::fleet::start(std::slice::from_ref(&scheduler), Duration::from_secs(14));
     tokio::time::sleep(Duration::from_millis(2_300)).await;
 
     let cli = |args: &'static [&'static str]| {
@@ -164,9 +164,9 @@ async fn list_history_pause_resume_trigger_against_a_running_fleet() {
             .any(|line| line.starts_with("report") && line.contains("paused")),
         "{out}"
     );
-    // The ticks the pause skipped are counted as missed (recorded within
-    // a control poll of being skipped), and shown in the history.
-    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    // The ticks the pause skipped are counted as missed (recorded at the
+    // next control poll), and shown in the history.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert!(out.lines().next().unwrap().ends_with("MISSED 24H"), "{out}");
     let (_, out, _) = cli(&["list", "--json"]).await;
     let jobs: serde_json::Value = serde_json::from_str(&out).unwrap();

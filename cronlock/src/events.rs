@@ -73,7 +73,7 @@ pub enum Event {
 }
 
 /// Why ticks were not run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum NotRun {
     /// Too late for the job's catch-up rule (the scheduler was late).
@@ -146,10 +146,22 @@ pub(crate) struct GivenUp {
     pub(crate) ticks: Vec<DateTime<Utc>>,
 }
 
-/// The most records of ticks given up that wait for the lock backend (it
-/// may be down); beyond, the oldest are dropped (they are still counted in
-/// the metrics and events).
-const GIVEN_UP_WAITING: usize = 10_000;
+/// The most ticks given up that wait to be recorded (for the next control
+/// poll, or for the lock backend, which may be down); beyond, the oldest
+/// records are dropped (their ticks are still counted in the metrics and
+/// events).
+const GIVEN_UP_WAITING: usize = 100_000;
+
+/// Drops the oldest records while more than [`GIVEN_UP_WAITING`] ticks wait.
+fn drop_oldest(waiting: &mut Vec<GivenUp>) {
+    let mut ticks: usize = waiting.iter().map(|record| record.ticks.len()).sum();
+    let mut excess = 0;
+    while ticks > GIVEN_UP_WAITING && excess < waiting.len() {
+        ticks -= waiting[excess].ticks.len();
+        excess += 1;
+    }
+    waiting.drain(..excess);
+}
 
 impl Events {
     pub(crate) fn new() -> Events {
@@ -174,10 +186,8 @@ impl Events {
     /// Keeps ticks given up for the history (see `scheduler::not_run`).
     pub(crate) fn given_up(&self, given_up: GivenUp) {
         let mut waiting = self.waiting();
-        if waiting.len() >= GIVEN_UP_WAITING {
-            waiting.remove(0);
-        }
         waiting.push(given_up);
+        drop_oldest(&mut waiting);
     }
 
     /// Takes every record of ticks given up waiting.
@@ -189,8 +199,7 @@ impl Events {
     pub(crate) fn give_back(&self, mut unwritten: Vec<GivenUp>) {
         let mut waiting = self.waiting();
         unwritten.append(&mut waiting);
-        let excess = unwritten.len().saturating_sub(GIVEN_UP_WAITING);
-        unwritten.drain(..excess);
+        drop_oldest(&mut unwritten);
         *waiting = unwritten;
     }
 

@@ -553,6 +553,30 @@ pub async fn control_not_run_records(backend: &dyn Backend, job: &str) {
         "{records:?}"
     );
     assert_eq!(a.not_run(job, 1).await.expect("read").len(), 1);
+    // A run recorded for a tick drops its record as not run (it was
+    // claimed after all, by an instance whose clock lags).
+    let ran = HistoryEntry {
+        tick: at(2),
+        instance: "c".into(),
+        started: at(2),
+        duration: Duration::from_millis(5),
+        outcome: RunOutcome::Completed,
+    };
+    a.record_run(job, &ran, 20).await.expect("record the run");
+    assert!(
+        b.not_run(job, 10)
+            .await
+            .expect("read")
+            .iter()
+            .all(|entry| entry.tick != at(2)),
+        "the run replaces the record"
+    );
+    assert!(
+        b.record_not_run(job, &[at(11)], NotRun::Missed, "b")
+            .await
+            .expect("record")
+            == 1
+    );
     let other = format!("{job}-other");
     assert_eq!(
         b.not_run_counts(&[job.to_owned(), other], at(1))

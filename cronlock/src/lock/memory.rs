@@ -240,6 +240,10 @@ impl Control for MemoryLock {
         keep: usize,
     ) -> BoxFuture<'a, Result<(), LockError>> {
         self.with_control(|control| {
+            // The tick ran: a record of it as not run is wrong.
+            if let Some(not_run) = control.not_run.get_mut(job) {
+                not_run.remove(&entry.tick);
+            }
             if keep == 0 {
                 control.history.remove(job);
                 return;

@@ -28,13 +28,15 @@ pub(super) const POLL_EVERY: Duration = Duration::from_secs(1);
 /// Runs kept in each job's history unless configured otherwise.
 pub(super) const DEFAULT_HISTORY_LEN: usize = 20;
 
-/// At start, for the jobs with a catch-up window: the ticks missed while
-/// no instance ran them (the whole fleet was down, or Redis was), found from
-/// the newest run in the job's history. The job's first tick becomes the
-/// oldest of them within the window, so the due stage runs them as it runs
-/// any late tick (by the job's catch-up policy); older ones are counted as
-/// not run (`fleet_down`). The pauses are read first, so a paused job's
-/// missed ticks stay skipped. Failures leave the queue as it is.
+/// At start: the ticks due since the newest entry in a job's history, which
+/// this instance will not run, are given up as `fleet_down` (no instance ran
+/// them: the whole fleet, or its lock backend, was down) — the record waits
+/// until no instance can claim them, and the backend refuses the ones an
+/// instance still up claimed. For the jobs with a catch-up window, the ticks
+/// within the window run instead: the job's first tick becomes the oldest of
+/// them, so the due stage runs them as it runs any late tick (by the job's
+/// catch-up policy). The pauses are read first: a paused job is left alone.
+/// Failures leave the queue as it is.
 pub(super) async fn missed_while_down(
     inner: &Inner,
     queue: &mut BinaryHeap<Reverse<(DateTime<Utc>, usize)>>,
@@ -43,12 +45,7 @@ pub(super) async fn missed_while_down(
         return;
     };
     let watched: Vec<usize> = (0..inner.jobs.len())
-        .filter(|&index| {
-            let options = &inner.jobs[index].options;
-            options.enabled
-                && options.catch_up_window.is_some()
-                && options.catch_up != CatchUp::Skip
-        })
+        .filter(|&index| inner.jobs[index].options.enabled)
         .collect();
     if watched.is_empty() {
         return;
@@ -60,7 +57,7 @@ pub(super) async fn missed_while_down(
     let (state, last_runs) = match (control.fleet_state().await, control.last_runs(&names).await) {
         (Ok(state), Ok(last_runs)) => (state, last_runs),
         (Err(err), _) | (_, Err(err)) => {
-            warn!(error = %err, "could not read the job histories at start: ticks missed while the fleet was down are not run");
+            warn!(error = %err, "could not read the job histories at start: ticks missed while the fleet was down are not run or recorded");
             return;
         }
     };
@@ -70,8 +67,29 @@ pub(super) async fn missed_while_down(
     for (&index, last) in watched.iter().zip(last_runs) {
         let job = &inner.jobs[index];
         let Some(last) = last else { continue };
-        // Ticks older than the window cannot run: start counting after them.
-        let horizon = (now - job.catch_up_window() - job.start_offset).max(last.tick);
+        if inner.is_paused(&job.name, now) {
+            continue;
+        }
+        let catches_up =
+            job.options.catch_up_window.is_some() && job.options.catch_up != CatchUp::Skip;
+        // With a window, the ticks within it run (below); the older ones
+        // cannot. Without one, this instance runs none of the ticks due
+        // before it started: those an instance still up claims are not
+        // recorded (the backend refuses them), the others are.
+        let horizon = if catches_up {
+            (now - job.catch_up_window() - job.start_offset).max(last.tick)
+        } else {
+            now
+        };
+        // The ticks after the last run, up to the horizon.
+        let (_, lost, _) = latest_due(&job.schedule, last.tick, horizon);
+        if lost > 0 {
+            info!(job = %job.name, ticks = lost, last_run = %last.tick, "ticks due since the fleet's last run of this job that this instance will not run: recorded as not run unless another instance claims them");
+            job.not_run(NotRun::FleetDown, job.schedule.next_after(last.tick), lost);
+        }
+        if !catches_up {
+            continue;
+        }
         let Some(oldest) = job
             .schedule
             .next_after(horizon)
@@ -79,12 +97,6 @@ pub(super) async fn missed_while_down(
         else {
             continue;
         };
-        // The ticks after the last run, up to the horizon.
-        let (_, lost, _) = latest_due(&job.schedule, last.tick, horizon);
-        if lost > 0 {
-            warn!(job = %job.name, ticks = lost, last_run = %last.tick, "ticks missed while no instance ran this job, older than its catch-up window: not run");
-            job.not_run(NotRun::FleetDown, job.schedule.next_after(last.tick), lost);
-        }
         info!(job = %job.name, from = %oldest, last_run = %last.tick, "catching up ticks missed while no instance ran this job");
         first.insert(inner.claim_rank(index), job.planned_start(oldest));
     }

@@ -176,11 +176,14 @@ impl JobEntry {
             count,
         });
         if let Some(first) = first.filter(|_| count > 0) {
-            // At most as many as a backend keeps; the rest are counted only.
-            let kept = count.min(crate::lock::NOT_RUN_KEPT as u64) as usize;
-            let ticks = std::iter::successors(Some(first), |tick| self.schedule.next_after(*tick))
-                .take(kept)
-                .collect();
+            // The newest, at most as many as a backend keeps; the older ones
+            // are counted only.
+            let kept = count.min(crate::lock::NOT_RUN_KEPT as u64);
+            let ticks: Vec<DateTime<Utc>> =
+                std::iter::successors(Some(first), |tick| self.schedule.next_after(*tick))
+                    .skip((count - kept) as usize)
+                    .take(kept as usize)
+                    .collect();
             self.events.given_up(crate::events::GivenUp {
                 job: Arc::clone(&self.name),
                 reason,

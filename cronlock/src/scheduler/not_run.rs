@@ -4,6 +4,8 @@
 //! ticks its claim state shows an instance claimed, so the instances that
 //! all skipped a tick (a pause, a run holding the lock) record it once, and
 //! an instance that gave up a tick another instance ran records nothing.
+//! A tick recorded and then claimed after all (by an instance whose clock
+//! lags, within the skew margin) loses its record when its run is recorded.
 //! While the backend is down the records wait (up to a bound) and are
 //! written when it answers again.
 

@@ -264,6 +264,10 @@ BEGIN
     DELETE FROM {schema}.history WHERE job = p_job AND id < (
         SELECT id FROM {schema}.history WHERE job = p_job
         ORDER BY id DESC OFFSET greatest(p_keep, 1) - 1 LIMIT 1);
+    -- The tick ran: a record of it as not run (an instance gave it up
+    -- before another, whose clock lags, claimed it) is wrong.
+    DELETE FROM {schema}.not_run WHERE job = p_job
+        AND tick = floor(extract(epoch FROM p_tick) * 1000)::bigint;
 END
 $$;
 

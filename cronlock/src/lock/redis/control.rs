@@ -209,6 +209,7 @@ impl Control for RedisLock {
     ) -> BoxFuture<'a, Result<(), LockError>> {
         Box::pin(async move {
             let key = self.key(job, "history");
+            let tick = entry.tick.timestamp_millis();
             let mut pipe = redis::pipe();
             pipe.atomic()
                 .lpush(&key, entry.encode())
@@ -216,6 +217,10 @@ impl Control for RedisLock {
                 .ltrim(&key, 0, keep as isize - 1)
                 .ignore()
                 .pexpire(&key, millis(HISTORY_KEPT) as i64)
+                .ignore()
+                // The tick ran: a record of it as not run (an instance gave
+                // it up before another, whose clock lags, claimed it) is wrong.
+                .zrembyscore(self.key(job, "notrun"), tick, tick)
                 .ignore();
             self.query::<()>("could not record the run", &pipe).await
         })
