@@ -207,11 +207,11 @@ impl Fleet {
         history_with_not_run(self.control()?, job).await
     }
 
-    /// The job's runs, newest first, without checking that it is published
+    /// As [`Fleet::history`], without checking that the job is published
     /// (for a caller that just listed the jobs).
     #[cfg(feature = "dashboard")]
     pub(crate) async fn history_of(&self, job: &str) -> Result<Vec<HistoryEntry>, Error> {
-        Ok(self.control()?.history(job).await?)
+        history_with_not_run(self.control()?, job).await
     }
 
     /// Pauses a job on every instance.

@@ -38,7 +38,8 @@ impl std::ops::AddAssign for LastHour {
 /// The job's last hour. Missed: a scheduled tick of an enabled job, within
 /// the hour and within what the history still keeps (older entries may have
 /// been trimmed, so nothing before the oldest kept entry is counted), past
-/// its chance to run, with no run in the history and not in paused time.
+/// its chance to run, with no run in the history (a record of it as not run
+/// is none) and not in paused time.
 pub(super) fn last_hour(job: &FleetJob, history: &[HistoryEntry], now: DateTime<Utc>) -> LastHour {
     let hour_ago = now - chrono::Duration::hours(1);
     let mut hour = LastHour::default();
@@ -57,9 +58,12 @@ pub(super) fn last_hour(job: &FleetJob, history: &[HistoryEntry], now: DateTime<
     };
     let timeout = chrono::Duration::from_std(job.summary.timeout).unwrap_or_default();
     let until = now - timeout - STILL_ON_ITS_WAY;
+    // Recorded as not run is not a run: such ticks count as missed.
     let ran: HashSet<DateTime<Utc>> = history
         .iter()
-        .filter(|entry| Marker::of(entry).is_none())
+        .filter(|entry| {
+            Marker::of(entry).is_none() && !matches!(entry.outcome, RunOutcome::NotRun { .. })
+        })
         .map(|entry| entry.tick)
         .collect();
     let paused = paused_spans(job, history);
@@ -195,6 +199,24 @@ mod tests {
         let hour = last_hour(&job(None), &history, now);
         assert_eq!(hour.missed, 2);
         assert_eq!(hour.ok, 49);
+    }
+
+    #[test]
+    fn a_tick_recorded_as_not_run_is_missed_not_run() {
+        let now = minute(60) + chrono::Duration::seconds(30);
+        let mut history: Vec<HistoryEntry> = (10..=60)
+            .rev()
+            .filter(|m| *m != 20)
+            .map(|m| entry(minute(m), RunOutcome::Completed))
+            .collect();
+        history.push(entry(
+            minute(20),
+            RunOutcome::NotRun {
+                reason: crate::NotRun::LockUnavailable,
+            },
+        ));
+        let hour = last_hour(&job(None), &history, now);
+        assert_eq!((hour.missed, hour.ok, hour.failed), (1, 50, 0));
     }
 
     #[test]
