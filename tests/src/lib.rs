@@ -419,6 +419,18 @@ pub mod paused {
     }
 }
 
+/// The ticks a history records as not run for `reason`, newest first.
+pub fn not_run_ticks(
+    history: &[cronlock::lock::HistoryEntry],
+    reason: cronlock::NotRun,
+) -> Vec<chrono::DateTime<chrono::Utc>> {
+    history
+        .iter()
+        .filter(|entry| entry.outcome == cronlock::RunOutcome::NotRun { reason })
+        .map(|entry| entry.tick)
+        .collect()
+}
+
 /// Asserts that runs, in tick order as `(tick, start, end, cancelled)`,
 /// replaced each other (`overlap = "replace"`): every run but the last was
 /// cancelled, and each ended before the next started.

@@ -200,16 +200,7 @@ async fn two_instances_share_pause_trigger_and_history() {
         })
         .count();
     assert_eq!(runs, entries.len().min(20));
-    let paused: Vec<DateTime<Utc>> = history
-        .iter()
-        .filter(|entry| {
-            entry.outcome
-                == RunOutcome::NotRun {
-                    reason: cronlock::NotRun::Paused,
-                }
-        })
-        .map(|entry| entry.tick)
-        .collect();
+    let paused = cronlock_tests::not_run_ticks(&history, cronlock::NotRun::Paused);
     let mut distinct = paused.clone();
     distinct.dedup();
     assert_eq!(distinct, paused, "each paused tick once: {history:?}");

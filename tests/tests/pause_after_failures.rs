@@ -67,16 +67,7 @@ async fn three_failed_runs_pause_the_job_until_it_is_resumed() {
     assert_eq!(log.entries().len(), 6, "{:?}", log.entries());
     // The ticks the first pause skipped are in the history, once each.
     let history = scheduler.history("flaky").await.unwrap();
-    let skipped: Vec<DateTime<Utc>> = history
-        .iter()
-        .filter(|entry| {
-            entry.outcome
-                == RunOutcome::NotRun {
-                    reason: cronlock::NotRun::Paused,
-                }
-        })
-        .map(|entry| entry.tick)
-        .collect();
+    let skipped = cronlock_tests::not_run_ticks(&history, cronlock::NotRun::Paused);
     assert!(
         [second(6), second(5), second(4)]
             .iter()
