@@ -90,8 +90,8 @@ enum Command {
     Backfill {
         /// Job name
         job: String,
-        /// First instant of the range: 2026-11-01, "2026-11-01 06:00" (UTC)
-        /// or RFC 3339 such as 2026-11-01T06:00:00+01:00
+        /// First instant of the range: 2026-11-01, "2026-11-01 06:00" (both
+        /// UTC) or RFC 3339 with an offset, such as 2026-11-01T06:00:00+01:00
         #[arg(long, required_unless_present_any = ["cancel", "status"])]
         from: Option<String>,
         /// Last instant of the range (included), as --from; default now
@@ -282,6 +282,7 @@ async fn run(cli: Cli) -> Result<String, Failure> {
             status,
         } => {
             if *cancel {
+                fleet.job(job).await?;
                 return Ok(match fleet.cancel_backfill(job).await? {
                     Some(backfill) => done(
                         cli.json,

@@ -135,7 +135,32 @@ pub(crate) struct Events(Arc<Shared>);
 #[derive(Debug)]
 struct Shared {
     sender: broadcast::Sender<Event>,
-    not_run: std::sync::Mutex<Vec<GivenUp>>,
+    /// Whether ticks given up are kept to be recorded (the lock backend
+    /// records them).
+    keep_given_up: std::sync::atomic::AtomicBool,
+    given_up: std::sync::Mutex<Waiting>,
+}
+
+/// Ticks given up, waiting to be recorded.
+#[derive(Debug, Default)]
+struct Waiting {
+    records: Vec<GivenUp>,
+    /// Ticks in `records`.
+    ticks: usize,
+}
+
+impl Waiting {
+    fn push(&mut self, record: GivenUp) {
+        self.ticks += record.ticks.len();
+        self.records.push(record);
+        // The oldest go first while more than the bound wait.
+        let mut excess = 0;
+        while self.ticks > GIVEN_UP_WAITING && excess < self.records.len() {
+            self.ticks -= self.records[excess].ticks.len();
+            excess += 1;
+        }
+        self.records.drain(..excess);
+    }
 }
 
 /// Ticks a job gave up, to be recorded in the fleet's history.
@@ -152,22 +177,12 @@ pub(crate) struct GivenUp {
 /// events).
 const GIVEN_UP_WAITING: usize = 100_000;
 
-/// Drops the oldest records while more than [`GIVEN_UP_WAITING`] ticks wait.
-fn drop_oldest(waiting: &mut Vec<GivenUp>) {
-    let mut ticks: usize = waiting.iter().map(|record| record.ticks.len()).sum();
-    let mut excess = 0;
-    while ticks > GIVEN_UP_WAITING && excess < waiting.len() {
-        ticks -= waiting[excess].ticks.len();
-        excess += 1;
-    }
-    waiting.drain(..excess);
-}
-
 impl Events {
     pub(crate) fn new() -> Events {
         Events(Arc::new(Shared {
             sender: broadcast::channel(EVENTS_KEPT).0,
-            not_run: std::sync::Mutex::new(Vec::new()),
+            keep_given_up: std::sync::atomic::AtomicBool::new(false),
+            given_up: std::sync::Mutex::new(Waiting::default()),
         }))
     }
 
@@ -183,27 +198,45 @@ impl Events {
         self.0.sender.subscribe()
     }
 
+    /// Whether ticks given up are kept to be recorded: only when the lock
+    /// backend records them.
+    pub(crate) fn keep_given_up(&self, keep: bool) {
+        self.0
+            .keep_given_up
+            .store(keep, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether [`Events::given_up`] keeps anything.
+    pub(crate) fn keeps_given_up(&self) -> bool {
+        self.0
+            .keep_given_up
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Keeps ticks given up for the history (see `scheduler::not_run`).
     pub(crate) fn given_up(&self, given_up: GivenUp) {
-        let mut waiting = self.waiting();
-        waiting.push(given_up);
-        drop_oldest(&mut waiting);
+        if self.keeps_given_up() {
+            self.waiting().push(given_up);
+        }
     }
 
     /// Takes every record of ticks given up waiting.
     pub(crate) fn take_given_up(&self) -> Vec<GivenUp> {
-        std::mem::take(&mut *self.waiting())
+        let mut waiting = self.waiting();
+        waiting.ticks = 0;
+        std::mem::take(&mut waiting.records)
     }
 
     /// Puts back records that could not be written, before newer ones.
-    pub(crate) fn give_back(&self, mut unwritten: Vec<GivenUp>) {
+    pub(crate) fn give_back(&self, unwritten: Vec<GivenUp>) {
         let mut waiting = self.waiting();
-        unwritten.append(&mut waiting);
-        drop_oldest(&mut unwritten);
-        *waiting = unwritten;
+        let newer = std::mem::take(&mut *waiting);
+        for record in unwritten.into_iter().chain(newer.records) {
+            waiting.push(record);
+        }
     }
 
-    fn waiting(&self) -> std::sync::MutexGuard<'_, Vec<GivenUp>> {
-        self.0.not_run.lock().unwrap_or_else(|p| p.into_inner())
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.0.given_up.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

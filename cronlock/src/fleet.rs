@@ -399,10 +399,10 @@ pub const MAX_BACKFILL_TICKS: u64 = 1_000_000;
 /// The most records of ticks not run a history shows.
 pub const NOT_RUN_SHOWN: usize = 50;
 
-/// The job's runs with the newest of its ticks not run merged in by tick
-/// (the runs keep their order); a record of a tick that also ran (an
-/// instance whose clock lags claimed it after another gave it up) is left
-/// out: the run is what happened.
+/// The job's runs with the newest of its ticks not run (of the last day)
+/// merged in by when each happened (the runs keep their order); a record of
+/// a tick that also ran (an instance whose clock lags claimed it after
+/// another gave it up) is left out: the run is what happened.
 pub(crate) async fn history_with_not_run(
     control: &dyn Control,
     job: &str,
@@ -414,13 +414,17 @@ pub(crate) async fn history_with_not_run(
         Err(err) => return Err(err.into()),
     };
     let ran: std::collections::HashSet<DateTime<Utc>> = runs.iter().map(|run| run.tick).collect();
+    let day_ago =
+        Utc::now() - chrono::Duration::from_std(crate::lock::NOT_RUN_DAY).unwrap_or_default();
     let mut not_run = not_run
         .into_iter()
-        .filter(|entry| !ran.contains(&entry.tick))
+        .filter(|entry| !ran.contains(&entry.tick) && entry.tick >= day_ago)
         .peekable();
     let mut merged = Vec::with_capacity(runs.len() + NOT_RUN_SHOWN);
+    // By when things happened: a run when it started, a tick not run at its
+    // tick (a backfill run's tick is a past one).
     for run in runs {
-        while let Some(entry) = not_run.next_if(|entry| entry.tick > run.tick) {
+        while let Some(entry) = not_run.next_if(|entry| entry.started > run.started) {
             merged.push(entry);
         }
         merged.push(run);

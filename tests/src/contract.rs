@@ -577,12 +577,57 @@ pub async fn control_not_run_records(backend: &dyn Backend, job: &str) {
             .expect("record")
             == 1
     );
+    // Ticks older than the claim window (a later claim moved it on) are
+    // told by the run history: one that ran is refused, one older than its
+    // oldest run (at(2)) is unknowable and refused, one in between is not run.
+    a.record_run(
+        job,
+        &HistoryEntry {
+            tick: at(120),
+            ..ran.clone()
+        },
+        20,
+    )
+    .await
+    .expect("record the run");
+    let token = random_token();
+    let later = lock_a
+        .claim(ClaimRequest {
+            job,
+            tick: at(300),
+            token: &token,
+            ttl: LONG,
+            overlap: Overlap::Allow,
+            now: Utc::now(),
+        })
+        .await
+        .expect("claim");
+    assert!(matches!(later, Claimed::Acquired(_)), "{later:?}");
+    assert_eq!(
+        b.record_not_run(
+            job,
+            &[at(100), at(120), at(-5)],
+            NotRun::LockUnavailable,
+            "b"
+        )
+        .await
+        .expect("record"),
+        1,
+        "only tick 100"
+    );
+    assert!(
+        a.not_run(job, 10)
+            .await
+            .expect("read")
+            .iter()
+            .any(|entry| entry.tick == at(100))
+    );
     let other = format!("{job}-other");
     assert_eq!(
         b.not_run_counts(&[job.to_owned(), other], at(1))
             .await
             .expect("count"),
-        vec![3, 0]
+        vec![4, 0]
     );
 }
 

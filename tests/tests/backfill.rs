@@ -179,3 +179,43 @@ async fn bad_ranges_are_refused_with_the_reason() {
         Err(Error::UnknownJob { .. })
     ));
 }
+
+/// Two instances sharing a lock: each tick of the backfill runs once, to
+/// its end (the instance not running the last tick does not end the
+/// backfill under it), and the backfill ends after the last run.
+#[tokio::test(start_paused = true)]
+async fn two_instances_take_turns_and_the_last_run_is_not_cut_short() {
+    let lock = std::sync::Arc::new(cronlock::lock::MemoryLock::new());
+    let log = Log::default();
+    let mut instances = Vec::new();
+    for _ in 0..2 {
+        instances.push(
+            builder()
+                .lock(std::sync::Arc::clone(&lock))
+                .job(minutely(&log, Duration::from_secs(3)))
+                .build()
+                .await
+                .unwrap(),
+        );
+    }
+    let running = cronlock_tests::fleet::start(&instances, Duration::from_secs(20));
+    instances[0]
+        .backfill("report", second(-180), second(-1))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    assert!(
+        instances[1].fleet().backfills().await.unwrap().is_empty(),
+        "ended after the last run"
+    );
+    running.finish().await;
+    let runs = log.entries();
+    assert_eq!(
+        runs.iter().map(|run| run.0).collect::<Vec<_>>(),
+        vec![second(-180), second(-120), second(-60)],
+        "{runs:?}"
+    );
+    for run in &runs {
+        assert_eq!(run.4 - run.3, Duration::from_secs(3), "cut short: {runs:?}");
+    }
+}

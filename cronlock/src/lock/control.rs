@@ -298,6 +298,23 @@ pub(crate) fn not_run_entry(tick: DateTime<Utc>, reason: NotRun, instance: Strin
     }
 }
 
+/// How a backfill run's history entry marks its instance: `host:pid:id
+/// (backfill by WHO)`. Its tick is a past one: it does not bound what the
+/// history knows of recent ticks.
+pub(crate) const BACKFILL_RUN: &str = "(backfill by ";
+
+/// Whether a history entry is a backfill run.
+pub(crate) fn is_backfill_run(entry: &HistoryEntry) -> bool {
+    entry.instance.contains(BACKFILL_RUN)
+}
+
+/// The claim series a backfill takes its turns in: the job's name and the
+/// backfill's id. The separator (U+001F, unit separator) is not in any
+/// sensible job name.
+pub(crate) fn backfill_series(job: &str, id: &str) -> String {
+    format!("{job}\u{1f}backfill\u{1f}{id}")
+}
+
 /// A request to run a job for every tick of a past range, once each
 /// fleet-wide, in order; at most one per job at a time.
 ///

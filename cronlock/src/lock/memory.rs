@@ -85,24 +85,29 @@ impl MemoryLock {
 }
 
 impl JobLock {
-    /// Whether no instance can have claimed `tick` (see
-    /// [`Control::record_not_run`]): newer than the newest claimed tick, or
-    /// within the window, above the floor and not claimed.
-    fn surely_unclaimed(&self, tick: DateTime<Utc>) -> bool {
+    /// What the claim state says of `tick` (see
+    /// [`Control::record_not_run`]): nobody claimed it (newer than the newest
+    /// claimed tick, or within the window, above the floor and not claimed),
+    /// an instance did, or it is older than what the state remembers.
+    fn claimed(&self, tick: DateTime<Utc>) -> Option<bool> {
         let Some((&newest, _)) = self.claimed.last_key_value() else {
-            return self.floor.is_none_or(|floor| tick > floor);
+            return if self.floor.is_none_or(|floor| tick > floor) {
+                Some(false)
+            } else {
+                None
+            };
         };
         if tick > newest {
-            return true;
+            return Some(false);
         }
         let window = chrono::Duration::from_std(self.window).unwrap_or(chrono::Duration::MAX);
         let oldest = newest
             .checked_sub_signed(window)
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        tick > oldest
+        let remembered = tick > oldest
             && self.floor.is_none_or(|floor| tick > floor)
-            && self.claimed.len() < MAX_REMEMBERED_TICKS
-            && !self.claimed.contains_key(&tick)
+            && self.claimed.len() < MAX_REMEMBERED_TICKS;
+        remembered.then(|| self.claimed.contains_key(&tick))
     }
 
     /// The Redis claim script's rules, in memory. The backend's clock is the
@@ -341,14 +346,33 @@ impl Control for MemoryLock {
     ) -> BoxFuture<'a, Result<usize, LockError>> {
         let now = Utc::now();
         let oldest = now - chrono::Duration::from_std(NOT_RUN_DAY).unwrap_or_default();
-        let unclaimed: Vec<DateTime<Utc>> = self.with_job(job, |state| {
+        // What the claim state says of each tick: None when too old for it.
+        let claimed: Vec<(DateTime<Utc>, Option<bool>)> = self.with_job(job, |state| {
             ticks
                 .iter()
-                .copied()
-                .filter(|tick| *tick >= oldest && state.surely_unclaimed(*tick))
+                .filter(|tick| **tick >= oldest)
+                .map(|tick| (*tick, state.claimed(*tick)))
                 .collect()
         });
         let added = self.with_control(|control| {
+            // Older than the claim state remembers: the run history says,
+            // back to its oldest run (backfill runs, of past ticks, aside).
+            let history = control.history.get(job);
+            let ran = |tick: DateTime<Utc>| {
+                let Some(history) = history else { return true };
+                let since = history
+                    .iter()
+                    .filter(|entry| !super::control::is_backfill_run(entry))
+                    .map(|entry| entry.tick)
+                    .min();
+                since.is_none_or(|since| tick < since)
+                    || history.iter().any(|entry| entry.tick == tick)
+            };
+            let unclaimed: Vec<DateTime<Utc>> = claimed
+                .into_iter()
+                .filter(|(tick, claimed)| !claimed.unwrap_or_else(|| ran(*tick)))
+                .map(|(tick, _)| tick)
+                .collect();
             let kept = control.not_run.entry(job.to_owned()).or_default();
             let mut added = 0;
             for tick in unclaimed {
@@ -443,6 +467,13 @@ impl Control for MemoryLock {
                 None
             }
         });
+        // Its turns' claim state goes with it.
+        if let Some(ended) = &ended {
+            self.jobs
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .remove(&super::control::backfill_series(job, &ended.id));
+        }
         Box::pin(async move { Ok(ended) })
     }
 

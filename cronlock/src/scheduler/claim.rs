@@ -46,13 +46,15 @@ pub(super) enum Manual {
     /// A trigger: put back when the run cannot start yet, so it is never
     /// dropped.
     Trigger(Trigger),
-    /// A tick of a backfill, taken in its own series (see
-    /// `backfill::drive`): the run is for this tick (`ctx.tick()`, the
-    /// history), and waits for a run holding the job's lock instead of
-    /// being skipped.
+    /// A tick of a backfill, run in its turn (see `backfill`): the run is
+    /// for this tick (`ctx.tick()`, the history), and waits for a run
+    /// holding the job's lock instead of being skipped.
     Backfill {
         tick: DateTime<Utc>,
         by: Option<String>,
+        /// Told the moment the run starts (its turn stores the tick as
+        /// started then).
+        started: Option<tokio::sync::oneshot::Sender<()>>,
     },
 }
 
@@ -88,6 +90,7 @@ impl Due {
                 "triggered by {}",
                 trigger.by.as_deref().unwrap_or("Scheduler::trigger")
             )),
+            // In brackets after the instance: `lock::control::BACKFILL_RUN`.
             Manual::Backfill { by, .. } => Some(format!(
                 "backfill by {}",
                 by.as_deref().unwrap_or("Fleet::backfill")
@@ -298,6 +301,11 @@ async fn claim_and_start(
                     inner.clock.now() - item.due.planned_start(),
                 );
                 let origin = item.due.origin();
+                if let Some(Manual::Backfill { started, .. }) = &mut item.due.manual
+                    && let Some(started) = started.take()
+                {
+                    let _ = started.send(());
+                }
                 item.won = true;
                 started.push((
                     Arc::clone(&item.due.job),
@@ -520,11 +528,11 @@ fn release_quietly(
 }
 
 /// A manual run that could not start: a trigger goes back, so it is never
-/// dropped; a backfill tick is said lost (its series has it taken).
+/// dropped; a backfill tick stays for the backfill's next turn.
 fn give_back(inner: &Arc<Inner>, item: &Pending, runs: &mut JoinSet<()>) {
     let Some(Manual::Trigger(trigger)) = item.due.manual.as_ref() else {
         if let Some(Manual::Backfill { tick, .. }) = &item.due.manual {
-            item.span().in_scope(|| warn!(backfill_tick = %tick, "this backfill tick is not run: its run could not start"));
+            item.span().in_scope(|| info!(backfill_tick = %tick, "this backfill tick's run could not start: the next turn runs it"));
         }
         return;
     };

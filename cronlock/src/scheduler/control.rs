@@ -18,6 +18,7 @@ use super::inner::Inner;
 use super::jobs::{JobEntry, latest_due};
 use super::start;
 use crate::events::NotRun;
+use crate::lock::control::is_backfill_run;
 use crate::lock::{Control, JobSummary, TRIGGER_KEPT, Trigger};
 use crate::options::CatchUp;
 
@@ -66,7 +67,21 @@ pub(super) async fn missed_while_down(
     let mut first: BTreeMap<usize, DateTime<Utc>> = BTreeMap::new();
     for (&index, last) in watched.iter().zip(last_runs) {
         let job = &inner.jobs[index];
-        let Some(last) = last else { continue };
+        let Some(mut last) = last else { continue };
+        // A backfill run is newest with a past tick: the gap starts at the
+        // newest entry that is not one (one more read, after backfills only).
+        if is_backfill_run(&last) {
+            match control.history(&job.name).await {
+                Ok(history) => match history.into_iter().find(|entry| !is_backfill_run(entry)) {
+                    Some(entry) => last = entry,
+                    None => continue,
+                },
+                Err(err) => {
+                    debug!(job = %job.name, error = %err, "could not read the history at start");
+                    continue;
+                }
+            }
+        }
         if inner.is_paused(&job.name, now) {
             continue;
         }
@@ -79,7 +94,12 @@ pub(super) async fn missed_while_down(
         let horizon = if catches_up {
             (now - job.catch_up_window() - job.start_offset).max(last.tick)
         } else {
-            now
+            // Up to the tick before the first one this instance runs.
+            let first_queued = job.status().next;
+            first_queued
+                .and_then(|next| next.checked_sub_signed(chrono::TimeDelta::milliseconds(1)))
+                .unwrap_or(now)
+                .min(now)
         };
         // The ticks after the last run, up to the horizon.
         let (_, lost, _) = latest_due(&job.schedule, last.tick, horizon);

@@ -57,6 +57,8 @@ impl Inner {
         for job in &jobs {
             job.status().next = job.schedule.next_after(now).filter(|_| job.options.enabled);
         }
+        // Ticks given up are kept to be recorded only where they can be.
+        events.keep_given_up(lock.control().is_some());
         let instance: Arc<str> = crate::lock::instance_id().into();
         // Instances sharing a lock start claiming a crowd of due jobs at
         // different places, so each first claims jobs nobody has claimed

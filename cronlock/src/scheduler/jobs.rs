@@ -175,7 +175,7 @@ impl JobEntry {
             reason,
             count,
         });
-        if let Some(first) = first.filter(|_| count > 0) {
+        if let Some(first) = first.filter(|_| count > 0 && self.events.keeps_given_up()) {
             // The newest, at most as many as a backend keeps; the older ones
             // are counted only.
             let kept = count.min(crate::lock::NOT_RUN_KEPT as u64);

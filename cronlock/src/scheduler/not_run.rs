@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::inner::Inner;
 use crate::events::GivenUp;
@@ -45,14 +45,21 @@ pub(super) async fn write(inner: &Inner) {
                 .await
             {
                 Ok(_) => written += ticks.len(),
-                // A backend without these records: nothing to keep them for.
-                Err(err) if err.kind() == LockErrorKind::Unsupported => return,
-                Err(err) => {
+                // Unreachable: kept for the next poll, with every later one.
+                Err(err) if err.kind() == LockErrorKind::Unavailable => {
                     debug!(job = %record.job, error = %err, "could not record ticks not run; trying again at the next poll");
                     unwritten.push(GivenUp {
                         ticks: record.ticks[written..].to_vec(),
                         ..record.clone()
                     });
+                    break;
+                }
+                // Refused (a backend without these records, a corrupt key):
+                // sending it again would not help.
+                Err(err) => {
+                    if err.kind() != LockErrorKind::Unsupported {
+                        warn!(job = %record.job, error = %err, ticks = record.ticks.len() - written, "could not record ticks not run; dropping them (they are counted in the metrics)");
+                    }
                     break;
                 }
             }

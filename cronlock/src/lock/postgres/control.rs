@@ -315,19 +315,28 @@ impl Control for PostgresLock {
             let oldest = kept_since(NOT_RUN_DAY).timestamp_millis();
             let cap = NOT_RUN_KEPT as i64;
             let remembered = crate::lock::MAX_REMEMBERED_TICKS as i32;
-            // Only ticks nobody can have claimed, by the claim function's
-            // rules (newer than the mark, or within the window, above the
-            // floor and not claimed); each once.
+            // Only ticks nobody claimed, by the claim function's rules
+            // (newer than the mark, or within the window, above the floor
+            // and not claimed) or, older, by the run history (not in it, and
+            // no older than its oldest run but a backfill's); each once.
             let rows = self
                 .query(
                     "could not record ticks not run",
                     &format!(
                         "WITH st AS (SELECT mark, claim_window, floor, remembered FROM {0}.claim_state WHERE job = $1), \
-                         new AS ( \
+                         hist AS ( \
+                           SELECT floor(extract(epoch FROM tick) * 1000)::bigint AS tick, instance \
+                           FROM {0}.history WHERE job = $1 \
+                         ), ran_since AS ( \
+                           SELECT min(tick) AS tick FROM hist WHERE strpos(instance, '(backfill by ') = 0 \
+                         ), new AS ( \
                            SELECT t.tick, t.line FROM unnest($2::bigint[], $3::text[]) AS t(tick, line) \
-                           WHERE t.tick >= $4 AND coalesce((SELECT t.tick > st.mark OR ( \
-                             t.tick > st.mark - st.claim_window AND t.tick > st.floor AND st.remembered < $6 \
-                             AND NOT EXISTS (SELECT 1 FROM {0}.claimed_ticks c WHERE c.job = $1 AND c.tick = t.tick)) \
+                           WHERE t.tick >= $4 AND coalesce((SELECT t.tick > st.mark \
+                             OR (t.tick > st.mark - st.claim_window AND t.tick > st.floor AND st.remembered < $6 \
+                               AND NOT EXISTS (SELECT 1 FROM {0}.claimed_ticks c WHERE c.job = $1 AND c.tick = t.tick)) \
+                             OR (NOT (t.tick > st.mark - st.claim_window AND t.tick > st.floor AND st.remembered < $6) \
+                               AND coalesce(t.tick >= (SELECT tick FROM ran_since), false) \
+                               AND NOT EXISTS (SELECT 1 FROM hist h WHERE h.tick = t.tick)) \
                            FROM st), true) \
                          ), ins AS ( \
                            INSERT INTO {0}.not_run (job, tick, line) SELECT $1, tick, line FROM new \
@@ -448,9 +457,19 @@ impl Control for PostgresLock {
             let rows = self
                 .query_once(
                     "could not end a backfill",
+                    // Its turns' claim state goes with it.
                     &format!(
-                        "DELETE FROM {}.backfills WHERE job = $1 AND ($2::text IS NULL OR id = $2) \
-                         RETURNING line",
+                        "WITH ended AS ( \
+                           DELETE FROM {0}.backfills WHERE job = $1 AND ($2::text IS NULL OR id = $2) \
+                           RETURNING id, line \
+                         ), series AS ( \
+                           SELECT $1 || chr(31) || 'backfill' || chr(31) || id AS name FROM ended \
+                         ), states AS ( \
+                           DELETE FROM {0}.claim_state WHERE job IN (SELECT name FROM series) \
+                         ), ticks AS ( \
+                           DELETE FROM {0}.claimed_ticks WHERE job IN (SELECT name FROM series) \
+                         ) \
+                         SELECT line FROM ended",
                         self.sql_schema
                     ),
                     &[(&job, Type::TEXT), (&id, Type::TEXT)],
@@ -559,10 +578,14 @@ impl Control for PostgresLock {
                            UNION SELECT job FROM {0}.history \
                            UNION SELECT job FROM {0}.pauses) AS stored \
                          WHERE job NOT IN (SELECT name FROM {0}.jobs WHERE seen > $1) \
-                         AND job NOT IN (SELECT job FROM {0}.claim_state WHERE mark > $2) ORDER BY job",
+                         AND job NOT IN (SELECT job FROM {0}.claim_state WHERE mark > $2) \
+                         AND strpos(job, chr(31)) = 0 ORDER BY job",
                         self.sql_schema
                     ),
-                    &[(&recent, Type::TIMESTAMPTZ), (&recent.timestamp_millis(), Type::INT8)],
+                    &[
+                        (&recent, Type::TIMESTAMPTZ),
+                        (&recent.timestamp_millis(), Type::INT8),
+                    ],
                 )
                 .await?;
             Ok(rows.iter().filter_map(|row| row.try_get(0).ok()).collect())

@@ -47,11 +47,14 @@ return false
 ";
 
 /// Records ticks not run (see `Control::record_not_run`). `KEYS`: the job's
-/// `tick`, `claimed` and `notrun` keys. `ARGV`: the oldest tick kept (ms),
-/// the most kept, the key's TTL (ms), the most claimed ticks remembered
-/// (`MAX_REMEMBERED_TICKS`), then one record line per tick (its
+/// `tick`, `claimed`, `notrun` and `history` keys. `ARGV`: the oldest tick
+/// kept (ms), the most kept, the key's TTL (ms), the most claimed ticks
+/// remembered (`MAX_REMEMBERED_TICKS`), then one record line per tick (its
 /// first field the tick in ms). A tick is recorded if no record has it and
-/// the claim state shows nobody claimed it (the `CLAIM` script's rules).
+/// nobody claimed it: newer than the newest claimed tick, or within the
+/// claim window and not claimed (the `CLAIM` script's rules), or, older, not
+/// in the run history and no older than its oldest run (a history entry is
+/// written for every run; backfill runs, of past ticks, do not bound it).
 const RECORD_NOT_RUN: &str = r"
 local mark, window, floor = -1, 0, -1
 local state = redis.call('GET', KEYS[1])
@@ -62,12 +65,34 @@ if state then
 end
 local oldest = tonumber(ARGV[1])
 local remembered_all = redis.call('ZCARD', KEYS[2]) < tonumber(ARGV[4])
+local ran, ran_since = nil, nil
+local function in_history(tick)
+  if not ran then
+    ran = {}
+    for _, line in ipairs(redis.call('LRANGE', KEYS[4], 0, -1)) do
+      local t = tonumber(string.match(line, '^(%-?%d+)\t'))
+      if t then
+        ran[t] = true
+        if not string.find(line, '(backfill by ', 1, true) and (not ran_since or t < ran_since) then
+          ran_since = t
+        end
+      end
+    end
+  end
+  return ran[tick] or not ran_since or tick < ran_since
+end
 local added = 0
 for i = 5, #ARGV do
   local tick = tonumber(string.match(ARGV[i], '^(%-?%d+)\t'))
   if tick and tick >= oldest then
-    local unclaimed = tick > mark or (tick > mark - window and tick > floor
-      and remembered_all and redis.call('ZCOUNT', KEYS[2], tick, tick) == 0)
+    local unclaimed
+    if tick > mark then
+      unclaimed = true
+    elseif tick > mark - window and tick > floor and remembered_all then
+      unclaimed = redis.call('ZCOUNT', KEYS[2], tick, tick) == 0
+    else
+      unclaimed = not in_history(tick)
+    end
     if unclaimed and redis.call('ZCOUNT', KEYS[3], tick, tick) == 0 then
       redis.call('ZADD', KEYS[3], tick, ARGV[i])
       added = added + 1
@@ -363,10 +388,11 @@ impl Control for RedisLock {
             let mut record = redis::cmd("EVAL");
             record
                 .arg(RECORD_NOT_RUN)
-                .arg(3)
+                .arg(4)
                 .arg(self.key(job, "tick"))
                 .arg(self.key(job, "claimed"))
                 .arg(self.key(job, "notrun"))
+                .arg(self.key(job, "history"))
                 .arg(kept_since(NOT_RUN_DAY).timestamp_millis())
                 .arg(NOT_RUN_KEPT)
                 .arg(millis(NOT_RUN_DAY) * 2)
