@@ -6,6 +6,16 @@
 //! cargo run --release -p cronlock-benchmarks --bin peers -- idle [--idle-secs 30]
 //! ```
 //!
+//! cargo run --release -p cronlock-benchmarks --bin peers -- curve [--secs 10] [--idle-secs 10]
+//! ```
+//!
+//! `curve`: the cost curve — cronlock alone and with Redis (3 processes)
+//! at 100 to 20,000 jobs due every second (lateness, missed and doubled
+//! fires, CPU per fire, memory), and with 10,000 to 1,000,000 registered
+//! jobs firing once a day (start-up, memory per job, idle CPU); tables to
+//! stdout, plots to `DIR/curve-*.svg`.
+//!
+//! ```text
 //! `fire`: 1,000 jobs due every second for `--secs`, one process per
 //! system, then cronlock with Redis in 3 processes; every start is recorded
 //! and checked for missed and doubled fires. `--repeat N` runs N rounds,
@@ -47,6 +57,11 @@ fn main() {
             print_machine();
             deployments(&options);
         }
+        Some("curve") => {
+            let options = options(&args[1..]);
+            print_machine();
+            curve(&options);
+        }
         Some(mode @ ("all" | "fire" | "idle")) => {
             let options = options(&args[1..]);
             std::fs::create_dir_all(&options.out).expect("output directory");
@@ -60,7 +75,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: peers all|fire|idle|deployments [--secs 60] [--idle-secs 30] [--repeat N] [--out DIR]"
+                "usage: peers all|fire|idle|curve|deployments [--secs 60] [--idle-secs 30] [--repeat N] [--out DIR]"
             );
             std::process::exit(2);
         }
@@ -380,6 +395,224 @@ fn deployments(options: &Options) {
     }
 }
 
+/// Loads of the cost curve, in jobs due every second.
+const CURVE_LOADS: [u32; 5] = [100, 1_000, 5_000, 10_000, 20_000];
+
+/// Registered-job counts of the cost curve (jobs firing once a day).
+const CURVE_REGISTERED: [u32; 3] = [10_000, 100_000, 1_000_000];
+
+/// The systems of the cost curve, with their process counts.
+const CURVE_SYSTEMS: [(System, usize); 2] = [
+    (System::Cronlock, 1),
+    (System::CronlockRedis, REDIS_PROCESSES),
+];
+
+/// One point of the cost curve: `jobs` due every second for `secs` on
+/// `system` in `processes` processes. Returns the fires, the CPU time of
+/// all processes (ns) and the largest resident set (KiB).
+fn curve_point(system: System, processes: usize, jobs: u32, secs: i64) -> (FireReport, u64, u64) {
+    let redis = (system == System::CronlockRedis).then(RedisServer::start);
+    let from_ms = (now_us() / 1_000_000 + 5) * 1_000;
+    let to_ms = from_ms + (secs - 1) * 1_000;
+    let args = [
+        "fire".to_owned(),
+        system.name().to_owned(),
+        from_ms.to_string(),
+        to_ms.to_string(),
+        jobs.to_string(),
+    ];
+    let workers: Vec<_> = (0..processes)
+        .map(|_| spawn_worker(&args, redis.as_ref().map(RedisServer::url).as_deref()))
+        .collect();
+    let (mut fires, mut cpu, mut rss) = (Vec::new(), 0, 0);
+    for worker in workers {
+        let output = worker.wait_with_output().expect("worker output");
+        assert!(output.status.success(), "{} worker failed", system.name());
+        let text = String::from_utf8_lossy(&output.stdout);
+        fires.extend(parse_lines(&text));
+        if let Some(cost) = text.lines().find_map(|line| line.strip_prefix("# cost ")) {
+            let mut numbers = cost
+                .split_whitespace()
+                .filter_map(|n| n.parse::<u64>().ok());
+            cpu += numbers.next().unwrap_or(0);
+            rss = rss.max(numbers.next().unwrap_or(0));
+        }
+    }
+    (FireReport::new(&fires, jobs, from_ms, to_ms), cpu, rss)
+}
+
+/// The cost curve: lateness, fires and cost against the load, then
+/// start-up, memory and idle CPU against the registered jobs.
+fn curve(options: &Options) {
+    println!(
+        "\n### Cost curve: jobs due every second, {} s per point\n",
+        options.secs
+    );
+    println!(
+        "| jobs/s | system | fires checked | missed | duplicated | p50 | p99 | CPU per fire | peak RSS |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let mut p99_series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    let mut cpu_series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for (system, processes) in CURVE_SYSTEMS {
+        let label = curve_label(system, processes);
+        let (mut p99s, mut cpus) = (Vec::new(), Vec::new());
+        for jobs in CURVE_LOADS {
+            let (report, cpu_ns, rss_kib) = curve_point(system, processes, jobs, options.secs);
+            let fired = report.late_us.len().max(1) as f64;
+            let cpu_per_fire_us = cpu_ns as f64 / fired / 1_000.0;
+            eprintln!(
+                "{label} at {jobs} jobs/s: p99 {} µs, {} missed, {cpu_per_fire_us:.1} µs CPU per fire",
+                report.quantile_us(0.99),
+                report.missed
+            );
+            println!(
+                "| {jobs} | {label} | {} | {} | {} | {} | {} | {cpu_per_fire_us:.1} µs | {:.1} MiB |",
+                report.expected,
+                report.missed,
+                report.duplicated,
+                format_us(report.quantile_us(0.5)),
+                format_us(report.quantile_us(0.99)),
+                rss_kib as f64 / 1_024.0
+            );
+            p99s.push((
+                f64::from(jobs),
+                report.quantile_us(0.99).max(1) as f64 / 1_000.0,
+            ));
+            cpus.push((f64::from(jobs), cpu_per_fire_us));
+        }
+        p99_series.push((label.clone(), p99s));
+        cpu_series.push((label, cpus));
+    }
+    write_plot(
+        options,
+        "curve-lateness.svg",
+        &plot::LinePlot {
+            title: "Lateness p99 against the load",
+            x_label: "jobs due every second",
+            y_label: "p99 start − tick (ms)",
+            series: &p99_series,
+        },
+    );
+    write_plot(
+        options,
+        "curve-cpu.svg",
+        &plot::LinePlot {
+            title: "CPU per fire against the load (all processes, start-up included)",
+            x_label: "jobs due every second",
+            y_label: "CPU per fire (µs)",
+            series: &cpu_series,
+        },
+    );
+
+    println!(
+        "\n### Cost curve: registered jobs firing once a day, CPU over {} s\n",
+        options.idle_secs
+    );
+    println!("| registered | system | start-up | RSS per job | idle CPU (% of a core) |");
+    println!("|---|---|---|---|---|");
+    let mut startup_series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    let mut memory_series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for (system, _) in CURVE_SYSTEMS {
+        let label = system.name().to_owned();
+        let (mut startups, mut memory) = (Vec::new(), Vec::new());
+        for jobs in CURVE_REGISTERED {
+            let idle = idle_point(system, jobs, options.idle_secs);
+            let per_job =
+                (idle.after_kib.saturating_sub(idle.before_kib) * 1_024) / u64::from(jobs);
+            println!(
+                "| {jobs} | {label} | {:.1} ms | {per_job} B | {:.4} % |",
+                idle.startup_us as f64 / 1_000.0,
+                idle.cpu_share() * 100.0
+            );
+            startups.push((f64::from(jobs), idle.startup_us.max(1) as f64 / 1_000.0));
+            memory.push((f64::from(jobs), per_job.max(1) as f64));
+        }
+        startup_series.push((label.clone(), startups));
+        memory_series.push((label, memory));
+    }
+    write_plot(
+        options,
+        "curve-startup.svg",
+        &plot::LinePlot {
+            title: "Start-up against the registered jobs",
+            x_label: "registered jobs",
+            y_label: "start-up (ms)",
+            series: &startup_series,
+        },
+    );
+    write_plot(
+        options,
+        "curve-memory.svg",
+        &plot::LinePlot {
+            title: "Memory per registered job",
+            x_label: "registered jobs",
+            y_label: "RSS per job (bytes)",
+            series: &memory_series,
+        },
+    );
+}
+
+fn curve_label(system: System, processes: usize) -> String {
+    if processes == 1 {
+        system.name().to_owned()
+    } else {
+        format!("{} ({processes} processes)", system.name())
+    }
+}
+
+fn write_plot(options: &Options, name: &str, plot: &plot::LinePlot<'_>) {
+    let path = options.out.join(name);
+    std::fs::write(&path, plot.svg()).expect("write plot");
+    println!("\nplot: {}", path.display());
+}
+
+/// What an idle worker measured.
+struct Idle {
+    startup_us: u64,
+    before_kib: u64,
+    after_kib: u64,
+    cpu_ns: u64,
+    secs: u64,
+}
+
+impl Idle {
+    /// CPU time over the measured span, as a share of one core.
+    fn cpu_share(&self) -> f64 {
+        self.cpu_ns as f64 / (self.secs.max(1) as f64 * 1e9)
+    }
+}
+
+/// `jobs` jobs firing once a day on `system`, idle for `secs`.
+fn idle_point(system: System, jobs: u32, secs: u64) -> Idle {
+    let redis = (system == System::CronlockRedis).then(RedisServer::start);
+    let args = [
+        "idle".to_owned(),
+        system.name().to_owned(),
+        secs.to_string(),
+        jobs.to_string(),
+    ];
+    let output = spawn_worker(&args, redis.as_ref().map(RedisServer::url).as_deref())
+        .wait_with_output()
+        .expect("worker output");
+    assert!(output.status.success(), "{} worker failed", system.name());
+    let text = String::from_utf8_lossy(&output.stdout);
+    let numbers: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let [startup_us, before_kib, after_kib, cpu_ns, secs] = numbers[..] else {
+        panic!("{} worker printed {text:?}", system.name());
+    };
+    Idle {
+        startup_us,
+        before_kib,
+        after_kib,
+        cpu_ns,
+        secs,
+    }
+}
+
 fn format_us(us: i64) -> String {
     if us.abs() >= 10_000 {
         format!("{:.1} ms", us as f64 / 1_000.0)
@@ -396,32 +629,15 @@ fn idle(options: &Options) {
     println!("| system | start-up | RSS before | RSS after | per job | idle CPU (% of a core) |");
     println!("|---|---|---|---|---|---|");
     for system in System::ALL {
-        let redis = (system == System::CronlockRedis).then(RedisServer::start);
-        let args = [
-            "idle".to_owned(),
-            system.name().to_owned(),
-            options.idle_secs.to_string(),
-        ];
-        let output = spawn_worker(&args, redis.as_ref().map(RedisServer::url).as_deref())
-            .wait_with_output()
-            .expect("worker output");
-        assert!(output.status.success(), "{} worker failed", system.name());
-        let text = String::from_utf8_lossy(&output.stdout);
-        let numbers: Vec<u64> = text
-            .split_whitespace()
-            .filter_map(|n| n.parse().ok())
-            .collect();
-        let [startup_us, before_kib, after_kib, cpu_ns, secs] = numbers[..] else {
-            panic!("{} worker printed {text:?}", system.name());
-        };
+        let idle = idle_point(system, IDLE_JOBS, options.idle_secs);
         println!(
             "| {} | {:.1} ms | {:.1} MiB | {:.1} MiB | {} B | {:.4} % |",
             system.name(),
-            startup_us as f64 / 1_000.0,
-            before_kib as f64 / 1_024.0,
-            after_kib as f64 / 1_024.0,
-            (after_kib.saturating_sub(before_kib) * 1_024) / u64::from(IDLE_JOBS),
-            cpu_ns as f64 / (secs as f64 * 1e9) * 100.0
+            idle.startup_us as f64 / 1_000.0,
+            idle.before_kib as f64 / 1_024.0,
+            idle.after_kib as f64 / 1_024.0,
+            (idle.after_kib.saturating_sub(idle.before_kib) * 1_024) / u64::from(IDLE_JOBS),
+            idle.cpu_share() * 100.0
         );
     }
 }
@@ -438,6 +654,7 @@ fn worker(args: &[String]) {
     match args[0].as_str() {
         "fire" => {
             let to_ms: i64 = args[3].parse().expect("to_ms");
+            let jobs: u32 = args.get(4).map_or(FIRE_JOBS, |n| n.parse().expect("jobs"));
             let recorder = Arc::new(Recorder::default());
             let stop_at_us = (to_ms + 3_000) * 1_000;
             let stop = async move {
@@ -446,16 +663,19 @@ fn worker(args: &[String]) {
             };
             runtime.block_on(systems::run(
                 system,
-                FIRE_JOBS,
+                jobs,
                 Cadence::EverySecond,
                 Arc::clone(&recorder),
                 || {},
                 stop,
             ));
             print!("{}", recorder.to_lines());
+            // Not a fire line (skipped by `parse_lines`): what the run cost.
+            println!("# cost {} {}", cpu_ns(), rss_kib());
         }
         "idle" => {
             let secs: u64 = args[2].parse().expect("secs");
+            let jobs: u32 = args.get(3).map_or(IDLE_JOBS, |n| n.parse().expect("jobs"));
             let before_kib = rss_kib();
             let started = Instant::now();
             let startup_us = Arc::new(AtomicU64::new(0));
@@ -475,7 +695,7 @@ fn worker(args: &[String]) {
             let ready_startup = Arc::clone(&startup_us);
             runtime.block_on(systems::run(
                 system,
-                IDLE_JOBS,
+                jobs,
                 Cadence::DailyAt3,
                 Arc::new(Recorder::default()),
                 move || {
