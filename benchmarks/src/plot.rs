@@ -12,6 +12,35 @@ const BOTTOM: f64 = 50.0;
 const DECADES: (i32, i32) = (1, 7);
 const COLOURS: [&str; 5] = ["#7f7f7f", "#1f77b4", "#2ca02c", "#d62728", "#9467bd"];
 
+/// An SVG's opening: its size, a white ground and `title` above.
+fn start(title: &str) -> String {
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="20" text-anchor="middle" font-size="14">{title}</text>"#,
+        WIDTH / 2.0
+    );
+    svg
+}
+
+/// The legend line of series number `index`.
+fn legend(svg: &mut String, index: usize, name: &str, colour: &str) {
+    let legend_y = TOP + 16.0 * index as f64 + 8.0;
+    let _ = writeln!(
+        svg,
+        r#"<line x1="{}" y1="{legend_y}" x2="{}" y2="{legend_y}" stroke="{colour}" stroke-width="3"/><text x="{}" y="{}">{name}</text>"#,
+        LEFT + 10.0,
+        LEFT + 30.0,
+        LEFT + 36.0,
+        legend_y + 4.0
+    );
+}
+
 fn x_of(late_us: f64) -> f64 {
     let (low, high) = (f64::from(DECADES.0), f64::from(DECADES.1));
     let decade = late_us.max(10f64.powf(low)).log10().min(high);
@@ -25,17 +54,7 @@ fn y_of(fraction: f64) -> f64 {
 /// An SVG of the share of fires started within each lateness, per system.
 /// `series` holds each system's name and its sorted lateness in µs.
 pub fn lateness_cdf(title: &str, series: &[(String, Vec<i64>)]) -> String {
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        svg,
-        r#"<text x="{}" y="20" text-anchor="middle" font-size="14">{title}</text>"#,
-        WIDTH / 2.0
-    );
+    let mut svg = start(title);
     for decade in DECADES.0..=DECADES.1 {
         let x = x_of(10f64.powi(decade));
         let label = match decade {
@@ -85,15 +104,7 @@ pub fn lateness_cdf(title: &str, series: &[(String, Vec<i64>)]) -> String {
             svg,
             r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>"#
         );
-        let legend_y = TOP + 16.0 * index as f64 + 8.0;
-        let _ = writeln!(
-            svg,
-            r#"<line x1="{}" y1="{legend_y}" x2="{}" y2="{legend_y}" stroke="{colour}" stroke-width="3"/><text x="{}" y="{}">{name}</text>"#,
-            LEFT + 10.0,
-            LEFT + 30.0,
-            LEFT + 36.0,
-            legend_y + 4.0
-        );
+        legend(&mut svg, index, name, colour);
     }
     svg.push_str("</svg>\n");
     svg
@@ -139,18 +150,7 @@ impl LinePlot<'_> {
         };
         let x_at = |x: f64| LEFT + scale(x, x_decades) * (WIDTH - LEFT - RIGHT);
         let y_at = |y: f64| HEIGHT - BOTTOM - scale(y, y_decades) * (HEIGHT - TOP - BOTTOM);
-        let mut svg = String::new();
-        let _ = writeln!(
-            svg,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="12">"#
-        );
-        let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-        let _ = writeln!(
-            svg,
-            r#"<text x="{}" y="20" text-anchor="middle" font-size="14">{}</text>"#,
-            WIDTH / 2.0,
-            self.title
-        );
+        let mut svg = start(self.title);
         for decade in x_decades.0..=x_decades.1 {
             let x = x_at(10f64.powi(decade));
             let _ = writeln!(
@@ -204,15 +204,7 @@ impl LinePlot<'_> {
                     y_at(*y)
                 );
             }
-            let legend_y = TOP + 16.0 * index as f64 + 8.0;
-            let _ = writeln!(
-                svg,
-                r#"<line x1="{}" y1="{legend_y}" x2="{}" y2="{legend_y}" stroke="{colour}" stroke-width="3"/><text x="{}" y="{}">{name}</text>"#,
-                LEFT + 10.0,
-                LEFT + 30.0,
-                LEFT + 36.0,
-                legend_y + 4.0
-            );
+            legend(&mut svg, index, name, colour);
         }
         svg.push_str("</svg>\n");
         svg

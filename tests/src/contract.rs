@@ -77,6 +77,26 @@ async fn acquire(
 
 const LONG: Duration = Duration::from_secs(60);
 
+/// Claims `job` at `tick` (overlap allowed, a long TTL); panics when refused.
+async fn acquire_at(lock: &dyn Lock, job: &str, tick: DateTime<Utc>) -> Claim {
+    let token = random_token();
+    match lock
+        .claim(ClaimRequest {
+            job,
+            tick,
+            token: &token,
+            ttl: LONG,
+            overlap: Overlap::Allow,
+            now: Utc::now(),
+        })
+        .await
+        .expect("the backend answers")
+    {
+        Claimed::Acquired(claim) => claim,
+        other => panic!("{job} at {tick}: claim refused: {other:?}"),
+    }
+}
+
 /// Runs every check of the contract; `prefix` makes the job names unique.
 pub async fn check(backend: &dyn Backend, prefix: &str) {
     once_per_tick_even_after_release(backend, &format!("{prefix}once")).await;
@@ -506,19 +526,7 @@ pub async fn control_not_run_records(backend: &dyn Backend, job: &str) {
         "tick 1 is recorded already"
     );
     // Claimed ticks are never recorded as not run, nor ticks older than a day.
-    let token = random_token();
-    let claimed = lock_a
-        .claim(ClaimRequest {
-            job,
-            tick: at(5),
-            token: &token,
-            ttl: LONG,
-            overlap: Overlap::Allow,
-            now: Utc::now(),
-        })
-        .await
-        .expect("claim");
-    assert!(matches!(claimed, Claimed::Acquired(_)), "{claimed:?}");
+    acquire_at(&*lock_a, job, at(5)).await;
     let long_ago = at(0) - chrono::Duration::days(2);
     assert_eq!(
         b.record_not_run(job, &[at(5), long_ago, at(7)], NotRun::Missed, "b")
@@ -590,19 +598,7 @@ pub async fn control_not_run_records(backend: &dyn Backend, job: &str) {
     )
     .await
     .expect("record the run");
-    let token = random_token();
-    let later = lock_a
-        .claim(ClaimRequest {
-            job,
-            tick: at(300),
-            token: &token,
-            ttl: LONG,
-            overlap: Overlap::Allow,
-            now: Utc::now(),
-        })
-        .await
-        .expect("claim");
-    assert!(matches!(later, Claimed::Acquired(_)), "{later:?}");
+    acquire_at(&*lock_a, job, at(300)).await;
     assert_eq!(
         b.record_not_run(
             job,

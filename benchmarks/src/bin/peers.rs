@@ -152,31 +152,8 @@ const FIRE_SYSTEMS: [(System, usize); 4] = [
 
 /// One run of one system: its label and what its fires add up to.
 fn fire_once(system: System, processes: usize, secs: i64) -> (String, FireReport) {
-    let redis = (system == System::CronlockRedis).then(RedisServer::start);
-    // Whole seconds, far enough ahead for every worker to be running.
-    let from_ms = (now_us() / 1_000_000 + 5) * 1_000;
-    let to_ms = from_ms + (secs - 1) * 1_000;
-    let args = [
-        "fire".to_owned(),
-        system.name().to_owned(),
-        from_ms.to_string(),
-        to_ms.to_string(),
-    ];
-    let workers: Vec<_> = (0..processes)
-        .map(|_| spawn_worker(&args, redis.as_ref().map(RedisServer::url).as_deref()))
-        .collect();
-    let mut fires = Vec::new();
-    for worker in workers {
-        let output = worker.wait_with_output().expect("worker output");
-        assert!(output.status.success(), "{} worker failed", system.name());
-        fires.extend(parse_lines(&String::from_utf8_lossy(&output.stdout)));
-    }
-    let report = FireReport::new(&fires, FIRE_JOBS, from_ms, to_ms);
-    let label = if processes == 1 {
-        system.name().to_owned()
-    } else {
-        format!("{} ({processes} processes)", system.name())
-    };
+    let (report, _, _) = curve_point(system, processes, FIRE_JOBS, secs);
+    let label = curve_label(system, processes);
     eprintln!(
         "{label}: {} fires, p50 {} µs, p99 {} µs",
         report.late_us.len(),
@@ -315,24 +292,7 @@ fn spread(values: &[f64]) -> (f64, f64, f64) {
 
 /// Fires of `processes` cronlock workers on the Redis at `url`, for `secs`.
 fn fleet_fires(url: &str, processes: usize, secs: i64) -> FireReport {
-    let from_ms = (now_us() / 1_000_000 + 5) * 1_000;
-    let to_ms = from_ms + (secs - 1) * 1_000;
-    let args = [
-        "fire".to_owned(),
-        System::CronlockRedis.name().to_owned(),
-        from_ms.to_string(),
-        to_ms.to_string(),
-    ];
-    let workers: Vec<_> = (0..processes)
-        .map(|_| spawn_worker(&args, Some(url)))
-        .collect();
-    let mut fires = Vec::new();
-    for worker in workers {
-        let output = worker.wait_with_output().expect("worker output");
-        assert!(output.status.success(), "worker failed");
-        fires.extend(parse_lines(&String::from_utf8_lossy(&output.stdout)));
-    }
-    FireReport::new(&fires, FIRE_JOBS, from_ms, to_ms)
+    run_fires(System::CronlockRedis, processes, FIRE_JOBS, secs, Some(url)).0
 }
 
 /// Claim cost and fleet lateness on a standalone Redis, Sentinel and
@@ -412,6 +372,21 @@ const CURVE_SYSTEMS: [(System, usize); 2] = [
 /// all processes (ns) and the largest resident set (KiB).
 fn curve_point(system: System, processes: usize, jobs: u32, secs: i64) -> (FireReport, u64, u64) {
     let redis = (system == System::CronlockRedis).then(RedisServer::start);
+    let url = redis.as_ref().map(RedisServer::url);
+    run_fires(system, processes, jobs, secs, url.as_deref())
+}
+
+/// `jobs` due every second for `secs` on `system` in `processes` worker
+/// processes, on the backend at `url` if any: the fires, the CPU time of
+/// all processes (ns) and the largest resident set (KiB).
+fn run_fires(
+    system: System,
+    processes: usize,
+    jobs: u32,
+    secs: i64,
+    url: Option<&str>,
+) -> (FireReport, u64, u64) {
+    // Whole seconds, far enough ahead for every worker to be running.
     let from_ms = (now_us() / 1_000_000 + 5) * 1_000;
     let to_ms = from_ms + (secs - 1) * 1_000;
     let args = [
@@ -421,9 +396,7 @@ fn curve_point(system: System, processes: usize, jobs: u32, secs: i64) -> (FireR
         to_ms.to_string(),
         jobs.to_string(),
     ];
-    let workers: Vec<_> = (0..processes)
-        .map(|_| spawn_worker(&args, redis.as_ref().map(RedisServer::url).as_deref()))
-        .collect();
+    let workers: Vec<_> = (0..processes).map(|_| spawn_worker(&args, url)).collect();
     let (mut fires, mut cpu, mut rss) = (Vec::new(), 0, 0);
     for worker in workers {
         let output = worker.wait_with_output().expect("worker output");
