@@ -666,6 +666,17 @@ pub async fn control_backfills(backend: &dyn Backend, job: &str) {
     );
     let stored = seen(a.fleet_state().await.expect("state")).expect("a sees it");
     assert_eq!((stored.done, stored.last), (3, Some(tick(120))));
+    // A late write of older progress is taken, and changes nothing.
+    let mut late = first.clone();
+    late.done = 2;
+    late.last = Some(tick(60));
+    assert!(b.update_backfill(&late).await.expect("late progress"));
+    let stored = seen(a.fleet_state().await.expect("state")).expect("a sees it");
+    assert_eq!(
+        (stored.done, stored.last),
+        (3, Some(tick(120))),
+        "never back"
+    );
 
     assert!(
         a.end_backfill(job, Some(&second.id))

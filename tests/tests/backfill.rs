@@ -219,3 +219,23 @@ async fn two_instances_take_turns_and_the_last_run_is_not_cut_short() {
         assert_eq!(run.4 - run.3, Duration::from_secs(3), "cut short: {runs:?}");
     }
 }
+
+/// Runs that end at once (before the turn sees them start, were it not
+/// told first) still count as started: each tick runs once.
+#[tokio::test(start_paused = true)]
+async fn runs_that_end_at_once_each_run_once() {
+    let log = Log::default();
+    let scheduler = builder()
+        .job(minutely(&log, Duration::ZERO))
+        .build()
+        .await
+        .unwrap();
+    let running =
+        cronlock_tests::fleet::start(std::slice::from_ref(&scheduler), Duration::from_secs(8));
+    let (from, to) = last_ten_minutes();
+    scheduler.backfill("report", from, to).await.unwrap();
+    running.finish().await;
+    let ticks: Vec<DateTime<Utc>> = log.entries().iter().map(|run| run.0).collect();
+    let expected: Vec<DateTime<Utc>> = (1..=10).rev().map(|m| second(-60 * m)).collect();
+    assert_eq!(ticks, expected);
+}

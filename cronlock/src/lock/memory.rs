@@ -72,6 +72,16 @@ impl MemoryLock {
             .unwrap_or_else(|poison| poison.into_inner()))
     }
 
+    /// As [`MemoryLock::with_job`], for a job that has state (a job whose
+    /// state is gone gets none made: `None`).
+    fn with_existing_job<T>(&self, job: &str, f: impl FnOnce(&mut JobLock) -> T) -> Option<T> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .get_mut(job)
+            .map(f)
+    }
+
     fn with_job<T>(&self, job: &str, f: impl FnOnce(&mut JobLock) -> T) -> T {
         let mut jobs = self
             .jobs
@@ -205,18 +215,18 @@ impl Lock for MemoryLock {
         claim: &'a Claim,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<bool, LockError>> {
-        let extended = self.with_job(&claim.job, |state| match &mut state.run {
+        let extended = self.with_existing_job(&claim.job, |state| match &mut state.run {
             Some((token, expires)) if *token == claim.token => {
                 *expires = Instant::now() + ttl;
                 true
             }
             _ => false,
         });
-        Box::pin(async move { Ok(extended) })
+        Box::pin(async move { Ok(extended.unwrap_or(false)) })
     }
 
     fn release<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<(), LockError>> {
-        self.with_job(&claim.job, |state| {
+        self.with_existing_job(&claim.job, |state| {
             if state
                 .run
                 .as_ref()
@@ -443,7 +453,10 @@ impl Control for MemoryLock {
     ) -> BoxFuture<'a, Result<bool, LockError>> {
         let updated = self.with_control(|control| match control.backfills.get_mut(&backfill.job) {
             Some(stored) if stored.id == backfill.id => {
-                *stored = backfill.clone();
+                // Progress only moves on: a late write is taken for done.
+                if backfill.last > stored.last {
+                    *stored = backfill.clone();
+                }
                 true
             }
             _ => false,

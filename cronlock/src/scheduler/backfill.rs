@@ -33,7 +33,7 @@ use super::inner::Inner;
 use super::jobs::JobEntry;
 use super::start::StartPhase;
 use crate::lock::control::backfill_series;
-use crate::lock::{Backfill, Claim, ClaimRequest, Claimed, random_token};
+use crate::lock::{Backfill, Claim, ClaimRequest, Claimed, LockErrorKind, random_token};
 use crate::options::Overlap;
 
 /// The backfills this instance takes part in: per job, the backfill's id and
@@ -43,8 +43,13 @@ pub(super) type Taking = HashMap<String, (String, CancellationToken)>;
 /// How often an instance asks for a turn while another instance has it.
 const NEXT_TURN_POLL: Duration = Duration::from_millis(500);
 
-/// The wait before the progress of a started tick is sent again.
+/// The wait before the progress of a started tick, or a turn's claim whose
+/// reply was lost, is sent again (growing for the claim).
 const RECORD_AGAIN: Duration = Duration::from_millis(200);
+
+/// The shortest life of a turn's lock (a job's lock TTL is its timeout,
+/// possibly under a second).
+const MIN_TURN_TTL: Duration = Duration::from_secs(10);
 
 /// At a control poll: ends this instance's part in backfills no longer
 /// stored (cancelled, or finished by another instance), and starts a part in
@@ -106,37 +111,56 @@ async fn drive(
 ) {
     info!(from = %backfill.from, to = %backfill.to, by = ?backfill.by, "backfill: taking part");
     let series = backfill_series(&job.name, &backfill.id);
+    // A turn's claim is sent again with the same instant and token after a
+    // lost reply (a grant it may have won is then its own) and when the
+    // lock's clock lags this one (the instant comes due).
+    let mut asking: Option<(DateTime<Utc>, String)> = None;
+    let mut lost_replies = 0u32;
     while !ended.is_cancelled() {
         if inner.is_paused(&job.name, inner.clock.now()) {
             wait(POLL_EVERY, &ended).await;
             continue;
         }
-        let token = random_token();
-        let now = inner.clock.now();
+        let (instant, token) = asking
+            .get_or_insert_with(|| (trigger_instant(inner.clock.now()), random_token()))
+            .clone();
         let request = ClaimRequest {
             job: &series,
-            tick: trigger_instant(now),
+            tick: instant,
             token: &token,
-            ttl: job.lock_ttl,
+            ttl: turn_ttl(&job),
             overlap: Overlap::Skip,
-            now,
+            now: inner.clock.now(),
         };
         match inner.lock.claim(request).await {
             Ok(Claimed::Acquired(turn)) => {
-                let go_on = take_turn(&inner, &job, &backfill.id, &turn, &ended, &runs).await;
+                (asking, lost_replies) = (None, 0);
+                let outcome = hold_turn(&inner, &job, &backfill.id, &turn, &ended, &runs).await;
                 release(&inner, &job, &turn, &runs).await;
-                if !go_on {
-                    break;
+                match outcome {
+                    Turn::Over => break,
+                    Turn::Ran => {}
+                    Turn::NoProgress => {
+                        wait(NEXT_TURN_POLL, &ended).await;
+                    }
                 }
             }
             // Another instance's turn (or its instant): the next one.
             Ok(Claimed::StillRunning | Claimed::TickTaken) => {
+                asking = None;
                 wait(NEXT_TURN_POLL, &ended).await;
             }
             Ok(Claimed::TooEarly { retry_in }) => {
-                wait(retry_in, &ended).await;
+                wait(retry_in + Duration::from_millis(5), &ended).await;
+            }
+            Err(err) if err.kind() == LockErrorKind::Unavailable => {
+                lost_replies += 1;
+                debug!(error = %err, "no answer to a backfill turn's claim; sending it again");
+                let again = (RECORD_AGAIN * lost_replies.min(5)).min(POLL_EVERY);
+                wait(again, &ended).await;
             }
             Err(err) => {
+                asking = None;
                 debug!(error = %err, "could not claim a backfill turn; trying again");
                 wait(POLL_EVERY, &ended).await;
             }
@@ -151,19 +175,77 @@ async fn drive(
     }
 }
 
-/// A turn: the backfill as stored now, then its next tick run, or the
-/// backfill ended when every tick has started. Returns whether to take
-/// another turn.
-async fn take_turn(
+/// What a turn came to.
+enum Turn {
+    /// A tick's run started.
+    Ran,
+    /// Nothing moved (the backend did not answer, the run could not
+    /// start): another turn, after a pause.
+    NoProgress,
+    /// The backfill is over (done, cancelled) or this part ended.
+    Over,
+}
+
+/// How long a turn's lock lives unless extended: the job's lock TTL, and
+/// never so short that reading the backfill could outlast it.
+fn turn_ttl(job: &JobEntry) -> Duration {
+    job.lock_ttl.max(MIN_TURN_TTL)
+}
+
+/// Takes a turn while holding it: extends its lock until the turn is over.
+/// A lost turn (expired, taken over) gives up a run still waiting to start;
+/// one already going goes on.
+async fn hold_turn(
     inner: &Arc<Inner>,
     job: &Arc<JobEntry>,
     id: &str,
     turn: &Claim,
     ended: &CancellationToken,
     runs: &CancellationToken,
-) -> bool {
+) -> Turn {
+    let held = ended.child_token();
+    let work = take_turn(inner, job, id, &held, ended, runs);
+    tokio::pin!(work);
+    let ttl = turn_ttl(job);
+    let every = ttl / 3;
+    let mut lease_end = Instant::now() + ttl;
+    loop {
+        tokio::select! {
+            biased;
+            outcome = &mut work => return outcome,
+            () = tokio::time::sleep(every), if !held.is_cancelled() => {
+                match inner.lock.extend(turn, ttl).await {
+                    Ok(true) => lease_end = Instant::now() + ttl,
+                    Ok(false) => {
+                        if !ended.is_cancelled() {
+                            warn!("the backfill's turn is lost (expired or taken over): another may run the next tick before this run ends");
+                        }
+                        held.cancel();
+                    }
+                    Err(err) if Instant::now() >= lease_end => {
+                        warn!(error = %err, "could not hold the backfill's turn");
+                        held.cancel();
+                    }
+                    Err(err) => debug!(error = %err, "could not extend the backfill's turn; retrying"),
+                }
+            }
+        }
+    }
+}
+
+/// A turn: the backfill as stored now, then its next tick run, or the
+/// backfill ended when every tick has started. `held` is cancelled when the
+/// turn is lost or this part ends.
+async fn take_turn(
+    inner: &Arc<Inner>,
+    job: &Arc<JobEntry>,
+    id: &str,
+    held: &CancellationToken,
+    ended: &CancellationToken,
+    runs: &CancellationToken,
+) -> Turn {
     let Some(control) = inner.lock.control() else {
-        return false;
+        return Turn::Over;
     };
     let stored = match control.fleet_state().await {
         Ok(state) => state
@@ -172,14 +254,17 @@ async fn take_turn(
             .find(|backfill| *backfill.job == *job.name && backfill.id == id),
         Err(err) => {
             debug!(error = %err, "could not read the backfill; trying again");
-            return true;
+            return Turn::NoProgress;
         }
     };
     let Some(backfill) = stored else {
         info!("backfill ended elsewhere (finished or cancelled)");
         ended.cancel();
-        return false;
+        return Turn::Over;
     };
+    if held.is_cancelled() {
+        return Turn::Over;
+    }
     let next = match backfill.last {
         Some(last) => job.schedule.next_after(last),
         None => first_tick(job, backfill.from),
@@ -194,29 +279,32 @@ async fn take_turn(
                         "backfill finished: every tick of the range ran"
                     );
                 }
-                false
+                Turn::Over
             }
             Err(err) => {
                 debug!(error = %err, "could not end the finished backfill; trying again");
-                true
+                Turn::NoProgress
             }
         };
     };
-    run_tick(inner, job, backfill, tick, turn, ended, runs).await;
-    true
+    if run_tick(inner, job, backfill, tick, held, ended, runs).await {
+        Turn::Ran
+    } else {
+        Turn::NoProgress
+    }
 }
 
-/// Runs `tick` of the backfill, holding the turn until the run has ended;
-/// the tick is stored as started the moment its run starts.
+/// Runs `tick` of the backfill until its run has ended; the tick is stored
+/// as started the moment its run starts. Returns whether it started.
 async fn run_tick(
     inner: &Arc<Inner>,
     job: &Arc<JobEntry>,
     mut backfill: Backfill,
     tick: DateTime<Utc>,
-    turn: &Claim,
+    held: &CancellationToken,
     ended: &CancellationToken,
     runs: &CancellationToken,
-) {
+) -> bool {
     info!(tick = %tick, done = backfill.done, "backfill: running a tick");
     let (started_tx, started_rx) = oneshot::channel();
     let due = Due {
@@ -233,24 +321,34 @@ async fn run_tick(
         Arc::clone(inner),
         vec![due],
         StartPhase::begin(),
-        ended.clone(),
+        held.clone(),
         runs.clone(),
     );
     tokio::pin!(run);
     tokio::pin!(started_rx);
-    let (mut cancelled, mut started) = (false, false);
-    let mut lease_end = Instant::now() + job.lock_ttl;
-    let every = (job.lock_ttl / 3).max(Duration::from_millis(100));
+    let mut store: Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send + '_>>> = None;
+    let (mut cancelled, mut started, mut over) = (false, false, false);
     loop {
         tokio::select! {
-            () = &mut run => break,
+            // The start before the end: a run over by now has started.
+            biased;
             answer = &mut started_rx, if !started => {
                 started = true;
                 if answer.is_ok() {
                     backfill.done += count(job, backfill.last, backfill.from, tick);
                     backfill.last = Some(tick);
-                    record_started(inner, &backfill, ended, runs).await;
+                    store = Some(Box::pin(record_started(inner, backfill.clone(), ended, runs)));
+                } else {
+                    started = false;
+                    break;
                 }
+            }
+            () = async { if let Some(store) = store.as_mut() { store.await } }, if store.is_some() => {
+                store = None;
+            }
+            () = &mut run => {
+                over = true;
+                break;
             }
             () = ended.cancelled(), if !cancelled => {
                 // Cancelled (or shutdown): the run is cancelled too, unless
@@ -261,35 +359,31 @@ async fn run_tick(
                     runs.cancel();
                 }
             }
-            () = tokio::time::sleep(every) => {
-                // Holds the turn while the run lasts, as the watchdog holds
-                // a run lock; lost, the next turn may start elsewhere early.
-                match inner.lock.extend(turn, job.lock_ttl).await {
-                    Ok(true) => lease_end = Instant::now() + job.lock_ttl,
-                    Ok(false) => warn!(tick = %tick, "the backfill's turn is lost: the next tick may start before this run ends"),
-                    Err(err) if Instant::now() >= lease_end => warn!(error = %err, "could not hold the backfill's turn"),
-                    Err(err) => debug!(error = %err, "could not extend the backfill's turn; retrying"),
-                }
-            }
         }
     }
+    if !over {
+        (&mut run).await;
+    }
+    if let Some(store) = store {
+        store.await;
+    }
+    started
 }
 
-/// Stores that the backfill's newest tick has started. A backfill no longer
-/// stored was cancelled: its run is cancelled too.
+/// Stores that the backfill's newest tick has started (the next turn runs
+/// the tick after it), sent again while the backend does not answer. A
+/// backfill no longer stored was cancelled: its run is cancelled too.
 async fn record_started(
     inner: &Inner,
-    backfill: &Backfill,
+    backfill: Backfill,
     ended: &CancellationToken,
     runs: &CancellationToken,
 ) {
     let Some(control) = inner.lock.control() else {
         return;
     };
-    // Sent again until it gets through or the backfill is over: a turn
-    // that cannot say its tick started would have the next turn run it again.
     loop {
-        match control.update_backfill(backfill).await {
+        match control.update_backfill(&backfill).await {
             Ok(true) => return,
             Ok(false) => {
                 info!("backfill cancelled as its tick started: cancelling the run");
@@ -297,11 +391,18 @@ async fn record_started(
                 runs.cancel();
                 return;
             }
-            Err(err) => {
+            Err(err) if err.kind() == LockErrorKind::Unavailable => {
                 debug!(error = %err, "could not store the backfill's progress; trying again");
                 if !wait(RECORD_AGAIN, ended).await {
+                    warn!(
+                        "shutting down before the backfill's progress was stored: another instance may run this tick again"
+                    );
                     return;
                 }
+            }
+            Err(err) => {
+                warn!(error = %err, "could not store the backfill's progress: the next turn may run this tick again");
+                return;
             }
         }
     }
@@ -321,7 +422,7 @@ fn is_cancel(inner: &Inner, job: &JobEntry, id: &str) -> bool {
 /// Frees the turn. A release that cannot get through leaves it to the lock's
 /// TTL (the next turn waits that long), or to a shutdown past its grace.
 async fn release(inner: &Inner, job: &JobEntry, turn: &Claim, runs: &CancellationToken) {
-    let until = Instant::now() + job.lock_ttl;
+    let until = Instant::now() + turn_ttl(job);
     super::release::release(&*inner.lock, turn, until, runs).await;
 }
 

@@ -443,7 +443,12 @@ impl Control for PostgresLock {
     ) -> BoxFuture<'a, Result<bool, LockError>> {
         Box::pin(self.write_backfill(
             "could not record a backfill's progress",
-            "UPDATE {}.backfills SET line = $3 WHERE job = $1 AND id = $2 RETURNING job",
+            // Progress only moves on: a late write is taken for done.
+            "UPDATE {}.backfills AS b SET line = CASE \
+               WHEN coalesce(nullif(split_part($3, chr(9), 7), '')::bigint, -1) \
+                  > coalesce(nullif(split_part(b.line, chr(9), 7), '')::bigint, -1) \
+               THEN $3 ELSE b.line END \
+             WHERE job = $1 AND id = $2 RETURNING job",
             backfill,
         ))
     }
@@ -578,8 +583,7 @@ impl Control for PostgresLock {
                            UNION SELECT job FROM {0}.history \
                            UNION SELECT job FROM {0}.pauses) AS stored \
                          WHERE job NOT IN (SELECT name FROM {0}.jobs WHERE seen > $1) \
-                         AND job NOT IN (SELECT job FROM {0}.claim_state WHERE mark > $2) \
-                         AND strpos(job, chr(31)) = 0 ORDER BY job",
+                         AND job NOT IN (SELECT job FROM {0}.claim_state WHERE mark > $2) ORDER BY job",
                         self.sql_schema
                     ),
                     &[

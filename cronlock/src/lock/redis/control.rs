@@ -19,22 +19,34 @@ use crate::lock::{
 };
 
 /// Stores a job's backfill (`KEYS[1]` the hash, `ARGV` the job, its id,
-/// the line, the key's TTL and `new`): replaces the stored one of the same
-/// id, or, for a `new` one, adds it when none is stored (a new one sent
-/// again finds itself: 1). Rare (a request, once per backfilled tick):
-/// sent with `EVAL`, not cached.
+/// the line, the key's TTL and `new`): for a `new` one, adds it when none
+/// is stored (a new one sent again finds itself: 1); otherwise replaces the
+/// stored one of the same id if the new line's newest started tick (its
+/// seventh field) is later, so a late write never moves it back. Rare (a
+/// request, once per backfilled tick): sent with `EVAL`, not cached.
 const STORE_BACKFILL: &str = r"
+local function last_of(line)
+  local fields = {}
+  for field in string.gmatch(line .. '\t', '([^\t]*)\t') do fields[#fields + 1] = field end
+  return tonumber(fields[7]) or -1
+end
 local stored = redis.call('HGET', KEYS[1], ARGV[1])
 local same = stored and string.sub(stored, 1, #ARGV[2] + 1) == ARGV[2] .. '\t'
-if (not stored and ARGV[5] == 'new') or (same and ARGV[5] ~= 'new') then
+if ARGV[5] == 'new' then
+  if not stored then
+    redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+    redis.call('PEXPIRE', KEYS[1], ARGV[4])
+    return 1
+  end
+  return same and 1 or 0
+end
+if same and last_of(ARGV[3]) > last_of(stored) then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
   return 1
 end
-if same then return 1 end
-return 0
+return same and 1 or 0
 ";
-
 /// Removes a job's backfill (`ARGV` the job and an id, or empty for any)
 /// and returns its line.
 const END_BACKFILL: &str = r"
