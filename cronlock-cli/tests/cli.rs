@@ -509,13 +509,13 @@ async fn backfill_follows_shows_and_cancels() {
             slow(100),
         ))
         // Runs long enough that its first tick is the only one started
-        // while the test looks (it is cancelled before it ends).
-        .job(Job::new(
-            "slow",
-            "0 * * * * *",
-            Duration::from_secs(60),
-            slow(30_000),
-        ))
+        // while the test looks (it is cancelled before it ends); overlap
+        // allowed, so a scheduled run at a whole minute does not hold the
+        // backfill's first run back.
+        .job(
+            Job::new("slow", "0 * * * * *", Duration::from_secs(60), slow(30_000))
+                .overlap(cronlock::Overlap::Allow),
+        )
         .build()
         .await
         .unwrap();
