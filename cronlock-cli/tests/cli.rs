@@ -495,13 +495,17 @@ async fn backfill_follows_shows_and_cancels() {
     let redis = RedisServer::start();
     let url = redis.url();
     let slow = |ms: u64| {
-        move |_ctx: cronlock::JobContext| async move {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
+        move |ctx: cronlock::JobContext| async move {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(ms)) => {}
+                () = ctx.cancelled() => {}
+            }
         }
     };
     let scheduler = Scheduler::builder()
         .registered_jobs(false)
         .redis_config(RedisLockConfig::new(url.clone()))
+        .shutdown_grace(Duration::from_millis(500))
         .job(Job::new(
             "quick",
             "0 * * * * *",
