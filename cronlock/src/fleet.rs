@@ -458,7 +458,7 @@ pub(crate) fn plan_backfill(
         )));
     }
     let mut total = 0u64;
-    let mut next = schedule.next_after(from - chrono::Duration::milliseconds(1));
+    let mut next = schedule.first_from(from);
     while let Some(tick) = next.filter(|tick| *tick <= to) {
         total += 1;
         if total > MAX_BACKFILL_TICKS {

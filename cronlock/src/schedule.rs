@@ -150,6 +150,15 @@ impl Schedule {
         }
     }
 
+    /// The first fire instant at or after `from` (ticks are whole
+    /// milliseconds at most), as a backfill's range starts.
+    pub(crate) fn first_from(&self, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match from.checked_sub_signed(chrono::Duration::milliseconds(1)) {
+            Some(before) => self.next_after(before),
+            None => self.next_after(from),
+        }
+    }
+
     /// The first fire instant strictly after `after`, or `None` past year 5000.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match &self.kind {

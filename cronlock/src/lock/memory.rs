@@ -368,15 +368,16 @@ impl Control for MemoryLock {
             // Older than the claim state remembers: the run history says,
             // back to its oldest run (backfill runs, of past ticks, aside).
             let history = control.history.get(job);
-            let ran = |tick: DateTime<Utc>| {
-                let Some(history) = history else { return true };
-                let since = history
+            let since = history.and_then(|history| {
+                history
                     .iter()
                     .filter(|entry| !super::control::is_backfill_run(entry))
                     .map(|entry| entry.tick)
-                    .min();
+                    .min()
+            });
+            let ran = |tick: DateTime<Utc>| {
                 since.is_none_or(|since| tick < since)
-                    || history.iter().any(|entry| entry.tick == tick)
+                    || history.is_some_and(|history| history.iter().any(|entry| entry.tick == tick))
             };
             let unclaimed: Vec<DateTime<Utc>> = claimed
                 .into_iter()

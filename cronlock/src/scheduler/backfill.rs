@@ -267,7 +267,7 @@ async fn take_turn(
     }
     let next = match backfill.last {
         Some(last) => job.schedule.next_after(last),
-        None => first_tick(job, backfill.from),
+        None => job.schedule.first_from(backfill.from),
     };
     let Some(tick) = next.filter(|tick| *tick <= backfill.to) else {
         // Every tick has started, and no run of it holds a turn: done.
@@ -426,14 +426,6 @@ async fn release(inner: &Inner, job: &JobEntry, turn: &Claim, runs: &Cancellatio
     super::release::release(&*inner.lock, turn, until, runs).await;
 }
 
-/// The backfill's first tick: the first at or after `from`.
-pub(super) fn first_tick(job: &JobEntry, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    job.schedule.next_after(
-        from.checked_sub_signed(chrono::Duration::milliseconds(1))
-            .unwrap_or(from),
-    )
-}
-
 /// How many ticks `tick` adds to the count started: those after `last` (or
 /// from `from`) up to it.
 fn count(
@@ -445,7 +437,7 @@ fn count(
     let mut counted = 0;
     let mut next = match last {
         Some(last) => job.schedule.next_after(last),
-        None => first_tick(job, from),
+        None => job.schedule.first_from(from),
     };
     while let Some(at) = next.filter(|at| *at <= tick) {
         counted += 1;
