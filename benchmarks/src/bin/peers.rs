@@ -2,27 +2,28 @@
 //!
 //! ```text
 //! cargo run --release -p cronlock-benchmarks --bin peers -- all [--secs 60] [--idle-secs 30] [--out DIR]
-//! cargo run --release -p cronlock-benchmarks --bin peers -- fire [--secs 60] [--repeat 3]
+//! cargo run --release -p cronlock-benchmarks --bin peers -- fire [--secs 60] [--repeat 3] [--fleet-only]
 //! cargo run --release -p cronlock-benchmarks --bin peers -- idle [--idle-secs 30]
-//! ```
-//!
 //! cargo run --release -p cronlock-benchmarks --bin peers -- curve [--secs 10] [--idle-secs 10]
 //! ```
 //!
-//! `curve`: the cost curve — cronlock alone and with Redis (3 processes)
-//! at 100 to 20,000 jobs due every second (lateness, missed and doubled
-//! fires, CPU per fire, memory), and with 10,000 to 1,000,000 registered
-//! jobs firing once a day (start-up, memory per job, idle CPU); tables to
-//! stdout, plots to `DIR/curve-*.svg`.
-//!
-//! ```text
 //! `fire`: 1,000 jobs due every second for `--secs`, one process per
-//! system, then cronlock with Redis in 3 processes; every start is recorded
-//! and checked for missed and doubled fires. `--repeat N` runs N rounds,
-//! every system once per round (so drift on the machine hits each alike),
-//! and reports the median and the spread (min-max) over the rounds. `idle`: 10,000 jobs firing once
-//! a day; start-up time, resident memory and CPU over `--idle-secs`.
-//! Markdown tables go to stdout, the lateness plot to `DIR/lateness.svg`.
+//! system, then cronlock with Redis in 3 processes, twice: every process
+//! free to run on any core, and Redis pinned alone to the last core with
+//! the workers on the others (`taskset`). Every start is recorded and
+//! checked for missed and doubled fires. `--repeat N` runs N rounds, every
+//! system once per round (so drift on the machine hits each alike), and
+//! reports the median and the spread (min-max) over the rounds;
+//! `--fleet-only` runs only the naive floor and the Redis rows. `idle`:
+//! 10,000 jobs firing once a day; start-up time, resident memory and CPU
+//! over `--idle-secs`. Markdown tables go to stdout, the lateness plot to
+//! `DIR/lateness.svg`.
+//!
+//! `curve`: the cost curve — cronlock alone and with Redis (3 processes,
+//! both placements) at 100 to 20,000 jobs due every second (lateness,
+//! missed and doubled fires, CPU per fire, memory), and with 10,000 to
+//! 1,000,000 registered jobs firing once a day (start-up, memory per job,
+//! idle CPU); tables to stdout, plots to `DIR/curve-*.svg`.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -46,6 +47,8 @@ struct Options {
     out: PathBuf,
     /// Rounds of the lateness comparison, the systems interleaved in each.
     repeat: usize,
+    /// `fire` runs only the naive floor and the Redis fleet rows.
+    fleet_only: bool,
 }
 
 fn main() {
@@ -75,7 +78,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: peers all|fire|idle|curve|deployments [--secs 60] [--idle-secs 30] [--repeat N] [--out DIR]"
+                "usage: peers all|fire|idle|curve|deployments [--secs 60] [--idle-secs 30] [--repeat N] [--fleet-only] [--out DIR]"
             );
             std::process::exit(2);
         }
@@ -88,9 +91,14 @@ fn options(args: &[String]) -> Options {
         idle_secs: 30,
         out: PathBuf::from("target/peers"),
         repeat: 1,
+        fleet_only: false,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
+        if flag == "--fleet-only" {
+            options.fleet_only = true;
+            continue;
+        }
         let value = args
             .next()
             .unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -121,9 +129,64 @@ fn print_machine() {
     println!("machine: {cpus} CPUs, {memory}");
 }
 
-/// Runs this binary as a worker for one system.
-fn spawn_worker(args: &[String], redis_url: Option<&str>) -> std::process::Child {
-    let mut command = Command::new(std::env::current_exe().expect("own path"));
+/// Where the processes of a run may execute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// Every process on every core, as the OS schedules them.
+    Shared,
+    /// Redis alone on the last core (as on a server of its own), the
+    /// workers on the other cores: the schedulers cannot preempt Redis in
+    /// the middle of a burst, nor Redis them.
+    RedisOwnCore,
+}
+
+impl Placement {
+    /// The cores the workers get (`taskset -c` list), if pinned.
+    fn worker_cores(self) -> Option<String> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        match self {
+            Placement::RedisOwnCore if cores >= 2 => Some(format!("0-{}", cores - 2)),
+            _ => None,
+        }
+    }
+
+    /// Pins the Redis server (every thread of it) to the last core.
+    fn pin_redis(self, redis: &RedisServer) {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        if self == Placement::RedisOwnCore && cores >= 2 {
+            let status = Command::new("taskset")
+                .args(["-a", "-p", "-c", &(cores - 1).to_string()])
+                .arg(redis.pid().to_string())
+                .stdout(Stdio::null())
+                .status()
+                .expect("taskset runs (util-linux)");
+            assert!(status.success(), "taskset could not pin redis-server");
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Placement::Shared => "",
+            Placement::RedisOwnCore => ", Redis on its own core",
+        }
+    }
+}
+
+/// Runs this binary as a worker for one system, on `cores` if given.
+fn spawn_worker(
+    args: &[String],
+    redis_url: Option<&str>,
+    cores: Option<&str>,
+) -> std::process::Child {
+    let exe = std::env::current_exe().expect("own path");
+    let mut command = match cores {
+        Some(cores) => {
+            let mut taskset = Command::new("taskset");
+            taskset.arg("-c").arg(cores).arg(exe);
+            taskset
+        }
+        None => Command::new(exe),
+    };
     command
         .arg("worker")
         .args(args)
@@ -143,17 +206,27 @@ fn spawn_worker(args: &[String], redis_url: Option<&str>) -> std::process::Child
 }
 
 /// The systems the lateness comparison runs, with their process counts.
-const FIRE_SYSTEMS: [(System, usize); 4] = [
-    (System::Naive, 1),
-    (System::Cronlock, 1),
-    (System::TokioCronScheduler, 1),
-    (System::CronlockRedis, REDIS_PROCESSES),
+const FIRE_SYSTEMS: [(System, usize, Placement); 5] = [
+    (System::Naive, 1, Placement::Shared),
+    (System::Cronlock, 1, Placement::Shared),
+    (System::TokioCronScheduler, 1, Placement::Shared),
+    (System::CronlockRedis, REDIS_PROCESSES, Placement::Shared),
+    (
+        System::CronlockRedis,
+        REDIS_PROCESSES,
+        Placement::RedisOwnCore,
+    ),
 ];
 
 /// One run of one system: its label and what its fires add up to.
-fn fire_once(system: System, processes: usize, secs: i64) -> (String, FireReport) {
-    let (report, _, _) = curve_point(system, processes, FIRE_JOBS, secs);
-    let label = curve_label(system, processes);
+fn fire_once(
+    system: System,
+    processes: usize,
+    placement: Placement,
+    secs: i64,
+) -> (String, FireReport) {
+    let (report, _, _) = curve_point(system, processes, placement, FIRE_JOBS, secs);
+    let label = curve_label(system, processes, placement);
     eprintln!(
         "{label}: {} fires, p50 {} µs, p99 {} µs",
         report.late_us.len(),
@@ -173,7 +246,12 @@ fn fire(options: &Options) {
         rounds.push(
             FIRE_SYSTEMS
                 .iter()
-                .map(|(system, processes)| fire_once(*system, *processes, options.secs))
+                .filter(|(system, processes, _)| {
+                    !options.fleet_only || *processes > 1 || *system == System::Naive
+                })
+                .map(|&(system, processes, placement)| {
+                    fire_once(system, processes, placement, options.secs)
+                })
                 .collect(),
         );
     }
@@ -292,7 +370,15 @@ fn spread(values: &[f64]) -> (f64, f64, f64) {
 
 /// Fires of `processes` cronlock workers on the Redis at `url`, for `secs`.
 fn fleet_fires(url: &str, processes: usize, secs: i64) -> FireReport {
-    run_fires(System::CronlockRedis, processes, FIRE_JOBS, secs, Some(url)).0
+    run_fires(
+        System::CronlockRedis,
+        processes,
+        FIRE_JOBS,
+        secs,
+        Some(url),
+        None,
+    )
+    .0
 }
 
 /// Claim cost and fleet lateness on a standalone Redis, Sentinel and
@@ -362,18 +448,40 @@ const CURVE_LOADS: [u32; 5] = [100, 1_000, 5_000, 10_000, 20_000];
 const CURVE_REGISTERED: [u32; 3] = [10_000, 100_000, 1_000_000];
 
 /// The systems of the cost curve, with their process counts.
-const CURVE_SYSTEMS: [(System, usize); 2] = [
-    (System::Cronlock, 1),
-    (System::CronlockRedis, REDIS_PROCESSES),
+const CURVE_SYSTEMS: [(System, usize, Placement); 3] = [
+    (System::Cronlock, 1, Placement::Shared),
+    (System::CronlockRedis, REDIS_PROCESSES, Placement::Shared),
+    (
+        System::CronlockRedis,
+        REDIS_PROCESSES,
+        Placement::RedisOwnCore,
+    ),
 ];
 
 /// One point of the cost curve: `jobs` due every second for `secs` on
 /// `system` in `processes` processes. Returns the fires, the CPU time of
 /// all processes (ns) and the largest resident set (KiB).
-fn curve_point(system: System, processes: usize, jobs: u32, secs: i64) -> (FireReport, u64, u64) {
+fn curve_point(
+    system: System,
+    processes: usize,
+    placement: Placement,
+    jobs: u32,
+    secs: i64,
+) -> (FireReport, u64, u64) {
     let redis = (system == System::CronlockRedis).then(RedisServer::start);
+    if let Some(redis) = &redis {
+        placement.pin_redis(redis);
+    }
     let url = redis.as_ref().map(RedisServer::url);
-    run_fires(system, processes, jobs, secs, url.as_deref())
+    let cores = redis.as_ref().and_then(|_| placement.worker_cores());
+    run_fires(
+        system,
+        processes,
+        jobs,
+        secs,
+        url.as_deref(),
+        cores.as_deref(),
+    )
 }
 
 /// `jobs` due every second for `secs` on `system` in `processes` worker
@@ -385,6 +493,7 @@ fn run_fires(
     jobs: u32,
     secs: i64,
     url: Option<&str>,
+    cores: Option<&str>,
 ) -> (FireReport, u64, u64) {
     // Whole seconds, far enough ahead for every worker to be running.
     let from_ms = (now_us() / 1_000_000 + 5) * 1_000;
@@ -396,7 +505,9 @@ fn run_fires(
         to_ms.to_string(),
         jobs.to_string(),
     ];
-    let workers: Vec<_> = (0..processes).map(|_| spawn_worker(&args, url)).collect();
+    let workers: Vec<_> = (0..processes)
+        .map(|_| spawn_worker(&args, url, cores))
+        .collect();
     let (mut fires, mut cpu, mut rss) = (Vec::new(), 0, 0);
     for worker in workers {
         let output = worker.wait_with_output().expect("worker output");
@@ -427,11 +538,12 @@ fn curve(options: &Options) {
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut p99_series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
     let mut cpu_series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    for (system, processes) in CURVE_SYSTEMS {
-        let label = curve_label(system, processes);
+    for (system, processes, placement) in CURVE_SYSTEMS {
+        let label = curve_label(system, processes, placement);
         let (mut p99s, mut cpus) = (Vec::new(), Vec::new());
         for jobs in CURVE_LOADS {
-            let (report, cpu_ns, rss_kib) = curve_point(system, processes, jobs, options.secs);
+            let (report, cpu_ns, rss_kib) =
+                curve_point(system, processes, placement, jobs, options.secs);
             let fired = report.late_us.len().max(1) as f64;
             let cpu_per_fire_us = cpu_ns as f64 / fired / 1_000.0;
             eprintln!(
@@ -486,7 +598,11 @@ fn curve(options: &Options) {
     println!("|---|---|---|---|---|");
     let mut startup_series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
     let mut memory_series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    for (system, _) in CURVE_SYSTEMS {
+    // Idle, nothing competes for a core: the pinned row would repeat the other.
+    for &(system, _, _) in CURVE_SYSTEMS
+        .iter()
+        .filter(|(_, _, placement)| *placement == Placement::Shared)
+    {
         let label = system.name().to_owned();
         let (mut startups, mut memory) = (Vec::new(), Vec::new());
         for jobs in CURVE_REGISTERED {
@@ -526,11 +642,15 @@ fn curve(options: &Options) {
     );
 }
 
-fn curve_label(system: System, processes: usize) -> String {
+fn curve_label(system: System, processes: usize, placement: Placement) -> String {
     if processes == 1 {
-        system.name().to_owned()
+        format!("{}{}", system.name(), placement.label())
     } else {
-        format!("{} ({processes} processes)", system.name())
+        format!(
+            "{} ({processes} processes{})",
+            system.name(),
+            placement.label()
+        )
     }
 }
 
@@ -565,7 +685,7 @@ fn idle_point(system: System, jobs: u32, secs: u64) -> Idle {
         secs.to_string(),
         jobs.to_string(),
     ];
-    let output = spawn_worker(&args, redis.as_ref().map(RedisServer::url).as_deref())
+    let output = spawn_worker(&args, redis.as_ref().map(RedisServer::url).as_deref(), None)
         .wait_with_output()
         .expect("worker output");
     assert!(output.status.success(), "{} worker failed", system.name());
