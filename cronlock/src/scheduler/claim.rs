@@ -29,6 +29,13 @@ pub(super) const CLAIM_BATCH: usize = crate::lock::MAX_CLAIM_BATCH;
 const FIRST_RETRY_WAIT: Duration = Duration::from_millis(100);
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(1);
 
+/// How long an instance waits before claiming a tick of a job whose last
+/// tick another instance took. The instance that ran the last tick claims
+/// first and almost always wins, so the others' claims, which would lose,
+/// stay out of the burst of claims at each tick; if it stopped, the job
+/// runs this much late once and then on the instance that took it over.
+pub(super) const TAKEN_ELSEWHERE_WAIT: Duration = Duration::from_millis(100);
+
 /// A tick this instance wants to run.
 pub(super) struct Due {
     pub(super) job: Arc<JobEntry>,
@@ -75,6 +82,23 @@ impl Due {
             _ if self.catch_up => RunKind::CatchUp,
             _ => RunKind::Scheduled,
         }
+    }
+
+    /// How long to wait before claiming: [`TAKEN_ELSEWHERE_WAIT`] (at most
+    /// a quarter of the job's period, so a frequent job's next tick does not
+    /// come due while this one waits) when another instance took the job's
+    /// last tick; else none.
+    fn wait_for_owner(&self) -> Duration {
+        if self.manual.is_some() || !self.job.taken_elsewhere.load(Ordering::Relaxed) {
+            return Duration::ZERO;
+        }
+        let period = self
+            .job
+            .schedule
+            .next_after(self.tick)
+            .and_then(|next| (next - self.tick).to_std().ok())
+            .unwrap_or(TAKEN_ELSEWHERE_WAIT);
+        TAKEN_ELSEWHERE_WAIT.min(period / 4)
     }
 
     /// The tick, unless this is a manual run (claimed at an instant that is
@@ -189,14 +213,20 @@ pub(super) async fn run_due(
             give_back(&inner, &item, &mut runs);
             pending.extend(finish(&inner, item));
         } else {
-            pending.push(Pending::new(due));
+            let mut item = Pending::new(due);
+            item.wake += item.due.wait_for_owner();
+            pending.push(item);
         }
     }
     while !pending.is_empty() {
         let now = Instant::now();
         let (ready, mut waiting): (Vec<_>, Vec<_>) =
             pending.into_iter().partition(|item| item.wake <= now);
-        if !ready.is_empty() {
+        if ready.is_empty() {
+            // Nothing of this batch starts now: the other batches' runs
+            // must not wait for it to finish starting.
+            phase = None;
+        } else {
             claim_and_start(
                 &inner,
                 ready,
@@ -216,6 +246,18 @@ pub(super) async fn run_due(
             () = stop_claims.cancelled() => {
                 for item in std::mem::take(&mut pending) {
                     let job = Arc::clone(&item.due.job);
+                    if item.first_sent.is_none() {
+                        // Waiting for the instance that ran the job's last
+                        // tick (TAKEN_ELSEWHERE_WAIT): that one runs it. Kept
+                        // as not run only for the backend, which refuses the
+                        // record if the tick was claimed.
+                        item.span().in_scope(|| debug!("not claiming: shutting down while another instance has this tick"));
+                        job.keep_given_up(NotRun::Missed, Some(item.due.tick), 1);
+                        if finish(&inner, item).is_some() {
+                            abandon(&job);
+                        }
+                        continue;
+                    }
                     if give_up(&inner, item, &mut runs, &stop_runs, "shutting down").is_some() {
                         abandon(&job);
                     }
@@ -307,6 +349,9 @@ async fn claim_and_start(
                     let _ = started.send(());
                 }
                 item.won = true;
+                if item.due.manual.is_none() {
+                    item.due.job.taken_elsewhere.store(false, Ordering::Relaxed);
+                }
                 started.push((
                     Arc::clone(&item.due.job),
                     claim,
@@ -319,6 +364,9 @@ async fn claim_and_start(
             }
             Ok(Claimed::TickTaken) => {
                 span.in_scope(|| debug!("skipped: another instance holds this tick"));
+                if item.due.manual.is_none() {
+                    item.due.job.taken_elsewhere.store(true, Ordering::Relaxed);
+                }
                 metrics::tick_not_run(&item.due.job.name, "skipped_elsewhere", 1);
                 done.push(item);
             }

@@ -2,7 +2,7 @@
 //! function, and what it knows of its runs.
 
 use std::fmt;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,6 +30,10 @@ pub(crate) struct JobEntry {
     pub(super) origin: Origin,
     pub(super) run: RunFn,
     pub(super) running: AtomicUsize,
+    /// Another instance took this job's last scheduled tick this instance
+    /// claimed: its next tick is claimed after a short wait (see
+    /// `claim::TAKEN_ELSEWHERE_WAIT`).
+    pub(super) taken_elsewhere: AtomicBool,
     pub(super) slot: ClaimSlot,
     pub(super) status: Mutex<JobStatus>,
     events: Events,
@@ -158,6 +162,7 @@ impl JobEntry {
             origin,
             run,
             running: AtomicUsize::new(0),
+            taken_elsewhere: AtomicBool::new(false),
             slot: ClaimSlot::default(),
             status: Mutex::new(JobStatus::default()),
             events,
@@ -175,6 +180,14 @@ impl JobEntry {
             reason,
             count,
         });
+        self.keep_given_up(reason, first, count);
+    }
+
+    /// Keeps `count` ticks from `first` on to be recorded as not run, for
+    /// the backend only (no metric, no event): one this instance gave up
+    /// that another instance most likely ran; the backend refuses the
+    /// record of a tick an instance claimed.
+    pub(super) fn keep_given_up(&self, reason: NotRun, first: Option<DateTime<Utc>>, count: u64) {
         if let Some(first) = first.filter(|_| count > 0 && self.events.keeps_given_up()) {
             // The newest, at most as many as a backend keeps; the older ones
             // are counted only.

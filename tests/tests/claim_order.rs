@@ -1,0 +1,216 @@
+//! Who claims first: the instance that ran a job's last tick claims its next
+//! tick at once; the others wait 100 ms, and their claims are refused. At
+//! each tick the lock sees one claim per job in its burst, not one per
+//! instance and job. When that instance stops, another takes the job over:
+//! one tick 100 ms late, then at once again.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use cronlock::lock::{BoxFuture, Claim, ClaimRequest, Claimed, Lock, LockError, MemoryLock};
+use cronlock::{Job, JobContext};
+use cronlock_tests::paused::{Log, builder, second};
+use tokio::sync::Notify;
+
+const INSTANCES: usize = 3;
+const JOBS: usize = 9;
+const WAIT: TimeDelta = TimeDelta::milliseconds(100);
+
+/// One claim as the shared lock saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    instance: usize,
+    job: String,
+    tick: DateTime<Utc>,
+    /// How long after the tick the claim was sent (the scheduler's clock).
+    after_tick: TimeDelta,
+    won: bool,
+}
+
+/// One instance's view of a lock all instances share; it logs every claim.
+#[derive(Debug)]
+struct SharedLock {
+    inner: Arc<MemoryLock>,
+    instance: usize,
+    seen: Log<Seen>,
+}
+
+impl Lock for SharedLock {
+    fn claim<'a>(&'a self, request: ClaimRequest<'a>) -> BoxFuture<'a, Result<Claimed, LockError>> {
+        Box::pin(async move {
+            let mut answers = self.claim_many(std::slice::from_ref(&request)).await;
+            answers.pop().expect("one answer")
+        })
+    }
+    fn claim_many<'a>(
+        &'a self,
+        requests: &'a [ClaimRequest<'a>],
+    ) -> BoxFuture<'a, Vec<Result<Claimed, LockError>>> {
+        Box::pin(async move {
+            let answers = self.inner.claim_many(requests).await;
+            for (request, answer) in requests.iter().zip(&answers) {
+                self.seen.push(Seen {
+                    instance: self.instance,
+                    job: request.job.to_owned(),
+                    tick: request.tick,
+                    after_tick: request.now - request.tick,
+                    won: matches!(answer, Ok(Claimed::Acquired(_))),
+                });
+            }
+            answers
+        })
+    }
+    fn extend<'a>(
+        &'a self,
+        claim: &'a Claim,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, LockError>> {
+        self.inner.extend(claim, ttl)
+    }
+    fn release<'a>(&'a self, claim: &'a Claim) -> BoxFuture<'a, Result<(), LockError>> {
+        self.inner.release(claim)
+    }
+    fn is_distributed(&self) -> bool {
+        // As a network lock: the instances start their claims at different jobs.
+        true
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_instance_that_ran_a_jobs_last_tick_claims_first_and_a_stopped_ones_jobs_move_on() {
+    let lock = Arc::new(MemoryLock::new());
+    let seen: Log<Seen> = Log::default();
+    let runs: Log<(usize, String, DateTime<Utc>)> = Log::default();
+    let mut schedulers = Vec::new();
+    for instance in 0..INSTANCES {
+        let mut scheduler = builder().lock(SharedLock {
+            inner: Arc::clone(&lock),
+            instance,
+            seen: seen.clone(),
+        });
+        for job in 0..JOBS {
+            let runs = runs.clone();
+            scheduler = scheduler.job(Job::new(
+                format!("job-{job}"),
+                "* * * * * *",
+                Duration::from_secs(1),
+                move |ctx: JobContext| {
+                    let runs = runs.clone();
+                    async move { runs.push((instance, ctx.job_name().to_owned(), ctx.tick())) }
+                },
+            ));
+        }
+        schedulers.push(scheduler.build().await.unwrap());
+    }
+    let stops: Vec<Arc<Notify>> = (0..INSTANCES).map(|_| Arc::new(Notify::new())).collect();
+    let run = |instance: usize| {
+        let stop = Arc::clone(&stops[instance]);
+        schedulers[instance].run_until(async move {
+            tokio::select! {
+                () = stop.notified() => {}
+                // From 0.5 s to 7.5 s: ticks 1 to 7.
+                () = tokio::time::sleep(Duration::from_secs(7)) => {}
+            }
+        })
+    };
+    // At 3.5 s, the instance that ran job-0's tick 3 stops.
+    let stop_owner = async {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let owner = runs
+            .entries()
+            .into_iter()
+            .find(|(_, job, tick)| job == "job-0" && *tick == second(3))
+            .map(|(instance, _, _)| instance)
+            .expect("job-0 ran at tick 3");
+        stops[owner].notify_one();
+        owner
+    };
+    let (r0, r1, r2, stopped) = tokio::join!(run(0), run(1), run(2), stop_owner);
+    for result in [r0, r1, r2] {
+        result.unwrap();
+    }
+
+    let mut ran_by: BTreeMap<(String, DateTime<Utc>), Vec<usize>> = BTreeMap::new();
+    for (instance, job, tick) in runs.entries() {
+        ran_by.entry((job, tick)).or_default().push(instance);
+    }
+    for job in (0..JOBS).map(|job| format!("job-{job}")) {
+        for tick in (1..=7).map(second) {
+            let by = ran_by
+                .get(&(job.clone(), tick))
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(by.len(), 1, "{job} at {tick} ran once: {by:?}");
+        }
+    }
+    let runner = |job: &str, tick: i64| ran_by[&(job.to_owned(), second(tick))][0];
+    let claims = seen.entries();
+    let claims_of = |job: &str, tick: i64| -> Vec<&Seen> {
+        claims
+            .iter()
+            .filter(|claim| claim.job == job && claim.tick == second(tick))
+            .collect()
+    };
+
+    // Ticks 2 and 3, every instance up: only the last tick's runner claims
+    // before the wait, and it wins; the others claim after it and lose.
+    for job in (0..JOBS).map(|job| format!("job-{job}")) {
+        for tick in 2..=3 {
+            let owner = runner(&job, tick - 1);
+            for claim in claims_of(&job, tick) {
+                if claim.instance == owner {
+                    assert!(
+                        claim.won && claim.after_tick < WAIT,
+                        "{job} at tick {tick}: the last runner claims at once and wins: {claim:?}"
+                    );
+                } else {
+                    assert!(
+                        !claim.won && claim.after_tick >= WAIT,
+                        "{job} at tick {tick}: instance {} claims after the wait and loses: {claim:?}",
+                        claim.instance
+                    );
+                }
+            }
+            assert_eq!(
+                claims_of(&job, tick).len(),
+                INSTANCES,
+                "{job} at tick {tick}: every instance claims"
+            );
+        }
+    }
+
+    // The stopped instance's jobs: tick 4 runs elsewhere, after the wait;
+    // from tick 5 their new runner claims at once.
+    let moved: Vec<String> = (0..JOBS)
+        .map(|job| format!("job-{job}"))
+        .filter(|job| runner(job, 3) == stopped)
+        .collect();
+    assert!(moved.contains(&"job-0".to_owned()));
+    for job in &moved {
+        let taker = runner(job, 4);
+        assert_ne!(taker, stopped, "{job} at tick 4 ran on a live instance");
+        let won = claims_of(job, 4)
+            .into_iter()
+            .find(|claim| claim.won)
+            .expect("tick 4 was won");
+        assert!(
+            won.after_tick >= WAIT && won.after_tick < WAIT * 2,
+            "{job} at tick 4 is taken over after the wait: {won:?}"
+        );
+        assert_eq!(
+            runner(job, 5),
+            taker,
+            "{job} stays on the instance that took it"
+        );
+        let won = claims_of(job, 5)
+            .into_iter()
+            .find(|claim| claim.won)
+            .expect("tick 5 was won");
+        assert!(
+            won.after_tick < WAIT,
+            "{job} at tick 5 is claimed at once by its new runner: {won:?}"
+        );
+    }
+}
