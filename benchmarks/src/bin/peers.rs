@@ -205,7 +205,7 @@ fn spawn_worker(
     command.spawn().expect("worker starts")
 }
 
-/// The systems the lateness comparison runs, with their process counts.
+/// The systems the lateness comparison runs, with their process counts and placements.
 const FIRE_SYSTEMS: [(System, usize, Placement); 5] = [
     (System::Naive, 1, Placement::Shared),
     (System::Cronlock, 1, Placement::Shared),
@@ -447,7 +447,7 @@ const CURVE_LOADS: [u32; 5] = [100, 1_000, 5_000, 10_000, 20_000];
 /// Registered-job counts of the cost curve (jobs firing once a day).
 const CURVE_REGISTERED: [u32; 3] = [10_000, 100_000, 1_000_000];
 
-/// The systems of the cost curve, with their process counts.
+/// The systems of the cost curve, with their process counts and placements.
 const CURVE_SYSTEMS: [(System, usize, Placement); 3] = [
     (System::Cronlock, 1, Placement::Shared),
     (System::CronlockRedis, REDIS_PROCESSES, Placement::Shared),
