@@ -214,3 +214,124 @@ async fn the_instance_that_ran_a_jobs_last_tick_claims_first_and_a_stopped_ones_
         );
     }
 }
+
+/// Two instances with one job "short" every second, its catch-up window 50 ms
+/// (the default: the timeout). Returns the claims, the runs, and the
+/// instance stopped by `stop_at` (after that much paused time from 0.5 s):
+/// the one that ran tick `owner_of`.
+async fn run_two(
+    stop_at: Duration,
+    owner_of: i64,
+    stop_the_owner: bool,
+) -> (
+    Vec<Seen>,
+    Vec<(usize, DateTime<Utc>)>,
+    usize,
+    Vec<cronlock::Event>,
+) {
+    let lock = Arc::new(MemoryLock::new());
+    let seen: Log<Seen> = Log::default();
+    let runs: Log<(usize, DateTime<Utc>)> = Log::default();
+    let mut schedulers = Vec::new();
+    for instance in 0..2 {
+        let runs = runs.clone();
+        let scheduler = builder()
+            .lock(SharedLock {
+                inner: Arc::clone(&lock),
+                instance,
+                seen: seen.clone(),
+            })
+            .job(Job::new(
+                "short",
+                "* * * * * *",
+                Duration::from_millis(50),
+                move |ctx: JobContext| {
+                    let runs = runs.clone();
+                    async move { runs.push((instance, ctx.tick())) }
+                },
+            ))
+            .build()
+            .await
+            .unwrap();
+        schedulers.push(scheduler);
+    }
+    let mut events: Vec<_> = schedulers.iter().map(cronlock::Scheduler::events).collect();
+    let stops: Vec<Arc<Notify>> = (0..2).map(|_| Arc::new(Notify::new())).collect();
+    let run = |instance: usize| {
+        let stop = Arc::clone(&stops[instance]);
+        schedulers[instance].run_until(async move {
+            tokio::select! {
+                () = stop.notified() => {}
+                () = tokio::time::sleep(Duration::from_secs(6)) => {}
+            }
+        })
+    };
+    let stop = async {
+        tokio::time::sleep(stop_at).await;
+        let owner = runs
+            .entries()
+            .into_iter()
+            .find(|(_, tick)| *tick == second(owner_of))
+            .map(|(instance, _)| instance)
+            .expect("the tick ran");
+        let stopped = if stop_the_owner { owner } else { 1 - owner };
+        stops[stopped].notify_one();
+        stopped
+    };
+    let (r0, r1, stopped) = tokio::join!(run(0), run(1), stop);
+    r0.unwrap();
+    r1.unwrap();
+    let mut not_run = Vec::new();
+    for (instance, receiver) in events.iter_mut().enumerate() {
+        while let Ok(event) = receiver.try_recv() {
+            if instance == stopped && matches!(event, cronlock::Event::TicksNotRun { .. }) {
+                not_run.push(event);
+            }
+        }
+    }
+    (seen.entries(), runs.entries(), stopped, not_run)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_with_a_short_catch_up_window_moves_on_too() {
+    // The instance that ran tick 2 stops at 2.5 s.
+    let (seen, runs, stopped, _) = run_two(Duration::from_secs(2), 2, true).await;
+    let mut ticks: Vec<DateTime<Utc>> = runs.iter().map(|(_, tick)| *tick).collect();
+    ticks.sort();
+    assert_eq!(
+        ticks,
+        (1..=6).map(second).collect::<Vec<_>>(),
+        "every tick once, after the stop too"
+    );
+    let won = |tick: i64| {
+        seen.iter()
+            .find(|claim| claim.won && claim.tick == second(tick))
+            .cloned()
+            .expect("the tick was won")
+    };
+    // The wait is half the 50 ms window, so the tick can still run.
+    let taken_over = won(3);
+    assert_ne!(taken_over.instance, stopped);
+    assert_eq!(taken_over.after_tick, TimeDelta::milliseconds(25));
+    assert_eq!(won(4).after_tick, TimeDelta::zero(), "then at once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_instance_stopping_while_it_waits_leaves_the_tick_to_the_owner() {
+    // The instance that did not run tick 1 stops at 2.01 s, while it waits
+    // (25 ms) to claim tick 2.
+    let (seen, runs, stopped, not_run) = run_two(Duration::from_millis(1_510), 1, false).await;
+    assert!(
+        !seen
+            .iter()
+            .any(|claim| claim.instance == stopped && claim.tick == second(2)),
+        "the stopping instance never claimed tick 2: {seen:?}"
+    );
+    let mut ticks: Vec<DateTime<Utc>> = runs.iter().map(|(_, tick)| *tick).collect();
+    ticks.sort();
+    assert_eq!(ticks, (1..=6).map(second).collect::<Vec<_>>());
+    assert!(
+        not_run.is_empty(),
+        "the stopping instance reports no tick as not run: it left it to the owner: {not_run:?}"
+    );
+}

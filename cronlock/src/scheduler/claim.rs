@@ -30,10 +30,12 @@ const FIRST_RETRY_WAIT: Duration = Duration::from_millis(100);
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(1);
 
 /// How long an instance waits before claiming a tick of a job whose last
-/// tick another instance took. The instance that ran the last tick claims
+/// tick it claimed was taken by another instance. That instance claims
 /// first and almost always wins, so the others' claims, which would lose,
 /// stay out of the burst of claims at each tick; if it stopped, the job
 /// runs this much late once and then on the instance that took it over.
+/// Never more than half the time the tick may still start (its catch-up
+/// rule), so the claim goes out while the tick can run.
 pub(super) const TAKEN_ELSEWHERE_WAIT: Duration = Duration::from_millis(100);
 
 /// A tick this instance wants to run.
@@ -84,21 +86,15 @@ impl Due {
         }
     }
 
-    /// How long to wait before claiming: [`TAKEN_ELSEWHERE_WAIT`] (at most
-    /// a quarter of the job's period, so a frequent job's next tick does not
-    /// come due while this one waits) when another instance took the job's
-    /// last tick; else none.
-    fn wait_for_owner(&self) -> Duration {
+    /// How long to wait at `now` before claiming: [`TAKEN_ELSEWHERE_WAIT`]
+    /// (at most half the time the tick may still start) when another
+    /// instance took the last tick of the job this instance claimed; else
+    /// none. Manual runs never wait.
+    fn wait_for_owner(&self, now: DateTime<Utc>) -> Duration {
         if self.manual.is_some() || !self.job.taken_elsewhere.load(Ordering::Relaxed) {
             return Duration::ZERO;
         }
-        let period = self
-            .job
-            .schedule
-            .next_after(self.tick)
-            .and_then(|next| (next - self.tick).to_std().ok())
-            .unwrap_or(TAKEN_ELSEWHERE_WAIT);
-        TAKEN_ELSEWHERE_WAIT.min(period / 4)
+        TAKEN_ELSEWHERE_WAIT.min(self.job.runnable_for(self.tick, now) / 2)
     }
 
     /// The tick, unless this is a manual run (claimed at an instant that is
@@ -153,6 +149,9 @@ struct Pending {
     first_sent: Option<Instant>,
     /// This instance won the claim (set when its run starts).
     won: bool,
+    /// The claim waits for the instance that took the job's last tick
+    /// ([`TAKEN_ELSEWHERE_WAIT`]) and was not sent yet.
+    waits_for_owner: bool,
     /// The tick came due while this instance's claim of an earlier tick was
     /// still pending, and that claim won: the lock it finds held is that
     /// run's, which started after this tick was due (a stalled Redis
@@ -171,6 +170,7 @@ impl Pending {
             wake: Instant::now(),
             first_sent: None,
             won: false,
+            waits_for_owner: false,
             behind_own_run: false,
         }
     }
@@ -214,7 +214,9 @@ pub(super) async fn run_due(
             pending.extend(finish(&inner, item));
         } else {
             let mut item = Pending::new(due);
-            item.wake += item.due.wait_for_owner();
+            let wait = item.due.wait_for_owner(inner.clock.now());
+            item.wake += wait;
+            item.waits_for_owner = !wait.is_zero();
             pending.push(item);
         }
     }
@@ -246,19 +248,12 @@ pub(super) async fn run_due(
             () = stop_claims.cancelled() => {
                 for item in std::mem::take(&mut pending) {
                     let job = Arc::clone(&item.due.job);
-                    if item.first_sent.is_none() {
-                        // Waiting for the instance that ran the job's last
-                        // tick (TAKEN_ELSEWHERE_WAIT): that one runs it. Kept
-                        // as not run only for the backend, which refuses the
-                        // record if the tick was claimed.
-                        item.span().in_scope(|| debug!("not claiming: shutting down while another instance has this tick"));
-                        job.keep_given_up(NotRun::Missed, Some(item.due.tick), 1);
-                        if finish(&inner, item).is_some() {
-                            abandon(&job);
-                        }
-                        continue;
-                    }
-                    if give_up(&inner, item, &mut runs, &stop_runs, "shutting down").is_some() {
+                    let newer = if item.waits_for_owner {
+                        drop_waiting(&inner, item, NotRun::Missed, "shutting down")
+                    } else {
+                        give_up(&inner, item, &mut runs, &stop_runs, "shutting down")
+                    };
+                    if newer.is_some() {
                         abandon(&job);
                     }
                 }
@@ -313,6 +308,7 @@ async fn claim_and_start(
     let mut ready = ready;
     for item in &mut ready {
         item.first_sent.get_or_insert(sent);
+        item.waits_for_owner = false;
     }
     let mut started = Vec::with_capacity(ready.len());
     let mut done = Vec::new();
@@ -462,6 +458,30 @@ fn revise(
     let now = inner.clock.now();
     let mut kept = Vec::with_capacity(pending.len());
     for item in pending {
+        if item.waits_for_owner {
+            let job = Arc::clone(&item.due.job);
+            if inner.is_paused(&job.name, now) {
+                kept.extend(drop_waiting(
+                    inner,
+                    item,
+                    NotRun::Paused,
+                    "the job was paused",
+                ));
+                continue;
+            }
+            if !job.still_runnable(item.due.tick, now) {
+                // Stalled past the tick's window while waiting: claim the
+                // job's next tick at once.
+                job.taken_elsewhere.store(false, Ordering::Relaxed);
+                kept.extend(drop_waiting(
+                    inner,
+                    item,
+                    NotRun::Missed,
+                    "the tick is too late to run now",
+                ));
+                continue;
+            }
+        }
         if item.too_early
             || item.due.manual.is_some()
             || item.due.job.still_runnable(item.due.tick, now)
@@ -478,6 +498,22 @@ fn revise(
         }
     }
     kept
+}
+
+/// Drops a claim still waiting for the instance that took the job's last
+/// tick ([`TAKEN_ELSEWHERE_WAIT`]), which most likely runs this one: kept
+/// as not run for the backend only, which refuses the record if the tick
+/// was claimed. Returns the claim of a newer due tick of the job, if one
+/// came.
+fn drop_waiting(inner: &Arc<Inner>, item: Pending, reason: NotRun, why: &str) -> Option<Pending> {
+    item.span().in_scope(|| {
+        debug!(
+            reason = why,
+            "not claiming: the instance that took the job's last tick has this one"
+        )
+    });
+    item.due.job.keep_given_up(reason, Some(item.due.tick), 1);
+    finish(inner, item)
 }
 
 /// A claim that got no answer again while a newer tick of its job came due:

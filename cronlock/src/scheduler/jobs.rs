@@ -96,10 +96,23 @@ impl JobEntry {
     /// Whether `tick` may still start at `now`, as late as the job's
     /// catch-up policy allows.
     pub(super) fn still_runnable(&self, tick: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-        let late = now - self.planned_start(tick);
+        now - self.planned_start(tick) < self.latest_start()
+    }
+
+    /// How much longer `tick` may still start after `now` (zero when it
+    /// no longer may).
+    pub(super) fn runnable_for(&self, tick: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
+        (self.latest_start() - (now - self.planned_start(tick)))
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+    }
+
+    /// How late after its planned start a tick may start: a second for
+    /// `catch_up = "skip"`, else the catch-up window.
+    fn latest_start(&self) -> chrono::TimeDelta {
         match self.options.catch_up {
-            CatchUp::Skip => late < ON_TIME,
-            _ => late < self.catch_up_window(),
+            CatchUp::Skip => ON_TIME,
+            _ => self.catch_up_window(),
         }
     }
 
