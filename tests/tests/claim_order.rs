@@ -78,6 +78,22 @@ impl Lock for SharedLock {
     }
 }
 
+/// Runs `scheduler` until `stop` is notified or `secs` seconds have passed.
+async fn run_until_stopped(
+    scheduler: &cronlock::Scheduler,
+    stop: &Notify,
+    secs: u64,
+) -> Result<(), cronlock::Error> {
+    scheduler
+        .run_until(async move {
+            tokio::select! {
+                () = stop.notified() => {}
+                () = tokio::time::sleep(Duration::from_secs(secs)) => {}
+            }
+        })
+        .await
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_instance_that_ran_a_jobs_last_tick_claims_first_and_a_stopped_ones_jobs_move_on() {
     let lock = Arc::new(MemoryLock::new());
@@ -105,16 +121,8 @@ async fn the_instance_that_ran_a_jobs_last_tick_claims_first_and_a_stopped_ones_
         schedulers.push(scheduler.build().await.unwrap());
     }
     let stops: Vec<Arc<Notify>> = (0..INSTANCES).map(|_| Arc::new(Notify::new())).collect();
-    let run = |instance: usize| {
-        let stop = Arc::clone(&stops[instance]);
-        schedulers[instance].run_until(async move {
-            tokio::select! {
-                () = stop.notified() => {}
-                // From 0.5 s to 7.5 s: ticks 1 to 7.
-                () = tokio::time::sleep(Duration::from_secs(7)) => {}
-            }
-        })
-    };
+    // From 0.5 s to 7.5 s: ticks 1 to 7.
+    let run = |instance: usize| run_until_stopped(&schedulers[instance], &stops[instance], 7);
     // At 3.5 s, the instance that ran job-0's tick 3 stops.
     let stop_owner = async {
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -257,15 +265,7 @@ async fn run_two(
     }
     let mut events: Vec<_> = schedulers.iter().map(cronlock::Scheduler::events).collect();
     let stops: Vec<Arc<Notify>> = (0..2).map(|_| Arc::new(Notify::new())).collect();
-    let run = |instance: usize| {
-        let stop = Arc::clone(&stops[instance]);
-        schedulers[instance].run_until(async move {
-            tokio::select! {
-                () = stop.notified() => {}
-                () = tokio::time::sleep(Duration::from_secs(6)) => {}
-            }
-        })
-    };
+    let run = |instance: usize| run_until_stopped(&schedulers[instance], &stops[instance], 6);
     let stop = async {
         tokio::time::sleep(stop_at).await;
         let owner = runs
