@@ -41,6 +41,27 @@ fn legend(svg: &mut String, index: usize, name: &str, colour: &str) {
     );
 }
 
+/// A vertical grid line at `x`, labelled under the axis.
+fn x_gridline(svg: &mut String, x: f64, label: &str) {
+    let _ = writeln!(
+        svg,
+        r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{}" stroke="#ddd"/><text x="{x:.1}" y="{}" text-anchor="middle">{label}</text>"##,
+        HEIGHT - BOTTOM,
+        HEIGHT - BOTTOM + 16.0
+    );
+}
+
+/// A horizontal grid line at `y`, labelled left of the axis.
+fn y_gridline(svg: &mut String, y: f64, label: &str) {
+    let _ = writeln!(
+        svg,
+        r##"<line x1="{LEFT}" y1="{y:.1}" x2="{}" y2="{y:.1}" stroke="#eee"/><text x="{}" y="{:.1}" text-anchor="end">{label}</text>"##,
+        WIDTH - RIGHT,
+        LEFT - 6.0,
+        y + 4.0
+    );
+}
+
 fn x_of(late_us: f64) -> f64 {
     let (low, high) = (f64::from(DECADES.0), f64::from(DECADES.1));
     let decade = late_us.max(10f64.powf(low)).log10().min(high);
@@ -62,24 +83,12 @@ pub fn lateness_cdf(title: &str, series: &[(String, Vec<i64>)]) -> String {
             3..=5 => format!("{} ms", 10i64.pow(decade.unsigned_abs() - 3)),
             _ => format!("{} s", 10i64.pow(decade.unsigned_abs() - 6)),
         };
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{}" stroke="#ddd"/><text x="{x:.1}" y="{}" text-anchor="middle">{label}</text>"##,
-            HEIGHT - BOTTOM,
-            HEIGHT - BOTTOM + 16.0
-        );
+        x_gridline(&mut svg, x, &label);
     }
     for tenth in 0..=10 {
         let fraction = f64::from(tenth) / 10.0;
         let y = y_of(fraction);
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{LEFT}" y1="{y:.1}" x2="{}" y2="{y:.1}" stroke="#eee"/><text x="{}" y="{:.1}" text-anchor="end">{}%</text>"##,
-            WIDTH - RIGHT,
-            LEFT - 6.0,
-            y + 4.0,
-            tenth * 10
-        );
+        y_gridline(&mut svg, y, &format!("{}%", tenth * 10));
     }
     let _ = writeln!(
         svg,
@@ -153,24 +162,11 @@ impl LinePlot<'_> {
         let mut svg = start(self.title);
         for decade in x_decades.0..=x_decades.1 {
             let x = x_at(10f64.powi(decade));
-            let _ = writeln!(
-                svg,
-                r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{}" stroke="#ddd"/><text x="{x:.1}" y="{}" text-anchor="middle">{}</text>"##,
-                HEIGHT - BOTTOM,
-                HEIGHT - BOTTOM + 16.0,
-                number(10f64.powi(decade))
-            );
+            x_gridline(&mut svg, x, &number(10f64.powi(decade)));
         }
         for decade in y_decades.0..=y_decades.1 {
             let y = y_at(10f64.powi(decade));
-            let _ = writeln!(
-                svg,
-                r##"<line x1="{LEFT}" y1="{y:.1}" x2="{}" y2="{y:.1}" stroke="#eee"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
-                WIDTH - RIGHT,
-                LEFT - 6.0,
-                y + 4.0,
-                number(10f64.powi(decade))
-            );
+            y_gridline(&mut svg, y, &number(10f64.powi(decade)));
         }
         let _ = writeln!(
             svg,

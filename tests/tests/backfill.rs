@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use cronlock::{Error, Job, JobContext, RunOutcome};
+use cronlock::{Error, Job, JobContext, RunOutcome, Scheduler};
 use cronlock_tests::paused::{Log, builder, second};
 
 /// A run as the job saw it: tick, backfill, catch-up, start and end.
@@ -46,6 +46,19 @@ fn minutely(log: &Log<Seen>, run_for: Duration) -> Job {
     )
 }
 
+/// One instance with the `report` job (runs of `run_for`), running for
+/// `secs` of paused time.
+async fn one_instance(
+    log: &Log<Seen>,
+    run_for: Duration,
+    secs: u64,
+) -> (Scheduler, cronlock_tests::fleet::Running) {
+    let scheduler = builder().job(minutely(log, run_for)).build().await.unwrap();
+    let running =
+        cronlock_tests::fleet::start(std::slice::from_ref(&scheduler), Duration::from_secs(secs));
+    (scheduler, running)
+}
+
 /// Ten minutes before the clock's start: ticks at minutes -10 … -1.
 fn last_ten_minutes() -> (DateTime<Utc>, DateTime<Utc>) {
     (second(-600), second(-1))
@@ -54,13 +67,7 @@ fn last_ten_minutes() -> (DateTime<Utc>, DateTime<Utc>) {
 #[tokio::test(start_paused = true)]
 async fn every_tick_of_the_range_runs_once_in_order_one_at_a_time() {
     let log = Log::default();
-    let scheduler = builder()
-        .job(minutely(&log, Duration::from_millis(300)))
-        .build()
-        .await
-        .unwrap();
-    let running =
-        cronlock_tests::fleet::start(std::slice::from_ref(&scheduler), Duration::from_secs(8));
+    let (scheduler, running) = one_instance(&log, Duration::from_millis(300), 8).await;
     let (from, to) = last_ten_minutes();
     let backfill = scheduler.backfill("report", from, to).await.unwrap();
     assert_eq!(backfill.total, 10);
@@ -100,13 +107,7 @@ async fn every_tick_of_the_range_runs_once_in_order_one_at_a_time() {
 #[tokio::test(start_paused = true)]
 async fn a_pause_holds_a_backfill_and_a_cancel_stops_it_and_its_run() {
     let log = Log::default();
-    let scheduler = builder()
-        .job(minutely(&log, Duration::from_secs(4)))
-        .build()
-        .await
-        .unwrap();
-    let running =
-        cronlock_tests::fleet::start(std::slice::from_ref(&scheduler), Duration::from_secs(25));
+    let (scheduler, running) = one_instance(&log, Duration::from_secs(4), 25).await;
     scheduler.pause("report").await.unwrap();
     let (from, to) = last_ten_minutes();
     scheduler.backfill("report", from, to).await.unwrap();
@@ -225,13 +226,7 @@ async fn two_instances_take_turns_and_the_last_run_is_not_cut_short() {
 #[tokio::test(start_paused = true)]
 async fn runs_that_end_at_once_each_run_once() {
     let log = Log::default();
-    let scheduler = builder()
-        .job(minutely(&log, Duration::ZERO))
-        .build()
-        .await
-        .unwrap();
-    let running =
-        cronlock_tests::fleet::start(std::slice::from_ref(&scheduler), Duration::from_secs(8));
+    let (scheduler, running) = one_instance(&log, Duration::ZERO, 8).await;
     let (from, to) = last_ten_minutes();
     scheduler.backfill("report", from, to).await.unwrap();
     running.finish().await;

@@ -140,10 +140,15 @@ enum Placement {
     RedisOwnCore,
 }
 
+/// The cores this machine has.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 impl Placement {
     /// The cores the workers get (`taskset -c` list), if pinned.
     fn worker_cores(self) -> Option<String> {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let cores = cores();
         match self {
             Placement::RedisOwnCore if cores >= 2 => Some(format!("0-{}", cores - 2)),
             _ => None,
@@ -152,7 +157,7 @@ impl Placement {
 
     /// Pins the Redis server (every thread of it) to the last core.
     fn pin_redis(self, redis: &RedisServer) {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let cores = cores();
         if self == Placement::RedisOwnCore && cores >= 2 {
             let status = Command::new("taskset")
                 .args(["-a", "-p", "-c", &(cores - 1).to_string()])
