@@ -194,6 +194,8 @@ pub(super) async fn run_due(
     let mut phase = Some(phase);
     let mut runs = JoinSet::new();
     let mut pending: Vec<Pending> = Vec::with_capacity(due.len());
+    // One reading for the batch: the ticks were due together.
+    let dispatched = inner.clock.now();
     for due in due {
         if due.job.options.overlap == Overlap::Replace && due.manual.is_none() {
             replace_running(&due);
@@ -214,7 +216,7 @@ pub(super) async fn run_due(
             pending.extend(finish(&inner, item));
         } else {
             let mut item = Pending::new(due);
-            let wait = item.due.wait_for_owner(inner.clock.now());
+            let wait = item.due.wait_for_owner(dispatched);
             item.wake += wait;
             item.waits_for_owner = !wait.is_zero();
             pending.push(item);
